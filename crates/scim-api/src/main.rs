@@ -1,0 +1,3 @@
+//! scim-api
+
+fn main() {}

@@ -1,0 +1,11 @@
+#![doc = include_str!("../README.md")]
+
+pub mod error;
+pub mod filter;
+pub mod ids;
+pub mod patch;
+pub mod path;
+pub mod schema;
+
+pub use error::{ScimError, ScimType};
+pub use ids::{ResourceId, ResourceKind, TenantId};

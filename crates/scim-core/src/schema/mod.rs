@@ -1,0 +1,311 @@
+//! Schemas are data (RFC 7643 §7): a registry of attribute definitions that validation, projection,
+//! filtering and PATCH all read. Nothing elsewhere is hard-coded per attribute.
+//!
+//! The registry holds the core `User`, `Group` and `EnterpriseUser` schemas (see [`core`]) plus any
+//! extension a tenant declares at run time (loaded from JSON in the RFC 7643 §7 format).
+
+pub mod core;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ScimError;
+use crate::ids::ResourceKind;
+use crate::path::AttrPath;
+
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// RFC 7643 §2.3 data types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AttributeType {
+    String,
+    Boolean,
+    Decimal,
+    Integer,
+    DateTime,
+    Binary,
+    Reference,
+    Complex,
+}
+
+/// RFC 7643 §7 `mutability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Mutability {
+    ReadOnly,
+    #[default]
+    ReadWrite,
+    Immutable,
+    WriteOnly,
+}
+
+/// RFC 7643 §7 `returned`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Returned {
+    Always,
+    Never,
+    #[default]
+    Default,
+    Request,
+}
+
+/// RFC 7643 §7 `uniqueness`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Uniqueness {
+    #[default]
+    None,
+    Server,
+    Global,
+}
+
+/// One attribute definition (RFC 7643 §7). Serializes to the `/Schemas` shape with no null values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttributeDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub attr_type: AttributeType,
+    #[serde(default)]
+    pub multi_valued: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub case_exact: bool,
+    #[serde(default)]
+    pub mutability: Mutability,
+    #[serde(default)]
+    pub returned: Returned,
+    #[serde(default)]
+    pub uniqueness: Uniqueness,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canonical_values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reference_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sub_attributes: Vec<AttributeDef>,
+}
+
+impl AttributeDef {
+    /// The sub-attribute named `name`, compared case-insensitively (RFC 7643 §2.1).
+    pub fn sub_attribute(&self, name: &str) -> Option<&AttributeDef> {
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// A schema (RFC 7643 §7): its URN id, name, description and attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schema {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub attributes: Vec<AttributeDef>,
+}
+
+impl Schema {
+    /// The top-level attribute named `name`, compared case-insensitively.
+    pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// An extension schema attached to a resource type (`schemaExtensions` in RFC 7643 §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaExtension {
+    pub schema: String,
+    pub required: bool,
+}
+
+/// What an attribute path resolves to in the registry.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedAttr<'a> {
+    /// The schema that defines the top-level attribute.
+    pub schema: &'a Schema,
+    /// Whether `schema` is the resource type's core schema (its attributes sit at the top of the JSON).
+    pub is_core: bool,
+    /// The top-level attribute.
+    pub attr: &'a AttributeDef,
+    /// The sub-attribute, when the path names one.
+    pub sub: Option<&'a AttributeDef>,
+}
+
+impl ResolvedAttr<'_> {
+    /// The definition the path ends at: the sub-attribute if named, otherwise the attribute.
+    pub fn target(&self) -> &AttributeDef {
+        self.sub.unwrap_or(self.attr)
+    }
+}
+
+/// All schemas known for one tenant, and which ones each resource type uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaRegistry {
+    /// `id`, `externalId` and `meta`: part of every resource, listed in no schema's `attributes`.
+    common: Schema,
+    schemas: Vec<Schema>,
+    user_extensions: Vec<SchemaExtension>,
+    group_extensions: Vec<SchemaExtension>,
+}
+
+impl Default for SchemaRegistry {
+    fn default() -> Self {
+        Self::core()
+    }
+}
+
+impl SchemaRegistry {
+    /// The RFC 7643 schemas: core User (with the EnterpriseUser extension) and core Group.
+    pub fn core() -> Self {
+        Self {
+            common: core::common_attributes(),
+            schemas: vec![
+                core::user_schema(),
+                core::group_schema(),
+                core::enterprise_user_schema(),
+            ],
+            user_extensions: vec![SchemaExtension {
+                schema: ENTERPRISE_USER_SCHEMA.to_owned(),
+                required: false,
+            }],
+            group_extensions: Vec::new(),
+        }
+    }
+
+    /// Adds an extension schema to a resource type. The schema's id must be a URN not already registered.
+    pub fn add_extension(
+        &mut self,
+        kind: ResourceKind,
+        schema: Schema,
+        required: bool,
+    ) -> Result<(), ScimError> {
+        if !schema.id.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
+            return Err(ScimError::InvalidValue(format!(
+                "extension schema id {:?} must be a URN",
+                schema.id
+            )));
+        }
+        if self.schema(&schema.id).is_some() {
+            return Err(ScimError::Uniqueness(format!(
+                "schema {:?} is already registered",
+                schema.id
+            )));
+        }
+        let extension = SchemaExtension {
+            schema: schema.id.clone(),
+            required,
+        };
+        match kind {
+            ResourceKind::User => self.user_extensions.push(extension),
+            ResourceKind::Group => self.group_extensions.push(extension),
+        }
+        self.schemas.push(schema);
+        Ok(())
+    }
+
+    /// Every registered schema, core ones first.
+    pub fn schemas(&self) -> &[Schema] {
+        &self.schemas
+    }
+
+    /// The schema with this URN, compared case-insensitively.
+    pub fn schema(&self, urn: &str) -> Option<&Schema> {
+        self.schemas.iter().find(|s| s.id.eq_ignore_ascii_case(urn))
+    }
+
+    /// The extensions attached to a resource type.
+    pub fn extensions(&self, kind: ResourceKind) -> &[SchemaExtension] {
+        match kind {
+            ResourceKind::User => &self.user_extensions,
+            ResourceKind::Group => &self.group_extensions,
+        }
+    }
+
+    /// The core schema of a resource type.
+    pub fn core_schema(&self, kind: ResourceKind) -> Option<&Schema> {
+        self.schema(kind.core_schema())
+    }
+
+    /// The extension schema with this URN if it is attached to `kind`.
+    pub fn extension_schema(&self, kind: ResourceKind, urn: &str) -> Option<&Schema> {
+        self.extensions(kind)
+            .iter()
+            .find(|e| e.schema.eq_ignore_ascii_case(urn))
+            .and_then(|e| self.schema(&e.schema))
+    }
+
+    /// Resolves a path against a resource type: a URN prefix picks the core or an extension schema; without
+    /// one the core schema is searched, then the common attributes (`id`, `externalId`, `meta`, RFC 7643
+    /// §3.1). Names compare case-insensitively. `None` if anything is unknown.
+    pub fn resolve(&self, kind: ResourceKind, path: &AttrPath) -> Option<ResolvedAttr<'_>> {
+        let core = self.core_schema(kind)?;
+        let (schema, is_core) = match &path.urn {
+            None => (core, true),
+            Some(urn) if urn.eq_ignore_ascii_case(&core.id) => (core, true),
+            Some(urn) => (self.extension_schema(kind, urn)?, false),
+        };
+        let attr = match schema.attribute(&path.name) {
+            Some(attr) => attr,
+            None if is_core => self.common.attribute(&path.name)?,
+            None => return None,
+        };
+        let sub = match &path.sub {
+            None => None,
+            Some(sub) => Some(attr.sub_attribute(sub)?),
+        };
+        Some(ResolvedAttr {
+            schema,
+            is_core,
+            attr,
+            sub,
+        })
+    }
+
+    /// Like [`Self::resolve`], but an unknown attribute is an error of the given flavour.
+    pub fn resolve_or(
+        &self,
+        kind: ResourceKind,
+        path: &AttrPath,
+        err: fn(String) -> ScimError,
+    ) -> Result<ResolvedAttr<'_>, ScimError> {
+        self.resolve(kind, path)
+            .ok_or_else(|| err(format!("attribute {path} is not defined for {}", kind.as_str())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_names_case_insensitively_and_by_urn() {
+        let reg = SchemaRegistry::core();
+        let r = reg
+            .resolve(ResourceKind::User, &AttrPath::parse("NAME.FamilyName").unwrap())
+            .unwrap();
+        assert_eq!(r.attr.name, "name");
+        assert_eq!(r.target().name, "familyName");
+        assert!(r.is_core);
+        let r = reg
+            .resolve(
+                ResourceKind::User,
+                &AttrPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber")
+                    .unwrap(),
+            )
+            .unwrap();
+        assert!(!r.is_core);
+        assert_eq!(r.attr.name, "employeeNumber");
+        assert!(
+            reg.resolve(ResourceKind::Group, &AttrPath::parse("userName").unwrap())
+                .is_none()
+        );
+    }
+}

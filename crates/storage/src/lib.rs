@@ -1,0 +1,1 @@
+//! Persistence for tenants, tokens and SCIM resources on SQLite and PostgreSQL.

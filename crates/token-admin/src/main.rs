@@ -1,0 +1,3 @@
+//! token-admin
+
+fn main() {}
