@@ -5,6 +5,7 @@ pub mod filter;
 pub mod ids;
 pub mod patch;
 pub mod path;
+pub mod policy;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};
