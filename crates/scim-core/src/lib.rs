@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod discovery;
 pub mod error;
 pub mod filter;
 pub mod ids;
