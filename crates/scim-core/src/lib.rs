@@ -6,6 +6,7 @@ pub mod filter;
 pub mod ids;
 pub mod patch;
 pub mod path;
+pub mod projection;
 pub mod resource;
 pub mod schema;
 
