@@ -9,6 +9,7 @@ pub mod path;
 pub mod projection;
 pub mod resource;
 pub mod schema;
+pub mod sort;
 
 pub use error::{ScimError, ScimType};
 pub use ids::{ResourceId, ResourceKind, TenantId};
