@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+pub mod bootstrap;
 pub mod error;
 pub mod request;
 pub mod resources;

@@ -199,7 +199,7 @@ impl ListRequest {
             .as_deref()
             .map(|s| AttrPath::parse(s.trim()).map_err(|e| ScimError::InvalidValue(format!("sortBy: {}", e.detail()))))
             .transpose()?;
-        let sort_order = params.sort_order.as_deref().map(SortOrder::parse).transpose()?.unwrap_or_default();
+        let sort_order = SortOrder::parse(params.sort_order.as_deref())?;
         let (start_index, count) = page(params, state.config.page_size_default, state.config.page_size_max)?;
         let projection = Projection::parse(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
         Ok(Self { filter, sort_by, sort_order, start_index, count, projection })

@@ -41,7 +41,8 @@ pub struct ExtensionDecl {
     pub resource_type: ResourceKind,
     #[serde(default)]
     pub required: bool,
-    pub schema: Schema,
+    /// The schema in RFC 7643 §7 form (as `/Schemas` serves it), checked by [`Schema::from_json`].
+    pub schema: Value,
 }
 
 /// A tenant's policy. Every field is optional in JSON; the default is plain RFC behaviour.
@@ -60,7 +61,7 @@ pub struct TenantPolicy {
 }
 
 /// The policy compiled against its registry, ready to check documents.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CompiledPolicy {
     pub policy: TenantPolicy,
     pub registry: SchemaRegistry,
@@ -80,7 +81,7 @@ impl TenantPolicy {
     pub fn compile(self) -> Result<CompiledPolicy, ScimError> {
         let mut registry = SchemaRegistry::core();
         for ext in &self.extensions {
-            registry.add_extension(ext.resource_type, ext.schema.clone(), ext.required)?;
+            registry.add_extension(ext.resource_type, Schema::from_json(&ext.schema)?, ext.required)?;
         }
         let mut limits = Vec::new();
         for (key, limit) in &self.attribute_limits {
@@ -93,38 +94,46 @@ impl TenantPolicy {
         for (kind, paths) in &self.required_attributes {
             for path in paths {
                 // A required path is checked with the filter `<path> pr`, so it may use a value filter.
-                let check = filter::parse(&format!("{path} pr"))
-                    .map_err(|e| ScimError::InvalidPath(format!("required attribute {path:?}: {}", e.detail())))?;
+                let check = filter::parse(&format!("{path} pr")).map_err(|e| {
+                    ScimError::InvalidPath(format!("required attribute {path:?}: {}", e.detail()))
+                })?;
                 filter::resolve(&check, &registry, *kind)?;
                 required.push((*kind, path.clone(), check));
             }
         }
-        Ok(CompiledPolicy { policy: self, registry, limits, required })
+        Ok(CompiledPolicy {
+            policy: self,
+            registry,
+            limits,
+            required,
+        })
     }
 }
 
 fn split_kind(key: &str) -> Result<(ResourceKind, &str), ScimError> {
-    let (kind, path) = key
-        .split_once('.')
-        .ok_or_else(|| ScimError::InvalidPath(format!("attribute limit key {key:?} must be User.<attr> or Group.<attr>")))?;
+    let (kind, path) = key.split_once('.').ok_or_else(|| {
+        ScimError::InvalidPath(format!(
+            "attribute limit key {key:?} must be User.<attr> or Group.<attr>"
+        ))
+    })?;
     let kind = match kind {
         "User" => ResourceKind::User,
         "Group" => ResourceKind::Group,
-        other => return Err(ScimError::InvalidPath(format!("unknown resource type {other:?} in {key:?}"))),
+        other => {
+            return Err(ScimError::InvalidPath(format!(
+                "unknown resource type {other:?} in {key:?}"
+            )));
+        }
     };
     Ok((kind, path))
-}
-
-impl Default for CompiledPolicy {
-    fn default() -> Self {
-        Self { policy: TenantPolicy::default(), registry: SchemaRegistry::core(), limits: Vec::new(), required: Vec::new() }
-    }
 }
 
 impl CompiledPolicy {
     /// PATCH options that follow from the policy.
     pub fn patch_options(&self) -> PatchOptions {
-        PatchOptions { members_replace_is_additive: self.policy.members_replace_is_additive }
+        PatchOptions {
+            members_replace_is_additive: self.policy.members_replace_is_additive,
+        }
     }
 
     /// Checks a validated document against the limits and extra required attributes.
@@ -150,7 +159,9 @@ impl CompiledPolicy {
             }
             let resolved = filter::resolve(check, &self.registry, kind)?;
             if !filter::matches(&resolved, doc) {
-                return Err(ScimError::InvalidValue(format!("{text} is required by this tenant")));
+                return Err(ScimError::InvalidValue(format!(
+                    "{text} is required by this tenant"
+                )));
             }
         }
         Ok(())
@@ -158,10 +169,23 @@ impl CompiledPolicy {
 }
 
 /// The string values at `path` in `doc` (every element for multi-valued attributes).
-fn string_values<'a>(registry: &SchemaRegistry, kind: ResourceKind, doc: &'a Value, path: &AttrPath) -> Vec<&'a str> {
-    let Some(resolved) = registry.resolve(kind, path) else { return Vec::new() };
-    let container = if resolved.is_core { Some(doc) } else { get_ci(doc, &resolved.schema.id) };
-    let Some(top) = container.and_then(|c| get_ci(c, &resolved.attr.name)) else { return Vec::new() };
+fn string_values<'a>(
+    registry: &SchemaRegistry,
+    kind: ResourceKind,
+    doc: &'a Value,
+    path: &AttrPath,
+) -> Vec<&'a str> {
+    let Some(resolved) = registry.resolve(kind, path) else {
+        return Vec::new();
+    };
+    let container = if resolved.is_core {
+        Some(doc)
+    } else {
+        get_ci(doc, &resolved.schema.id)
+    };
+    let Some(top) = container.and_then(|c| get_ci(c, &resolved.attr.name)) else {
+        return Vec::new();
+    };
     let elements: Vec<&Value> = match top {
         Value::Array(items) => items.iter().collect(),
         other => vec![other],
@@ -177,7 +201,11 @@ fn string_values<'a>(registry: &SchemaRegistry, kind: ResourceKind, doc: &'a Val
 }
 
 fn get_ci<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v)
+    value
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
 }
 
 #[cfg(test)]
@@ -189,11 +217,22 @@ mod tests {
     #[test]
     fn group_display_name_limit_names_attribute_and_limit() {
         let policy =
-            TenantPolicy::from_json(&json!({"attributeLimits": {"Group.displayName": {"maxLength": 40}}})).unwrap();
-        assert!(policy.check(ResourceKind::Group, &json!({"displayName": "a".repeat(40)})).is_ok());
-        let err = policy.check(ResourceKind::Group, &json!({"displayName": "a".repeat(41)})).unwrap_err();
+            TenantPolicy::from_json(&json!({"attributeLimits": {"Group.displayName": {"maxLength": 40}}}))
+                .unwrap();
+        assert!(
+            policy
+                .check(ResourceKind::Group, &json!({"displayName": "a".repeat(40)}))
+                .is_ok()
+        );
+        let err = policy
+            .check(ResourceKind::Group, &json!({"displayName": "a".repeat(41)}))
+            .unwrap_err();
         assert_eq!(err.status(), 400);
-        assert!(err.detail().contains("displayName") && err.detail().contains("40"), "{}", err.detail());
+        assert!(
+            err.detail().contains("displayName") && err.detail().contains("40"),
+            "{}",
+            err.detail()
+        );
     }
 
     #[test]
@@ -209,9 +248,29 @@ mod tests {
     }
 
     #[test]
+    fn lucid_example_policy_registers_its_extension() {
+        let policy: Value =
+            serde_json::from_str(include_str!("../../../docs/examples/lucid-policy.json")).unwrap();
+        let compiled = TenantPolicy::from_json(&policy).unwrap();
+        let urn = "urn:ietf:params:scim:schemas:extension:lucid:2.0:User";
+        assert!(
+            compiled
+                .registry
+                .extension_schema(ResourceKind::User, urn)
+                .is_some()
+        );
+        assert!(TenantPolicy::from_json(&json!({"extensions": [{"resourceType": "User", "schema": {"id": "not-a-urn", "attributes": []}}]})).is_err());
+    }
+
+    #[test]
     fn unknown_policy_keys_and_paths_are_rejected() {
         assert!(TenantPolicy::from_json(&json!({"deleteMod": "hard"})).is_err());
-        assert!(TenantPolicy::from_json(&json!({"attributeLimits": {"Group.nope": {"maxLength": 1}}})).is_err());
-        assert!(TenantPolicy::from_json(&json!({"attributeLimits": {"Team.displayName": {"maxLength": 1}}})).is_err());
+        assert!(
+            TenantPolicy::from_json(&json!({"attributeLimits": {"Group.nope": {"maxLength": 1}}})).is_err()
+        );
+        assert!(
+            TenantPolicy::from_json(&json!({"attributeLimits": {"Team.displayName": {"maxLength": 1}}}))
+                .is_err()
+        );
     }
 }
