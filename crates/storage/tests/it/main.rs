@@ -1,0 +1,13 @@
+//! Storage integration tests. Every test runs on SQLite and on PostgreSQL (`storage::backend_tests!`).
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "shared test fixtures fail the test on any error"
+)]
+
+mod common;
+mod crud;
+mod members;
+mod migrations;
+mod tenants;
+mod tokens;
