@@ -45,7 +45,10 @@ impl FromRequest for Caller {
 fn bearer_token(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
@@ -54,7 +57,11 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
         .cloned()
         .ok_or_else(|| ApiError::Internal("application state missing".to_owned()))?;
     // A malformed tenant segment cannot name a real tenant: same 401 as any other mismatch.
-    let path_tenant = req.match_info().get("tenant").and_then(|t| TenantId::parse(t).ok()).ok_or(ApiError::Unauthorized)?;
+    let path_tenant = req
+        .match_info()
+        .get("tenant")
+        .and_then(|t| TenantId::parse(t).ok())
+        .ok_or(ApiError::Unauthorized)?;
     let token = bearer_token(req).ok_or(ApiError::Unauthorized)?;
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
 
@@ -80,16 +87,26 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
     if let Some(limiter) = &state.rate_limiter
         && let Err(not_until) = limiter.check_key(&path_tenant)
     {
-        let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
         let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return Err(ApiError::RateLimited { retry_after_secs: retry_after_secs.max(1) });
+        return Err(ApiError::RateLimited {
+            retry_after_secs: retry_after_secs.max(1),
+        });
     }
     state.note_token_use(&record.id);
 
     let policy = tenant_policy(&state, &path_tenant).await?;
     let base_url = urls::tenant_base_url(req, &state.config, &path_tenant);
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-    Ok(Caller { tenant: path_tenant, token_id: record.id, request_id, policy, base_url })
+    Ok(Caller {
+        tenant: path_tenant,
+        token_id: record.id,
+        request_id,
+        policy,
+        base_url,
+    })
 }
 
 /// The tenant's compiled policy (schema registry with its extensions, limits), cached briefly.

@@ -19,9 +19,15 @@ pub struct IssuedToken {
 }
 
 /// Creates the tenant if needed and issues it a token.
-pub async fn issue_first_token(storage: &Storage, settings: &Settings, slug: &str) -> anyhow::Result<IssuedToken> {
+pub async fn issue_first_token(
+    storage: &Storage,
+    settings: &Settings,
+    slug: &str,
+) -> anyhow::Result<IssuedToken> {
     let tenant = TenantId::parse(slug)?;
-    let base = settings.public_base().map_or_else(|| format!("http://{}", settings.listen), str::to_owned);
+    let base = settings
+        .public_base()
+        .map_or_else(|| format!("http://{}", settings.listen), str::to_owned);
     let storage = storage.clone();
     let issued = tokio::task::spawn_blocking(move || -> anyhow::Result<IssuedToken> {
         match storage.get_tenant(&tenant) {

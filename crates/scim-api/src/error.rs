@@ -67,7 +67,9 @@ impl From<StorageError> for ApiError {
             StorageError::InvalidReference(detail) => ScimError::InvalidValue(detail).into(),
             StorageError::Scim(scim) => scim.into(),
             StorageError::Unavailable(detail) => Self::Unavailable(detail),
-            other @ (StorageError::Config(_) | StorageError::Internal(_)) => Self::Internal(other.to_string()),
+            other @ (StorageError::Config(_) | StorageError::Internal(_)) => {
+                Self::Internal(other.to_string())
+            }
         }
     }
 }
@@ -140,7 +142,10 @@ mod tests {
     async fn body_of(err: ApiError) -> (u16, serde_json::Value, Option<String>) {
         let response = err.error_response();
         let status = response.status().as_u16();
-        let www = response.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned());
+        let www = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
         let bytes = to_bytes(response.into_body()).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap(), www)
     }
@@ -156,7 +161,8 @@ mod tests {
 
     #[actix_web::test]
     async fn internal_errors_never_leak_their_cause() {
-        let (status, body, _) = body_of(ApiError::Internal("relation \"resources\" does not exist".into())).await;
+        let (status, body, _) =
+            body_of(ApiError::Internal("relation \"resources\" does not exist".into())).await;
         assert_eq!(status, 500);
         assert!(!body.to_string().contains("relation"), "{body}");
     }

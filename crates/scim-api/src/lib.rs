@@ -35,7 +35,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,12 +61,16 @@ impl Application {
         let readiness_storage = storage;
         let health = Health::new(std::sync::Arc::new(move || {
             readiness_storage.ping().map_err(|e| e.to_string())?;
-            match readiness_storage.pending_migrations().map_err(|e| e.to_string())? {
+            match readiness_storage
+                .pending_migrations()
+                .map_err(|e| e.to_string())?
+            {
                 0 => Ok(()),
                 n => Err(format!("{n} database migrations pending")),
             }
         }));
-        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();
         let app_health = web::Data::new(health.clone());
@@ -84,7 +90,12 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(settings.shutdown_timeout_seconds)
         .run();
-        Ok(Self { port, server, health, state })
+        Ok(Self {
+            port,
+            server,
+            health,
+            state,
+        })
     }
 
     /// The bound port (useful with `listen = 127.0.0.1:0`).
@@ -121,7 +132,9 @@ pub async fn connect_storage(settings: &Settings) -> anyhow::Result<Storage> {
     tokio::task::spawn_blocking(move || -> anyhow::Result<Storage> {
         let storage = Storage::connect(&url, pool_size).context("cannot open the database")?;
         if run_migrations {
-            storage.run_migrations().context("cannot apply database migrations")?;
+            storage
+                .run_migrations()
+                .context("cannot apply database migrations")?;
         }
         Ok(storage)
     })

@@ -30,7 +30,9 @@ async fn main() -> anyhow::Result<()> {
     let settings = loaded.settings;
     let storage = scim_api::connect_storage(&settings).await?;
     if let Some(slug) = &cli.bootstrap_tenant {
-        let issued = scim_api::bootstrap::issue_first_token(&storage, &settings, slug).await.context("bootstrap failed")?;
+        let issued = scim_api::bootstrap::issue_first_token(&storage, &settings, slug)
+            .await
+            .context("bootstrap failed")?;
         // stdout carries only this JSON; logs go to stderr.
         println!("{}", serde_json::to_string_pretty(&issued)?);
     }

@@ -11,7 +11,12 @@ use crate::error::{ApiError, ApiResult};
 
 /// Reads and parses a JSON body. Accepts `application/scim+json`, `application/json` (any parameters) or no
 /// content type at all; anything else is 415.
-pub async fn json_body(req: &HttpRequest, payload: web::Payload, max_bytes: usize, max_depth: usize) -> ApiResult<Value> {
+pub async fn json_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    max_bytes: usize,
+    max_depth: usize,
+) -> ApiResult<Value> {
     check_media_type(req)?;
     let bytes = payload
         .to_bytes_limited(max_bytes)
@@ -22,11 +27,18 @@ pub async fn json_body(req: &HttpRequest, payload: web::Payload, max_bytes: usiz
 }
 
 fn check_media_type(req: &HttpRequest) -> ApiResult<()> {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE) else { return Ok(()) };
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
     let text = value.to_str().unwrap_or_default();
     let essence = text.split(';').next().unwrap_or_default().trim();
-    let json = essence.eq_ignore_ascii_case("application/scim+json") || essence.eq_ignore_ascii_case("application/json");
-    if json { Ok(()) } else { Err(ApiError::UnsupportedMediaType(essence.to_owned())) }
+    let json = essence.eq_ignore_ascii_case("application/scim+json")
+        || essence.eq_ignore_ascii_case("application/json");
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(essence.to_owned()))
+    }
 }
 
 /// Parses JSON after checking its nesting depth without recursion, so a 10,000-deep body is a 400, not a
@@ -109,9 +121,11 @@ impl QueryParams {
                 Value::Null => continue,
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
-                Value::Array(items) => {
-                    items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")
-                }
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 _ => return Err(ScimError::InvalidValue(format!("{name} has an unexpected type")).into()),
             };
             let slot = match name.to_ascii_lowercase().as_str() {
@@ -137,9 +151,11 @@ pub fn page(params: &QueryParams, default_count: u64, max_count: u64) -> ApiResu
         value
             .as_deref()
             .map(|v| {
-                v.trim()
-                    .parse::<i64>()
-                    .map_err(|_| ApiError::from(ScimError::InvalidValue(format!("{name} must be an integer, got {v:?}"))))
+                v.trim().parse::<i64>().map_err(|_| {
+                    ApiError::from(ScimError::InvalidValue(format!(
+                        "{name} must be an integer, got {v:?}"
+                    )))
+                })
             })
             .transpose()
     };
@@ -157,22 +173,30 @@ pub fn etag_version(value: &str) -> Option<i64> {
 
 /// The version `If-Match` requires, if any. A value that is not one of our ETags can never match: 412.
 pub fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else { return Ok(None) };
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
     let text = value.to_str().unwrap_or_default().trim();
     if text == "*" {
         return Ok(None);
     }
-    etag_version(text)
-        .map(Some)
-        .ok_or_else(|| ScimError::PreconditionFailed(format!("If-Match {text:?} does not match the resource")).into())
+    etag_version(text).map(Some).ok_or_else(|| {
+        ScimError::PreconditionFailed(format!("If-Match {text:?} does not match the resource")).into()
+    })
 }
 
 /// True when `If-None-Match` names the current version (or `*`), i.e. a GET may answer 304.
 pub fn if_none_match_hits(req: &HttpRequest, version: i64) -> bool {
-    let Some(value) = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    value.split(',').any(|tag| tag.trim() == "*" || etag_version(tag) == Some(version))
+    value
+        .split(',')
+        .any(|tag| tag.trim() == "*" || etag_version(tag) == Some(version))
 }
 
 /// The weak ETag of a version.
@@ -200,17 +224,30 @@ mod tests {
         )
         .to_http_request();
         let params = QueryParams::from_request(&req).unwrap();
-        assert_eq!(params.filter.as_deref(), Some("userName eq \"dale.mohr@romaguera.uk\""));
+        assert_eq!(
+            params.filter.as_deref(),
+            Some("userName eq \"dale.mohr@romaguera.uk\"")
+        );
         assert_eq!(page(&params, 100, 1000).unwrap(), (2, 5));
     }
 
     #[test]
     fn page_bounds_follow_rfc() {
-        let params = QueryParams { start_index: Some("0".into()), count: Some("-3".into()), ..Default::default() };
+        let params = QueryParams {
+            start_index: Some("0".into()),
+            count: Some("-3".into()),
+            ..Default::default()
+        };
         assert_eq!(page(&params, 100, 1000).unwrap(), (1, 0));
-        let params = QueryParams { count: Some("5000".into()), ..Default::default() };
+        let params = QueryParams {
+            count: Some("5000".into()),
+            ..Default::default()
+        };
         assert_eq!(page(&params, 100, 1000).unwrap(), (1, 1000));
-        let params = QueryParams { count: Some("x".into()), ..Default::default() };
+        let params = QueryParams {
+            count: Some("x".into()),
+            ..Default::default()
+        };
         assert!(page(&params, 100, 1000).is_err());
     }
 

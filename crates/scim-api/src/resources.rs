@@ -7,8 +7,8 @@
 use scim_core::filter::{self, Filter, ResolvedPath};
 use scim_core::patch::{self, MemberOp, PatchRequest};
 use scim_core::path::AttrPath;
-use scim_core::projection::Projection;
 use scim_core::policy::DeleteMode;
+use scim_core::projection::Projection;
 use scim_core::resource;
 use scim_core::sort::SortOrder;
 use scim_core::{ResourceId, ResourceKind, ScimError};
@@ -40,7 +40,9 @@ impl Ctx {
     }
 
     fn count(&self, kind: ResourceKind, operation: &str) {
-        self.state.metrics.count(&self.caller.tenant, kind.as_str(), operation);
+        self.state
+            .metrics
+            .count(&self.caller.tenant, kind.as_str(), operation);
     }
 
     /// Runs a storage call on the blocking pool.
@@ -63,8 +65,14 @@ impl Ctx {
 pub fn expand_for(ctx: &Ctx, kind: ResourceKind, projection: &Projection) -> Expand {
     let registry = &ctx.caller.policy.registry;
     match kind {
-        ResourceKind::Group => Expand { members: projection.includes(registry, kind, &AttrPath::new("members")), groups: false },
-        ResourceKind::User => Expand { members: false, groups: projection.includes(registry, kind, &AttrPath::new("groups")) },
+        ResourceKind::Group => Expand {
+            members: projection.includes(registry, kind, &AttrPath::new("members")),
+            groups: false,
+        },
+        ResourceKind::User => Expand {
+            members: false,
+            groups: projection.includes(registry, kind, &AttrPath::new("groups")),
+        },
     }
 }
 
@@ -77,14 +85,18 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: &Value) -> ApiResult<St
     };
     policy.check(kind, &doc)?;
     let wctx = ctx.write_context();
-    let stored = ctx.storage(move |s| s.create_resource(&wctx, kind, doc, members.as_deref())).await?;
+    let stored = ctx
+        .storage(move |s| s.create_resource(&wctx, kind, doc, members.as_deref()))
+        .await?;
     ctx.count(kind, "create");
     Ok(stored)
 }
 
 pub async fn get(ctx: &Ctx, kind: ResourceKind, id: ResourceId, expand: Expand) -> ApiResult<StoredResource> {
     let tenant = ctx.caller.tenant.clone();
-    let stored = ctx.storage(move |s| s.get_resource(&tenant, kind, &id, expand)).await?;
+    let stored = ctx
+        .storage(move |s| s.get_resource(&tenant, kind, &id, expand))
+        .await?;
     ctx.count(kind, "get");
     Ok(stored)
 }
@@ -105,7 +117,10 @@ pub async fn replace(
                 // PUT without `members` leaves membership alone: a client that only renames a group must not
                 // empty it by accident. `members: []` does clear it.
                 let member_ops = match kind {
-                    ResourceKind::Group => resource::take_members(&mut replacement)?.map(MemberOp::ReplaceAll).into_iter().collect(),
+                    ResourceKind::Group => resource::take_members(&mut replacement)?
+                        .map(MemberOp::ReplaceAll)
+                        .into_iter()
+                        .collect(),
                     ResourceKind::User => Vec::new(),
                 };
                 check_user_name_change(&policy, kind, doc, &replacement)?;
@@ -148,7 +163,12 @@ pub async fn patch(
     Ok(stored)
 }
 
-pub async fn delete(ctx: &Ctx, kind: ResourceKind, id: ResourceId, expected_version: Option<i64>) -> ApiResult<()> {
+pub async fn delete(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: ResourceId,
+    expected_version: Option<i64>,
+) -> ApiResult<()> {
     let wctx = ctx.write_context();
     if kind == ResourceKind::User && ctx.caller.policy.policy.delete_mode == DeleteMode::Deactivate {
         ctx.storage(move |s| {
@@ -161,7 +181,8 @@ pub async fn delete(ctx: &Ctx, kind: ResourceKind, id: ResourceId, expected_vers
         })
         .await?;
     } else {
-        ctx.storage(move |s| s.delete_resource(&wctx, kind, &id, expected_version)).await?;
+        ctx.storage(move |s| s.delete_resource(&wctx, kind, &id, expected_version))
+            .await?;
     }
     ctx.count(kind, "delete");
     Ok(())
@@ -174,8 +195,13 @@ fn check_user_name_change(
     before: &Value,
     after: &Value,
 ) -> Result<(), ScimError> {
-    if kind == ResourceKind::User && policy.policy.user_name_immutable && before.get("userName") != after.get("userName") {
-        return Err(ScimError::Mutability("userName cannot be changed after creation for this tenant".to_owned()));
+    if kind == ResourceKind::User
+        && policy.policy.user_name_immutable
+        && before.get("userName") != after.get("userName")
+    {
+        return Err(ScimError::Mutability(
+            "userName cannot be changed after creation for this tenant".to_owned(),
+        ));
     }
     Ok(())
 }
@@ -197,12 +223,25 @@ impl ListRequest {
         let sort_by = params
             .sort_by
             .as_deref()
-            .map(|s| AttrPath::parse(s.trim()).map_err(|e| ScimError::InvalidValue(format!("sortBy: {}", e.detail()))))
+            .map(|s| {
+                AttrPath::parse(s.trim())
+                    .map_err(|e| ScimError::InvalidValue(format!("sortBy: {}", e.detail())))
+            })
             .transpose()?;
         let sort_order = SortOrder::parse(params.sort_order.as_deref())?;
         let (start_index, count) = page(params, state.config.page_size_default, state.config.page_size_max)?;
-        let projection = Projection::parse(params.attributes.as_deref(), params.excluded_attributes.as_deref())?;
-        Ok(Self { filter, sort_by, sort_order, start_index, count, projection })
+        let projection = Projection::parse(
+            params.attributes.as_deref(),
+            params.excluded_attributes.as_deref(),
+        )?;
+        Ok(Self {
+            filter,
+            sort_by,
+            sort_order,
+            start_index,
+            count,
+            projection,
+        })
     }
 }
 
@@ -218,8 +257,16 @@ fn resolve_path(ctx: &Ctx, kind: ResourceKind, path: &AttrPath) -> ApiResult<Res
 /// One resource type's page plus its total.
 pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<storage::ResourcePage> {
     let registry = &ctx.caller.policy.registry;
-    let filter = list.filter.as_ref().map(|f| filter::resolve(f, registry, kind)).transpose()?;
-    let sort_by = list.sort_by.as_ref().map(|p| resolve_path(ctx, kind, p)).transpose()?;
+    let filter = list
+        .filter
+        .as_ref()
+        .map(|f| filter::resolve(f, registry, kind))
+        .transpose()?;
+    let sort_by = list
+        .sort_by
+        .as_ref()
+        .map(|p| resolve_path(ctx, kind, p))
+        .transpose()?;
     let query = ResourceQuery {
         filter,
         sort_by,
@@ -229,7 +276,9 @@ pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResu
         expand: expand_for(ctx, kind, &list.projection),
     };
     let tenant = ctx.caller.tenant.clone();
-    let page = ctx.storage(move |s| s.query_resources(&tenant, kind, &query)).await?;
+    let page = ctx
+        .storage(move |s| s.query_resources(&tenant, kind, &query))
+        .await?;
     ctx.count(kind, "query");
     Ok(page)
 }
@@ -266,7 +315,11 @@ pub fn render(ctx: &Ctx, stored: &StoredResource) -> Value {
         let rendered: Vec<Value> = members
             .iter()
             .map(|m| {
-                let kind = if m.member_type == "Group" { ResourceKind::Group } else { ResourceKind::User };
+                let kind = if m.member_type == "Group" {
+                    ResourceKind::Group
+                } else {
+                    ResourceKind::User
+                };
                 let mut member = json!({
                     "value": m.value.as_str(),
                     "$ref": ctx.location(kind, &m.value),

@@ -64,14 +64,19 @@ pub struct TtlCache<K, V> {
 
 impl<K: Eq + Hash, V: Clone> Default for TtlCache<K, V> {
     fn default() -> Self {
-        Self { entries: Mutex::new(HashMap::new()) }
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 }
 
 impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     pub fn get(&self, key: &K) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.get(key).filter(|(_, at)| at.elapsed() < CACHE_TTL).map(|(v, _)| v.clone())
+        entries
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(v, _)| v.clone())
     }
 
     pub fn insert(&self, key: K, value: V) {
@@ -83,7 +88,10 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 
     pub fn remove(&self, key: &K) {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
     }
 }
 
@@ -106,9 +114,21 @@ pub struct ApiMetrics {
 impl ApiMetrics {
     pub fn register(metrics: &Metrics) -> Self {
         let api = Self::default();
-        metrics.register("scim_operations", "SCIM operations by tenant, resource type and operation", api.operations.clone());
-        metrics.register("db_pool_connections", "Open database connections", api.pool_connections.clone());
-        metrics.register("db_pool_idle_connections", "Idle database connections", api.pool_idle.clone());
+        metrics.register(
+            "scim_operations",
+            "SCIM operations by tenant, resource type and operation",
+            api.operations.clone(),
+        );
+        metrics.register(
+            "db_pool_connections",
+            "Open database connections",
+            api.pool_connections.clone(),
+        );
+        metrics.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            api.pool_idle.clone(),
+        );
         api
     }
 
@@ -138,12 +158,19 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl AppState {
-    pub fn new(storage: Storage, settings: &Settings, metrics: ApiMetrics, clock: Clock) -> anyhow::Result<Self> {
+    pub fn new(
+        storage: Storage,
+        settings: &Settings,
+        metrics: ApiMetrics,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let rate_limiter = NonZeroU32::new(settings.rate_limit_per_second).map(|per_second| {
             let burst = NonZeroU32::new(settings.rate_limit_burst).unwrap_or(per_second);
             RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst))
@@ -163,13 +190,20 @@ impl AppState {
     /// Notes that a token was used; written later by [`AppState::flush_token_uses`].
     pub fn note_token_use(&self, token_id: &str) {
         let now = (self.clock)();
-        self.token_uses.lock().unwrap_or_else(PoisonError::into_inner).insert(token_id.to_owned(), now);
+        self.token_uses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(token_id.to_owned(), now);
     }
 
     /// Writes the pending last-used times in one batch (blocking; call from the blocking pool).
     pub fn flush_token_uses(&self) {
-        let pending: Vec<(String, DateTime<Utc>)> =
-            self.token_uses.lock().unwrap_or_else(PoisonError::into_inner).drain().collect();
+        let pending: Vec<(String, DateTime<Utc>)> = self
+            .token_uses
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .collect();
         if pending.is_empty() {
             return;
         }

@@ -19,7 +19,12 @@ pub fn public_origin(req: &HttpRequest, config: &ApiConfig) -> String {
     if let Some(url) = &config.public_url {
         return url.clone();
     }
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     let peer_trusted = req
         .peer_addr()
         .is_some_and(|peer| config.trusted_proxies.iter().any(|net| net.contains(&peer.ip())));
@@ -28,11 +33,20 @@ pub fn public_origin(req: &HttpRequest, config: &ApiConfig) -> String {
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         };
-        let prefix = header("x-forwarded-prefix").filter(|p| is_prefix(p)).unwrap_or("").trim_end_matches('/');
+        let prefix = header("x-forwarded-prefix")
+            .filter(|p| is_prefix(p))
+            .unwrap_or("")
+            .trim_end_matches('/');
         return format!("{proto}://{host}{prefix}");
     }
-    let host = header("host").filter(|h| is_host(h)).map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
-    let scheme = if req.app_config().secure() { "https" } else { "http" };
+    let host = header("host")
+        .filter(|h| is_host(h))
+        .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
+    let scheme = if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
     format!("{scheme}://{host}")
 }
 
@@ -40,14 +54,18 @@ pub fn public_origin(req: &HttpRequest, config: &ApiConfig) -> String {
 fn is_host(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 255
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
 /// A path prefix such as `/idp`: starts with `/`, plain path characters only.
 fn is_prefix(value: &str) -> bool {
     value.starts_with('/')
         && value.len() <= 255
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.' | '~'))
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.' | '~'))
 }
 
 #[cfg(test)]
@@ -82,14 +100,23 @@ mod tests {
     #[test]
     fn forwarded_headers_count_only_from_trusted_proxies() {
         let trusted = config(None, &["10.0.0.0/8"]);
-        assert_eq!(public_origin(&forwarded("10.1.2.3:5000"), &trusted), "https://scim.example.com/idp");
-        assert_eq!(public_origin(&forwarded("192.0.2.9:5000"), &trusted), "http://internal:8080");
+        assert_eq!(
+            public_origin(&forwarded("10.1.2.3:5000"), &trusted),
+            "https://scim.example.com/idp"
+        );
+        assert_eq!(
+            public_origin(&forwarded("192.0.2.9:5000"), &trusted),
+            "http://internal:8080"
+        );
     }
 
     #[test]
     fn configured_public_url_wins() {
         let cfg = config(Some("https://public.example"), &["10.0.0.0/8"]);
-        assert_eq!(public_origin(&forwarded("10.1.2.3:5000"), &cfg), "https://public.example");
+        assert_eq!(
+            public_origin(&forwarded("10.1.2.3:5000"), &cfg),
+            "https://public.example"
+        );
     }
 
     #[test]
@@ -99,6 +126,9 @@ mod tests {
             .insert_header(("x-forwarded-host", "evil.example/phish?"))
             .insert_header(("host", "ok.example"))
             .to_http_request();
-        assert_eq!(public_origin(&req, &config(None, &["10.0.0.0/8"])), "http://ok.example");
+        assert_eq!(
+            public_origin(&req, &config(None, &["10.0.0.0/8"])),
+            "http://ok.example"
+        );
     }
 }

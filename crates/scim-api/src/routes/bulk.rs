@@ -25,12 +25,20 @@ pub async fn post_bulk(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let config = state.config.clone();
-    let body = request::json_body(&req, payload, config.bulk_max_payload_bytes, config.max_json_depth).await?;
-    let object = body.as_object().ok_or_else(|| ScimError::InvalidSyntax("a BulkRequest must be a JSON object".into()))?;
-    let declares_bulk = object
-        .get("schemas")
-        .and_then(Value::as_array)
-        .is_none_or(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(BULK_REQUEST))));
+    let body = request::json_body(
+        &req,
+        payload,
+        config.bulk_max_payload_bytes,
+        config.max_json_depth,
+    )
+    .await?;
+    let object = body
+        .as_object()
+        .ok_or_else(|| ScimError::InvalidSyntax("a BulkRequest must be a JSON object".into()))?;
+    let declares_bulk = object.get("schemas").and_then(Value::as_array).is_none_or(|s| {
+        s.iter()
+            .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(BULK_REQUEST)))
+    });
     if !declares_bulk {
         return Err(ScimError::InvalidSyntax(format!("schemas must contain {BULK_REQUEST}")).into());
     }
@@ -40,9 +48,15 @@ pub async fn post_bulk(
         .and_then(|(_, v)| v.as_array())
         .ok_or_else(|| ScimError::InvalidSyntax("Operations must be an array".into()))?;
     if operations.len() > config.bulk_max_operations {
-        return Err(ApiError::TooManyOperations { sent: operations.len(), max: config.bulk_max_operations });
+        return Err(ApiError::TooManyOperations {
+            sent: operations.len(),
+            max: config.bulk_max_operations,
+        });
     }
-    let fail_on_errors = object.get("failOnErrors").and_then(Value::as_u64).filter(|n| *n > 0);
+    let fail_on_errors = object
+        .get("failOnErrors")
+        .and_then(Value::as_u64)
+        .filter(|n| *n > 0);
 
     let ctx = Ctx { state, caller };
     let mut created: HashMap<String, String> = HashMap::new();
@@ -50,7 +64,11 @@ pub async fn post_bulk(
     let mut errors = 0u64;
     for operation in operations {
         let result = run_operation(&ctx, operation, &mut created).await;
-        if result.get("status").and_then(Value::as_str).is_some_and(|s| !s.starts_with('2')) {
+        if result
+            .get("status")
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.starts_with('2'))
+        {
             errors += 1;
         }
         results.push(result);
@@ -64,7 +82,11 @@ pub async fn post_bulk(
 
 /// Runs one operation and renders its entry of the BulkResponse; failures become entries, not errors.
 async fn run_operation(ctx: &Ctx, operation: &Value, created: &mut HashMap<String, String>) -> Value {
-    let method = operation.get("method").and_then(Value::as_str).unwrap_or_default().to_ascii_uppercase();
+    let method = operation
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_uppercase();
     let bulk_id = operation.get("bulkId").and_then(Value::as_str).map(str::to_owned);
     let mut entry = json!({"method": method});
     if let (Some(id), Some(obj)) = (&bulk_id, entry.as_object_mut()) {
@@ -118,31 +140,60 @@ async fn execute(
     bulk_id: Option<&str>,
     created: &mut HashMap<String, String>,
 ) -> ApiResult<Outcome> {
-    let path = operation.get("path").and_then(Value::as_str).ok_or_else(|| ScimError::InvalidSyntax("operation without path".into()))?;
+    let path = operation
+        .get("path")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ScimError::InvalidSyntax("operation without path".into()))?;
     let path = substitute_path(path, created)?;
     let (kind, id) = parse_path(&path)?;
-    let data = operation.get("data").map(|d| substitute_data(d, created)).transpose()?;
-    let expected = operation.get("version").and_then(Value::as_str).and_then(etag_version);
-    let data_or_err = || data.clone().ok_or_else(|| ApiError::from(ScimError::InvalidSyntax(format!("{method} needs data"))));
+    let data = operation
+        .get("data")
+        .map(|d| substitute_data(d, created))
+        .transpose()?;
+    let expected = operation
+        .get("version")
+        .and_then(Value::as_str)
+        .and_then(etag_version);
+    let data_or_err = || {
+        data.clone()
+            .ok_or_else(|| ApiError::from(ScimError::InvalidSyntax(format!("{method} needs data"))))
+    };
     match (method, id) {
         ("POST", None) => {
-            let bulk_id = bulk_id.ok_or_else(|| ScimError::InvalidSyntax("POST operations need a bulkId".into()))?;
+            let bulk_id =
+                bulk_id.ok_or_else(|| ScimError::InvalidSyntax("POST operations need a bulkId".into()))?;
             let stored = resources::create(ctx, kind, &data_or_err()?).await?;
             created.insert(bulk_id.to_owned(), stored.id.as_str().to_owned());
-            Ok(Outcome { status: 201, location: Some(ctx.location(kind, &stored.id)), version: Some(stored.version) })
+            Ok(Outcome {
+                status: 201,
+                location: Some(ctx.location(kind, &stored.id)),
+                version: Some(stored.version),
+            })
         }
         ("PUT", Some(id)) => {
             let stored = resources::replace(ctx, kind, id, expected, data_or_err()?).await?;
-            Ok(Outcome { status: 200, location: Some(ctx.location(kind, &stored.id)), version: Some(stored.version) })
+            Ok(Outcome {
+                status: 200,
+                location: Some(ctx.location(kind, &stored.id)),
+                version: Some(stored.version),
+            })
         }
         ("PATCH", Some(id)) => {
             let stored = resources::patch(ctx, kind, id, expected, &data_or_err()?).await?;
-            Ok(Outcome { status: 200, location: Some(ctx.location(kind, &stored.id)), version: Some(stored.version) })
+            Ok(Outcome {
+                status: 200,
+                location: Some(ctx.location(kind, &stored.id)),
+                version: Some(stored.version),
+            })
         }
         ("DELETE", Some(id)) => {
             let location = ctx.location(kind, &id);
             resources::delete(ctx, kind, id, expected).await?;
-            Ok(Outcome { status: 204, location: Some(location), version: None })
+            Ok(Outcome {
+                status: 204,
+                location: Some(location),
+                version: None,
+            })
         }
         _ => Err(ScimError::InvalidSyntax(format!("{method} {path} is not a valid bulk operation")).into()),
     }
@@ -161,10 +212,9 @@ fn parse_path(path: &str) -> ApiResult<(ResourceKind, Option<ResourceId>)> {
 }
 
 fn resolve_bulk_id<'a>(reference: &str, created: &'a HashMap<String, String>) -> ApiResult<&'a str> {
-    created
-        .get(reference)
-        .map(String::as_str)
-        .ok_or_else(|| ScimError::InvalidValue(format!("bulkId {reference} does not name an earlier POST")).into())
+    created.get(reference).map(String::as_str).ok_or_else(|| {
+        ScimError::InvalidValue(format!("bulkId {reference} does not name an earlier POST")).into()
+    })
 }
 
 fn substitute_path(path: &str, created: &HashMap<String, String>) -> ApiResult<String> {
@@ -181,9 +231,16 @@ fn substitute_data(data: &Value, created: &HashMap<String, String>) -> ApiResult
             Some(reference) => Value::String(resolve_bulk_id(reference, created)?.to_owned()),
             None => data.clone(),
         },
-        Value::Array(items) => Value::Array(items.iter().map(|v| substitute_data(v, created)).collect::<ApiResult<_>>()?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| substitute_data(v, created))
+                .collect::<ApiResult<_>>()?,
+        ),
         Value::Object(map) => Value::Object(
-            map.iter().map(|(k, v)| Ok((k.clone(), substitute_data(v, created)?))).collect::<ApiResult<_>>()?,
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), substitute_data(v, created)?)))
+                .collect::<ApiResult<_>>()?,
         ),
         other => other.clone(),
     })

@@ -12,13 +12,31 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let get_only = |path: &str, handler| {
-        web::resource(path.to_owned()).route(web::get().to(handler)).default_service(web::to(super::method_not_allowed))
+        web::resource(path.to_owned())
+            .route(web::get().to(handler))
+            .default_service(web::to(super::method_not_allowed))
     };
     cfg.service(get_only("/ServiceProviderConfig", get_service_provider_config))
-        .service(web::resource("/ResourceTypes").route(web::get().to(list_resource_types)).default_service(web::to(super::method_not_allowed)))
-        .service(web::resource("/ResourceTypes/{name}").route(web::get().to(get_resource_type)).default_service(web::to(super::method_not_allowed)))
-        .service(web::resource("/Schemas").route(web::get().to(list_schemas)).default_service(web::to(super::method_not_allowed)))
-        .service(web::resource("/Schemas/{id}").route(web::get().to(get_schema)).default_service(web::to(super::method_not_allowed)));
+        .service(
+            web::resource("/ResourceTypes")
+                .route(web::get().to(list_resource_types))
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        .service(
+            web::resource("/ResourceTypes/{name}")
+                .route(web::get().to(get_resource_type))
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        .service(
+            web::resource("/Schemas")
+                .route(web::get().to(list_schemas))
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        .service(
+            web::resource("/Schemas/{id}")
+                .route(web::get().to(get_schema))
+                .default_service(web::to(super::method_not_allowed)),
+        );
 }
 
 fn scim_ok(body: &Value) -> HttpResponse {

@@ -46,7 +46,10 @@ pub fn resource_response(status: actix_web::http::StatusCode, version: i64, body
 
 fn projection(req: &HttpRequest) -> ApiResult<Projection> {
     let params = QueryParams::from_request(req)?;
-    Ok(Projection::parse(params.attributes.as_deref(), params.excluded_attributes.as_deref())?)
+    Ok(Projection::parse(
+        params.attributes.as_deref(),
+        params.excluded_attributes.as_deref(),
+    )?)
 }
 
 async fn list_resources(
@@ -66,14 +69,24 @@ async fn search_resources(
     kind: web::Data<ResourceKind>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(&req, payload, state.config.max_body_bytes, state.config.max_json_depth).await?;
+    let body = request::json_body(
+        &req,
+        payload,
+        state.config.max_body_bytes,
+        state.config.max_json_depth,
+    )
+    .await?;
     let list = ListRequest::parse(&QueryParams::from_search_body(&body)?, &state)?;
     respond_list(Ctx { state, caller }, **kind, &list).await
 }
 
 async fn respond_list(ctx: Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<HttpResponse> {
     let page = resources::query(&ctx, kind, list).await?;
-    let rendered = page.resources.iter().map(|r| resources::present(&ctx, r, &list.projection)).collect();
+    let rendered = page
+        .resources
+        .iter()
+        .map(|r| resources::present(&ctx, r, &list.projection))
+        .collect();
     let body = resources::list_response(page.total_results, list.start_index, rendered);
     Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
 }
@@ -85,7 +98,13 @@ async fn create_resource(
     kind: web::Data<ResourceKind>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(&req, payload, state.config.max_body_bytes, state.config.max_json_depth).await?;
+    let body = request::json_body(
+        &req,
+        payload,
+        state.config.max_body_bytes,
+        state.config.max_json_depth,
+    )
+    .await?;
     let projection = projection(&req)?;
     let ctx = Ctx { state, caller };
     let stored = resources::create(&ctx, **kind, &body).await?;
@@ -110,10 +129,16 @@ async fn get_resource(
     let expand = resources::expand_for(&ctx, **kind, &projection);
     let stored = resources::get(&ctx, **kind, ResourceId::new(id.into_inner().1), expand).await?;
     if if_none_match_hits(&req, stored.version) {
-        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag(stored.version))).finish());
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(stored.version)))
+            .finish());
     }
     let rendered = resources::present(&ctx, &stored, &projection);
-    Ok(resource_response(actix_web::http::StatusCode::OK, stored.version, &rendered))
+    Ok(resource_response(
+        actix_web::http::StatusCode::OK,
+        stored.version,
+        &rendered,
+    ))
 }
 
 async fn replace_resource(
@@ -124,7 +149,13 @@ async fn replace_resource(
     id: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(&req, payload, state.config.max_body_bytes, state.config.max_json_depth).await?;
+    let body = request::json_body(
+        &req,
+        payload,
+        state.config.max_body_bytes,
+        state.config.max_json_depth,
+    )
+    .await?;
     let projection = projection(&req)?;
     let expected = if_match(&req)?;
     let ctx = Ctx { state, caller };
@@ -141,7 +172,13 @@ async fn patch_resource(
     id: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(&req, payload, state.config.max_body_bytes, state.config.max_json_depth).await?;
+    let body = request::json_body(
+        &req,
+        payload,
+        state.config.max_body_bytes,
+        state.config.max_json_depth,
+    )
+    .await?;
     let projection = projection(&req)?;
     let expected = if_match(&req)?;
     let ctx = Ctx { state, caller };
@@ -149,7 +186,9 @@ async fn patch_resource(
     let stored = resources::patch(&ctx, kind, ResourceId::new(id.into_inner().1), expected, &body).await?;
     if kind == ResourceKind::Group {
         // Entra expects 204 for group PATCH; answering with the member list would cost O(members).
-        return Ok(HttpResponse::NoContent().insert_header((header::ETAG, etag(stored.version))).finish());
+        return Ok(HttpResponse::NoContent()
+            .insert_header((header::ETAG, etag(stored.version)))
+            .finish());
     }
     respond_after_write(&ctx, stored, &projection).await
 }
@@ -167,7 +206,11 @@ async fn respond_after_write(
         stored
     };
     let rendered = resources::present(ctx, &stored, projection);
-    Ok(resource_response(actix_web::http::StatusCode::OK, stored.version, &rendered))
+    Ok(resource_response(
+        actix_web::http::StatusCode::OK,
+        stored.version,
+        &rendered,
+    ))
 }
 
 async fn delete_resource(

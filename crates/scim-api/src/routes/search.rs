@@ -17,7 +17,13 @@ pub async fn search_all(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(&req, payload, state.config.max_body_bytes, state.config.max_json_depth).await?;
+    let body = request::json_body(
+        &req,
+        payload,
+        state.config.max_body_bytes,
+        state.config.max_json_depth,
+    )
+    .await?;
     let list = ListRequest::parse(&QueryParams::from_search_body(&body)?, &state)?;
     let ctx = Ctx { state, caller };
 
@@ -29,13 +35,21 @@ pub async fn search_all(
     let mut skip = list.start_index.saturating_sub(1);
     for kind in [ResourceKind::User, ResourceKind::Group] {
         let remaining = list.count.saturating_sub(resources_out.len() as u64);
-        let typed = ListRequest { start_index: skip + 1, count: remaining, ..list.clone() };
+        let typed = ListRequest {
+            start_index: skip + 1,
+            count: remaining,
+            ..list.clone()
+        };
         match resources::query(&ctx, kind, &typed).await {
             Ok(page) => {
                 answered = true;
                 total += page.total_results;
                 skip = skip.saturating_sub(page.total_results);
-                resources_out.extend(page.resources.iter().map(|r| resources::present(&ctx, r, &list.projection)));
+                resources_out.extend(
+                    page.resources
+                        .iter()
+                        .map(|r| resources::present(&ctx, r, &list.projection)),
+                );
             }
             Err(ApiError::Scim(scim_core::ScimError::InvalidFilter(detail))) => {
                 first_error.get_or_insert(ApiError::Scim(scim_core::ScimError::InvalidFilter(detail)));

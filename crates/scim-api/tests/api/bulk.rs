@@ -4,7 +4,10 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, assert_scim_error, json, on_both_backends};
 
-on_both_backends!(bulk_creates_user_and_group_referencing_it, bulk_stops_after_fail_on_errors);
+on_both_backends!(
+    bulk_creates_user_and_group_referencing_it,
+    bulk_stops_after_fail_on_errors
+);
 
 async fn bulk_creates_user_and_group_referencing_it(app: TestApp) {
     let body = json!({
@@ -20,7 +23,16 @@ async fn bulk_creates_user_and_group_referencing_it(app: TestApp) {
     assert_eq!(result["Operations"][0]["status"], "201");
     assert_eq!(result["Operations"][1]["status"], "201");
     let group_location = result["Operations"][1]["location"].as_str().unwrap();
-    let group: serde_json::Value = app.client.get(group_location).bearer_auth(&app.token).send().await.unwrap().json().await.unwrap();
+    let group: serde_json::Value = app
+        .client
+        .get(group_location)
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(group["members"].as_array().unwrap().len(), 1);
 }
 

@@ -6,7 +6,11 @@ use crate::helpers::{TestApp, json, on_both_backends};
 
 const LUCID: &str = "urn:ietf:params:scim:schemas:extension:lucid:2.0:User";
 
-on_both_backends!(service_provider_config_advertises_limits, resource_types_list_users_and_groups, tenant_extension_is_discoverable_and_stored);
+on_both_backends!(
+    service_provider_config_advertises_limits,
+    resource_types_list_users_and_groups,
+    tenant_extension_is_discoverable_and_stored
+);
 
 async fn service_provider_config_advertises_limits(app: TestApp) {
     let body = json(app.get("/ServiceProviderConfig").await).await;
@@ -23,16 +27,25 @@ async fn resource_types_list_users_and_groups(app: TestApp) {
     assert_eq!(body["totalResults"], 2);
     let user = json(app.get("/ResourceTypes/User").await).await;
     assert_eq!(user["endpoint"], "/Users");
-    assert_eq!(user["schemaExtensions"][0]["schema"], "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User");
+    assert_eq!(
+        user["schemaExtensions"][0]["schema"],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    );
 }
 
 async fn tenant_extension_is_discoverable_and_stored(app: TestApp) {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../../scim-core/tests/fixtures/lucid-user-extension.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(include_str!(
+        "../../../scim-core/tests/fixtures/lucid-user-extension.json"
+    ))
+    .unwrap();
     let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
     app.db
         .storage()
-        .update_tenant(&tenant, None, Some(&json!({"extensions": [{"resourceType": "User", "schema": schema}]})))
+        .update_tenant(
+            &tenant,
+            None,
+            Some(&json!({"extensions": [{"resourceType": "User", "schema": schema}]})),
+        )
         .unwrap();
     // Policies are cached for a few seconds.
     tokio::time::sleep(scim_api::state::CACHE_TTL).await;
@@ -42,6 +55,10 @@ async fn tenant_extension_is_discoverable_and_stored(app: TestApp) {
     assert_eq!(response.status(), 201);
     let user = json(response).await;
     assert_eq!(user[LUCID]["billingCode"], "B-1");
-    let filtered = json(app.get(&format!("/Users?filter={LUCID}:billingCode eq \"B-1\"")).await).await;
+    let filtered = json(
+        app.get(&format!("/Users?filter={LUCID}:billingCode eq \"B-1\""))
+            .await,
+    )
+    .await;
     assert_eq!(filtered["totalResults"], 1);
 }

@@ -20,10 +20,15 @@ on_both_backends!(
 );
 
 async fn test_connection_finds_no_user_for_a_random_guid(app: TestApp) {
-    let response = app.get("/Users?filter=userName+eq+%2200aa00aa-bb11-cc22-dd33-44ee44ee44ee%22&aadOptscim062020").await;
+    let response = app
+        .get("/Users?filter=userName+eq+%2200aa00aa-bb11-cc22-dd33-44ee44ee44ee%22&aadOptscim062020")
+        .await;
     assert_eq!(response.status(), 200);
     let body = json(response).await;
-    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    );
     assert_eq!(body["totalResults"], 0);
     assert_eq!(body["Resources"], json!([]));
     assert_eq!(body["startIndex"], 1);
@@ -34,14 +39,26 @@ async fn user_lifecycle_matches_the_tutorial(app: TestApp) {
     let body_a: serde_json::Value = serde_json::from_str(BODY_A).unwrap();
     let response = app.post("/Users", &body_a).await;
     assert_eq!(response.status(), 201);
-    let location = response.headers().get("location").unwrap().to_str().unwrap().to_owned();
+    let location = response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     let created = json(response).await;
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(location, app.url(&format!("/Users/{id}")));
-    assert_eq!(created["userName"], "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee");
+    assert_eq!(
+        created["userName"],
+        "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee"
+    );
     assert_eq!(created["externalId"], "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef");
     assert_eq!(created["active"], true);
-    assert_eq!(created["emails"][0]["value"], "Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com");
+    assert_eq!(
+        created["emails"][0]["value"],
+        "Test_User_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com"
+    );
     assert_eq!(created["name"]["familyName"], "familyName");
     assert_eq!(created["meta"]["resourceType"], "User");
     assert!(created["meta"]["created"].is_string() && created["meta"]["lastModified"].is_string());
@@ -53,7 +70,11 @@ async fn user_lifecycle_matches_the_tutorial(app: TestApp) {
     assert_scim_error(app.get("/Users/5d48a0a8e9f04aa38008").await, 404, None).await;
 
     // 3 Get User by query (userName compares case-insensitively)
-    let found = json(app.get("/Users?filter=userName eq \"test_user_00aa00aa-bb11-cc22-dd33-44ee44ee44ee\"").await).await;
+    let found = json(
+        app.get("/Users?filter=userName eq \"test_user_00aa00aa-bb11-cc22-dd33-44ee44ee44ee\"")
+            .await,
+    )
+    .await;
     assert_eq!(found["totalResults"], 1);
     assert_eq!(found["Resources"][0]["id"], id);
     assert_eq!(found["itemsPerPage"], 1);
@@ -85,7 +106,10 @@ async fn user_lifecycle_matches_the_tutorial(app: TestApp) {
         )
         .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(json(response).await["userName"], "5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com");
+    assert_eq!(
+        json(response).await["userName"],
+        "5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com"
+    );
 
     // 7 Disable User (Operations before schemas); a disabled user is still returned by GET and filter
     let response = app
@@ -99,7 +123,11 @@ async fn user_lifecycle_matches_the_tutorial(app: TestApp) {
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(json(response).await["active"], false);
-    let disabled = json(app.get(&format!("/Users?filter=userName eq \"5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com\"")).await).await;
+    let disabled = json(
+        app.get("/Users?filter=userName eq \"5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com\"")
+            .await,
+    )
+    .await;
     assert_eq!(disabled["totalResults"], 1);
     assert_eq!(disabled["Resources"][0]["active"], false);
 
@@ -117,7 +145,10 @@ async fn group_lifecycle_matches_the_tutorial(app: TestApp) {
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(created["displayName"], "displayName");
     assert_eq!(created["externalId"], "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159");
-    assert_eq!(created["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]));
+    assert_eq!(
+        created["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:Group"])
+    );
 
     // 10 Get Group without members
     let fetched = json(app.get(&format!("/Groups/{id}?excludedAttributes=members")).await).await;
@@ -125,7 +156,11 @@ async fn group_lifecycle_matches_the_tutorial(app: TestApp) {
     assert!(fetched.get("members").is_none(), "{fetched}");
 
     // 11 Get Group by displayName
-    let found = json(app.get("/Groups?excludedAttributes=members&filter=displayName eq \"displayName\"").await).await;
+    let found = json(
+        app.get("/Groups?excludedAttributes=members&filter=displayName eq \"displayName\"")
+            .await,
+    )
+    .await;
     assert_eq!(found["totalResults"], 1);
     assert!(found["Resources"][0].get("members").is_none());
 
@@ -145,7 +180,10 @@ async fn group_lifecycle_matches_the_tutorial(app: TestApp) {
     assert_eq!(app.patch(&format!("/Groups/{id}"), &add).await.status(), 204);
     assert_eq!(app.patch(&format!("/Groups/{id}"), &add).await.status(), 204);
     let group = json(app.get(&format!("/Groups/{id}")).await).await;
-    assert_eq!(group["displayName"], "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName");
+    assert_eq!(
+        group["displayName"],
+        "1879db59-3bdf-4490-ad68-ab880a269474updatedDisplayName"
+    );
     assert_eq!(group["members"].as_array().unwrap().len(), 1);
     assert_eq!(group["members"][0]["value"], user);
     let user_body = json(app.get(&format!("/Users/{user}")).await).await;
@@ -167,8 +205,16 @@ async fn schemas_discovery_lists_user_group_and_enterprise(app: TestApp) {
     let response = app.get("/Schemas").await;
     assert_eq!(response.status(), 200);
     let body = json(response).await;
-    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
-    let ids: Vec<&str> = body["Resources"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    );
+    let ids: Vec<&str> = body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     for urn in [
         "urn:ietf:params:scim:schemas:core:2.0:User",
         "urn:ietf:params:scim:schemas:core:2.0:Group",
@@ -176,9 +222,22 @@ async fn schemas_discovery_lists_user_group_and_enterprise(app: TestApp) {
     ] {
         assert!(ids.contains(&urn), "{urn} missing from {ids:?}");
     }
-    assert!(!body.to_string().contains("null"), "discovery bodies carry no nulls");
-    let user_schema = &body["Resources"].as_array().unwrap().iter().find(|s| s["id"] == "urn:ietf:params:scim:schemas:core:2.0:User").unwrap()["attributes"];
-    let user_name = user_schema.as_array().unwrap().iter().find(|a| a["name"] == "userName").unwrap();
+    assert!(
+        !body.to_string().contains("null"),
+        "discovery bodies carry no nulls"
+    );
+    let user_schema = &body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "urn:ietf:params:scim:schemas:core:2.0:User")
+        .unwrap()["attributes"];
+    let user_name = user_schema
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "userName")
+        .unwrap();
     assert_eq!(user_name["mutability"], "readWrite");
     assert_eq!(user_name["uniqueness"], "server");
 }

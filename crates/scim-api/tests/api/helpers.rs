@@ -20,7 +20,10 @@ pub struct TestApp {
 
 /// Settings for tests: ephemeral port, everything else default unless a test changes it.
 pub fn test_settings() -> Settings {
-    Settings { listen: "127.0.0.1:0".to_owned(), ..Settings::default() }
+    Settings {
+        listen: "127.0.0.1:0".to_owned(),
+        ..Settings::default()
+    }
 }
 
 impl TestApp {
@@ -30,10 +33,13 @@ impl TestApp {
 
     pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
         service::telemetry::init_for_tests();
-        let app = Application::build_with(&settings, db.storage().clone(), chrono::Utc::now).expect("app builds");
+        let app =
+            Application::build_with(&settings, db.storage().clone(), chrono::Utc::now).expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
-        let issued = issue_first_token(db.storage(), &settings, "acme").await.expect("tenant and token");
+        let issued = issue_first_token(db.storage(), &settings, "acme")
+            .await
+            .expect("tenant and token");
         TestApp {
             db,
             address,
@@ -46,7 +52,10 @@ impl TestApp {
 
     /// Issues a token for another tenant (created if missing).
     pub async fn token_for(&self, tenant: &str) -> String {
-        issue_first_token(self.db.storage(), &test_settings(), tenant).await.expect("token").api_token
+        issue_first_token(self.db.storage(), &test_settings(), tenant)
+            .await
+            .expect("token")
+            .api_token
     }
 
     /// `http://127.0.0.1:<port>/scim/v2/acme<path>`
@@ -55,11 +64,16 @@ impl TestApp {
     }
 
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, self.url(path)).bearer_auth(&self.token)
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.request(reqwest::Method::GET, path).send().await.expect("request sent")
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn send_json(&self, method: reqwest::Method, path: &str, body: &Value) -> reqwest::Response {
@@ -84,7 +98,10 @@ impl TestApp {
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
-        self.request(reqwest::Method::DELETE, path).send().await.expect("request sent")
+        self.request(reqwest::Method::DELETE, path)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// Creates a user and returns its id.
@@ -108,10 +125,17 @@ impl TestApp {
 
 /// The response body as JSON, after checking the SCIM media type.
 pub async fn json(response: reqwest::Response) -> Value {
-    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap_or_default().to_owned());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
     let status = response.status();
     let text = response.text().await.expect("body");
-    assert_eq!(content_type.as_deref(), Some(SCIM_JSON), "status {status}, body {text}");
+    assert_eq!(
+        content_type.as_deref(),
+        Some(SCIM_JSON),
+        "status {status}, body {text}"
+    );
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
@@ -119,7 +143,10 @@ pub async fn json(response: reqwest::Response) -> Value {
 pub async fn assert_scim_error(response: reqwest::Response, status: u16, scim_type: Option<&str>) -> Value {
     assert_eq!(response.status().as_u16(), status);
     let body = json(response).await;
-    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{body}");
+    assert_eq!(
+        body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+        "{body}"
+    );
     assert_eq!(body["status"], status.to_string(), "{body}");
     if let Some(expected) = scim_type {
         assert_eq!(body["scimType"], expected, "{body}");

@@ -5,7 +5,12 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, json, on_both_backends};
 
-on_both_backends!(put_replaces_user_and_keeps_id, lowercase_replace_deactivates, group_lookup_by_display_name, paging_walks_every_user);
+on_both_backends!(
+    put_replaces_user_and_keeps_id,
+    lowercase_replace_deactivates,
+    group_lookup_by_display_name,
+    paging_walks_every_user
+);
 
 async fn put_replaces_user_and_keeps_id(app: TestApp) {
     let response = app
@@ -24,7 +29,10 @@ async fn put_replaces_user_and_keeps_id(app: TestApp) {
     let replaced = json(response).await;
     assert_eq!(replaced["id"], id);
     assert_eq!(replaced["name"]["givenName"], "Okta");
-    assert!(replaced.get("title").is_none(), "PUT clears attributes it omits: {replaced}");
+    assert!(
+        replaced.get("title").is_none(),
+        "PUT clears attributes it omits: {replaced}"
+    );
     assert_ne!(replaced["meta"]["version"], user["meta"]["version"]);
 }
 
@@ -56,7 +64,11 @@ async fn paging_walks_every_user(app: TestApp) {
         if resources.is_empty() {
             break;
         }
-        seen.extend(resources.iter().map(|r| r["userName"].as_str().unwrap().to_owned()));
+        seen.extend(
+            resources
+                .iter()
+                .map(|r| r["userName"].as_str().unwrap().to_owned()),
+        );
         start += 3;
     }
     seen.sort();

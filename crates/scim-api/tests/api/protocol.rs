@@ -21,7 +21,14 @@ on_both_backends!(
 );
 
 async fn json_and_scim_json_with_charset_are_accepted_and_others_refused(app: TestApp) {
-    for (i, content_type) in ["application/json", "application/scim+json; charset=utf-8", "application/json;charset=UTF-8"].iter().enumerate() {
+    for (i, content_type) in [
+        "application/json",
+        "application/scim+json; charset=utf-8",
+        "application/json;charset=UTF-8",
+    ]
+    .iter()
+    .enumerate()
+    {
         let response = app
             .request(reqwest::Method::POST, "/Users")
             .header("content-type", *content_type)
@@ -30,7 +37,10 @@ async fn json_and_scim_json_with_charset_are_accepted_and_others_refused(app: Te
             .await
             .unwrap();
         assert_eq!(response.status(), 201, "{content_type}");
-        assert_eq!(response.headers().get("content-type").unwrap(), "application/scim+json");
+        assert_eq!(
+            response.headers().get("content-type").unwrap(),
+            "application/scim+json"
+        );
     }
     let response = app
         .request(reqwest::Method::POST, "/Users")
@@ -45,12 +55,23 @@ async fn json_and_scim_json_with_charset_are_accepted_and_others_refused(app: Te
 async fn etags_drive_if_match_and_if_none_match(app: TestApp) {
     let id = app.create_user("etag").await;
     let response = app.get(&format!("/Users/{id}")).await;
-    let etag = response.headers().get("etag").unwrap().to_str().unwrap().to_owned();
+    let etag = response
+        .headers()
+        .get("etag")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(etag.starts_with("W/\""), "{etag}");
     let body = json(response).await;
     assert_eq!(body["meta"]["version"], etag);
 
-    let not_modified = app.request(reqwest::Method::GET, &format!("/Users/{id}")).header("if-none-match", &etag).send().await.unwrap();
+    let not_modified = app
+        .request(reqwest::Method::GET, &format!("/Users/{id}"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(not_modified.status(), 304);
 
     let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "title", "value": "x"}]});
@@ -75,8 +96,19 @@ async fn etags_drive_if_match_and_if_none_match(app: TestApp) {
 }
 
 async fn bad_filters_are_400_invalid_filter(app: TestApp) {
-    for filter in ["userName eq", "userName xx \"a\"", "(userName eq \"a\"", "noSuchAttribute eq \"a\"", "active gt true"] {
-        let response = app.request(reqwest::Method::GET, "/Users").query(&[("filter", filter)]).send().await.unwrap();
+    for filter in [
+        "userName eq",
+        "userName xx \"a\"",
+        "(userName eq \"a\"",
+        "noSuchAttribute eq \"a\"",
+        "active gt true",
+    ] {
+        let response = app
+            .request(reqwest::Method::GET, "/Users")
+            .query(&[("filter", filter)])
+            .send()
+            .await
+            .unwrap();
         assert_scim_error(response, 400, Some("invalidFilter")).await;
     }
 }
@@ -106,17 +138,30 @@ async fn sort_by_user_name_descending(app: TestApp) {
         app.create_user(name).await;
     }
     let body = json(app.get("/Users?sortBy=userName&sortOrder=descending").await).await;
-    let names: Vec<&str> = body["Resources"].as_array().unwrap().iter().map(|r| r["userName"].as_str().unwrap()).collect();
+    let names: Vec<&str> = body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["charlie", "bravo", "Alpha"]);
 }
 
 async fn attributes_and_excluded_attributes_project(app: TestApp) {
-    let response = app.post("/Users", &json!({"userName": "proj", "name": {"givenName": "G", "familyName": "F"}, "title": "T"})).await;
+    let response = app
+        .post(
+            "/Users",
+            &json!({"userName": "proj", "name": {"givenName": "G", "familyName": "F"}, "title": "T"}),
+        )
+        .await;
     let id = json(response).await["id"].as_str().unwrap().to_owned();
     let only = json(app.get(&format!("/Users/{id}?attributes=name.givenName")).await).await;
     assert_eq!(only["id"], id);
     assert_eq!(only["name"], json!({"givenName": "G"}));
-    assert!(only.get("title").is_none() && only.get("userName").is_none(), "{only}");
+    assert!(
+        only.get("title").is_none() && only.get("userName").is_none(),
+        "{only}"
+    );
     let without = json(app.get(&format!("/Users/{id}?excludedAttributes=title")).await).await;
     assert!(without.get("title").is_none());
     assert_eq!(without["userName"], "proj");
@@ -129,9 +174,20 @@ async fn search_endpoints_answer_post_queries(app: TestApp) {
     let body = json(app.post("/Users/.search", &request).await).await;
     assert_eq!(body["totalResults"], 1);
     assert_eq!(body["Resources"][0]["userName"], "searchme");
-    let all = json(app.post("/.search", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})).await).await;
+    let all = json(
+        app.post(
+            "/.search",
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(all["totalResults"], 2);
-    let by_name = json(app.post("/.search", &json!({"filter": "displayName eq \"searchgroup\""})).await).await;
+    let by_name = json(
+        app.post("/.search", &json!({"filter": "displayName eq \"searchgroup\""}))
+            .await,
+    )
+    .await;
     assert_eq!(by_name["totalResults"], 1);
 }
 
@@ -147,14 +203,26 @@ async fn oversized_and_too_deep_bodies_are_refused(app: TestApp) {
     let huge = json!({"userName": "big", "title": "x".repeat(test_settings().max_body_bytes + 1)});
     assert_scim_error(app.post("/Users", &huge).await, 413, None).await;
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    let response = app.request(reqwest::Method::POST, "/Users").header("content-type", "application/scim+json").body(deep).send().await.unwrap();
+    let response = app
+        .request(reqwest::Method::POST, "/Users")
+        .header("content-type", "application/scim+json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
     assert_scim_error(response, 400, Some("invalidSyntax")).await;
     // and the server keeps serving
     assert_eq!(app.get("/Users").await.status(), 200);
 }
 
 async fn invalid_json_is_400_invalid_syntax(app: TestApp) {
-    let response = app.request(reqwest::Method::POST, "/Users").header("content-type", "application/scim+json").body("{\"userName\":").send().await.unwrap();
+    let response = app
+        .request(reqwest::Method::POST, "/Users")
+        .header("content-type", "application/scim+json")
+        .body("{\"userName\":")
+        .send()
+        .await
+        .unwrap();
     assert_scim_error(response, 400, Some("invalidSyntax")).await;
     let response = app.post("/Users", &json!({"displayName": "no user name"})).await;
     assert_scim_error(response, 400, Some("invalidValue")).await;
@@ -163,5 +231,10 @@ async fn invalid_json_is_400_invalid_syntax(app: TestApp) {
 async fn unknown_member_is_400(app: TestApp) {
     let group = app.create_group("ghosts").await;
     let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "members", "value": [{"value": "no-such-user"}]}]});
-    assert_scim_error(app.patch(&format!("/Groups/{group}"), &body).await, 400, Some("invalidValue")).await;
+    assert_scim_error(
+        app.patch(&format!("/Groups/{group}"), &body).await,
+        400,
+        Some("invalidValue"),
+    )
+    .await;
 }

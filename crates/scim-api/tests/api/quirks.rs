@@ -31,12 +31,19 @@ fn op(ops: Value) -> Value {
 }
 
 async fn string_booleans_are_accepted_on_post_and_patch(app: TestApp) {
-    let response = app.post("/Users", &json!({"userName": "emp1", "active": "True"})).await;
+    let response = app
+        .post("/Users", &json!({"userName": "emp1", "active": "True"}))
+        .await;
     assert_eq!(response.status(), 201);
     let user = json(response).await;
     assert_eq!(user["active"], true);
     let id = user["id"].as_str().unwrap();
-    let response = app.patch(&format!("/Users/{id}"), &op(json!([{"op": "Replace", "path": "active", "value": "False"}]))).await;
+    let response = app
+        .patch(
+            &format!("/Users/{id}"),
+            &op(json!([{"op": "Replace", "path": "active", "value": "False"}])),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(json(response).await["active"], false);
 }
@@ -66,7 +73,11 @@ async fn member_ids(app: &TestApp, group: &str) -> Vec<String> {
     let body = json(app.get(&format!("/Groups/{group}")).await).await;
     let mut ids: Vec<String> = body["members"]
         .as_array()
-        .map(|m| m.iter().map(|m| m["value"].as_str().unwrap().to_owned()).collect())
+        .map(|m| {
+            m.iter()
+                .map(|m| m["value"].as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default();
     ids.sort();
     ids
@@ -76,7 +87,10 @@ async fn group_with_two_members(app: &TestApp) -> (String, String, String) {
     let (a, b) = (app.create_user("a@x").await, app.create_user("b@x").await);
     let group = app.create_group("two").await;
     let response = app
-        .patch(&format!("/Groups/{group}"), &op(json!([{"op": "Add", "path": "members", "value": [{"value": a}, {"value": b}]}])))
+        .patch(
+            &format!("/Groups/{group}"),
+            &op(json!([{"op": "Add", "path": "members", "value": [{"value": a}, {"value": b}]}])),
+        )
         .await;
     assert_eq!(response.status(), 204);
     (group, a, b)
@@ -84,14 +98,24 @@ async fn group_with_two_members(app: &TestApp) -> (String, String, String) {
 
 async fn remove_member_with_value_list_removes_only_that_member(app: TestApp) {
     let (group, a, b) = group_with_two_members(&app).await;
-    let response = app.patch(&format!("/Groups/{group}"), &op(json!([{"op": "Remove", "path": "members", "value": [{"value": a}]}]))).await;
+    let response = app
+        .patch(
+            &format!("/Groups/{group}"),
+            &op(json!([{"op": "Remove", "path": "members", "value": [{"value": a}]}])),
+        )
+        .await;
     assert_eq!(response.status(), 204);
     assert_eq!(member_ids(&app, &group).await, vec![b]);
 }
 
 async fn remove_members_without_value_removes_all(app: TestApp) {
     let (group, _, _) = group_with_two_members(&app).await;
-    let response = app.patch(&format!("/Groups/{group}"), &op(json!([{"op": "remove", "path": "members"}]))).await;
+    let response = app
+        .patch(
+            &format!("/Groups/{group}"),
+            &op(json!([{"op": "remove", "path": "members"}])),
+        )
+        .await;
     assert_eq!(response.status(), 204);
     assert!(member_ids(&app, &group).await.is_empty());
 }
@@ -99,7 +123,12 @@ async fn remove_members_without_value_removes_all(app: TestApp) {
 async fn remove_member_by_value_filter(app: TestApp) {
     let (group, a, b) = group_with_two_members(&app).await;
     let path = format!("members[value eq \"{b}\"]");
-    let response = app.patch(&format!("/Groups/{group}"), &op(json!([{"op": "remove", "path": path}]))).await;
+    let response = app
+        .patch(
+            &format!("/Groups/{group}"),
+            &op(json!([{"op": "remove", "path": path}])),
+        )
+        .await;
     assert_eq!(response.status(), 204);
     assert_eq!(member_ids(&app, &group).await, vec![a]);
 }
@@ -117,10 +146,20 @@ async fn replace_on_missing_work_email_creates_it(app: TestApp) {
         .await;
     assert_eq!(response.status(), 200);
     let user = json(response).await;
-    assert_eq!(user["emails"], json!([{"type": "work", "value": "w@example.com"}]));
-    assert_eq!(user["phoneNumbers"], json!([{"type": "mobile", "value": "+1 555 0100"}]));
+    assert_eq!(
+        user["emails"],
+        json!([{"type": "work", "value": "w@example.com"}])
+    );
+    assert_eq!(
+        user["phoneNumbers"],
+        json!([{"type": "mobile", "value": "+1 555 0100"}])
+    );
     // and the indexed work-email lookup finds it
-    let found = json(app.get("/Users?filter=emails[type eq \"work\"].value eq \"W@example.com\"").await).await;
+    let found = json(
+        app.get("/Users?filter=emails[type eq \"work\"].value eq \"W@example.com\"")
+            .await,
+    )
+    .await;
     assert_eq!(found["totalResults"], 1);
 }
 
@@ -133,7 +172,10 @@ async fn manager_wrapped_in_array_and_bare_string_are_unwrapped(app: TestApp) {
     assert_eq!(response.status(), 200);
     assert_eq!(json(response).await[ENTERPRISE]["manager"]["value"], boss);
     let response = app
-        .patch(&format!("/Users/{id}"), &op(json!([{"op": "Replace", "path": format!("{ENTERPRISE}:manager"), "value": "123456"}])))
+        .patch(
+            &format!("/Users/{id}"),
+            &op(json!([{"op": "Replace", "path": format!("{ENTERPRISE}:manager"), "value": "123456"}])),
+        )
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(json(response).await[ENTERPRISE]["manager"]["value"], "123456");
@@ -148,7 +190,12 @@ async fn manager_wrapped_in_array_and_bare_string_are_unwrapped(app: TestApp) {
 async fn bare_string_member_value_is_added(app: TestApp) {
     let user = app.create_user("garbage").await;
     let group = app.create_group("garbage tests").await;
-    let response = app.patch(&format!("/Groups/{group}"), &op(json!([{"op": "add", "path": "members", "value": user}]))).await;
+    let response = app
+        .patch(
+            &format!("/Groups/{group}"),
+            &op(json!([{"op": "add", "path": "members", "value": user}])),
+        )
+        .await;
     assert_eq!(response.status(), 204);
     assert_eq!(member_ids(&app, &group).await, vec![user]);
 }
@@ -182,7 +229,10 @@ async fn enterprise_urn_without_colon_and_explicit_nulls_are_tolerated(app: Test
         .await;
     assert_eq!(response.status(), 201);
     let user = json(response).await;
-    assert!(user.get("title").is_none() && user.get("addresses").is_none(), "{user}");
+    assert!(
+        user.get("title").is_none() && user.get("addresses").is_none(),
+        "{user}"
+    );
 }
 
 async fn case_insensitive_attribute_names_in_body_and_filter(app: TestApp) {
@@ -206,7 +256,9 @@ async fn case_insensitive_attribute_names_in_body_and_filter(app: TestApp) {
 }
 
 async fn unquoted_filter_value_is_tolerated(app: TestApp) {
-    let response = app.post("/Users", &json!({"userName": "jyoung", "externalId": "jyoung"})).await;
+    let response = app
+        .post("/Users", &json!({"userName": "jyoung", "externalId": "jyoung"}))
+        .await;
     assert_eq!(response.status(), 201);
     let found = json(app.get("/Users?filter=externalId eq jyoung").await).await;
     assert_eq!(found["totalResults"], 1);
@@ -214,9 +266,19 @@ async fn unquoted_filter_value_is_tolerated(app: TestApp) {
 
 async fn add_on_single_valued_attribute_replaces(app: TestApp) {
     let id = app.create_user("babs").await;
-    let response = app.patch(&format!("/Users/{id}"), &op(json!([{"op": "Add", "path": "nickName", "value": "Babs"}]))).await;
+    let response = app
+        .patch(
+            &format!("/Users/{id}"),
+            &op(json!([{"op": "Add", "path": "nickName", "value": "Babs"}])),
+        )
+        .await;
     assert_eq!(response.status(), 200);
-    let response = app.patch(&format!("/Users/{id}"), &op(json!([{"op": "Add", "path": "nickName", "value": "Barbara"}]))).await;
+    let response = app
+        .patch(
+            &format!("/Users/{id}"),
+            &op(json!([{"op": "Add", "path": "nickName", "value": "Barbara"}])),
+        )
+        .await;
     assert_eq!(json(response).await["nickName"], "Barbara");
 }
 
@@ -225,14 +287,26 @@ async fn filter_on_work_email_value_path(app: TestApp) {
         .post("/Users", &json!({"userName": "mail", "emails": [{"type": "home", "value": "h@x"}, {"type": "work", "value": "user@contoso.com"}]}))
         .await;
     assert_eq!(response.status(), 201);
-    let found = json(app.get("/Users?filter=emails[type eq \"work\"].value eq \"user@contoso.com\"").await).await;
+    let found = json(
+        app.get("/Users?filter=emails[type eq \"work\"].value eq \"user@contoso.com\"")
+            .await,
+    )
+    .await;
     assert_eq!(found["totalResults"], 1);
-    let found = json(app.get("/Users?filter=emails[type eq \"work\"].value eq \"h@x\"").await).await;
+    let found = json(
+        app.get("/Users?filter=emails[type eq \"work\"].value eq \"h@x\"")
+            .await,
+    )
+    .await;
     assert_eq!(found["totalResults"], 0);
 }
 
 async fn add_multiple_members_in_one_patch(app: TestApp) {
-    let users = [app.create_user("m1").await, app.create_user("m2").await, app.create_user("m3").await];
+    let users = [
+        app.create_user("m1").await,
+        app.create_user("m2").await,
+        app.create_user("m3").await,
+    ];
     let group = app.create_group("many").await;
     let body = op(json!([
         {"op": "Add", "path": "members", "value": [{"value": users[0]}]},
