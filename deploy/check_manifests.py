@@ -84,6 +84,13 @@ def main():
         if d["kind"] != "Namespace" and d["metadata"].get("namespace") != "scim":
             fail(f"{d['kind']}/{d['metadata']['name']}: not in namespace scim")
 
+    if by_kind.get("Secret"):
+        fail("no Secret may be rendered: the operator creates scim-secrets (secret.example.yaml is an example)")
+    for kind in ("Deployment", "Job"):
+        for name, w in by_kind.get(kind, {}).items():
+            if pod_spec(w).get("enableServiceLinks") is not False:
+                fail(f"{kind}/{name}: enableServiceLinks must be false (Service env vars collide with SCIM_*)")
+
     deployments = by_kind.get("Deployment", {})
     jobs = by_kind.get("Job", {})
     for name, d in deployments.items():
