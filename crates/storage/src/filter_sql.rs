@@ -16,10 +16,13 @@
 //!   compare with both sides lowered (Rust's `to_lowercase` for shadow columns; the database's `lower`
 //!   for JSON values, a Unicode-aware `scim_lower` registered on SQLite connections). `co`/`sw`/`ew` are
 //!   `LIKE` with `%`, `_` and `\` escaped (`LIKE` is case-sensitive on both backends). Ordering compares
-//!   use byte order on both backends (`COLLATE "C"` on PostgreSQL). Numbers compare numerically,
-//!   booleans only with `eq`/`ne`; `dateTime` document values compare as ISO 8601 strings, indexed times
-//!   as timestamps. `pr` means present and not null, `""`, `[]` or `{}`; `eq null` is "not present",
-//!   `ne null` is `pr`. `ne` and `not` are true when the attribute is missing (`NOT COALESCE(x, FALSE)`).
+//!   use byte order on both backends (`COLLATE "C"` on PostgreSQL). Numbers compare numerically (as
+//!   doubles), booleans only with `eq`/`ne`; `dateTime` document values compare as ISO 8601 strings
+//!   (scim-core's evaluator compares instants: equal for values in one canonical format), indexed times as
+//!   timestamps. `pr` means present and not null, `""`, `[]` or `{}` (on a multi-valued attribute: some
+//!   element is); `eq null` is "not present", `ne null` is `pr`. As in `scim_core::filter::matches`, `ne`
+//!   is exactly `not eq` (true when the attribute is missing; on a multi-valued attribute "no value
+//!   equals"), and `not` is true when its operand is false or unknown (`NOT COALESCE(x, FALSE)`).
 //! - Sorting uses the indexed column when there is one, else the JSON value (the first element of a
 //!   multi-valued attribute); ascending puts missing values last, descending first.
 
@@ -74,7 +77,18 @@ pub(crate) fn sort_key(
         Some(Indexed::Bool(column) | Indexed::Time(column)) => SqlFrag::new().sql(column),
         Some(Indexed::Unsupported(what)) => return Err(invalid(format!("cannot sort by {what}"))),
         None => {
-            let loc = JsonLoc::Doc(c.doc_keys(path, true)?);
+            let loc = if path.multi_valued {
+                // RFC 7644 §3.4.2.3 leaves multi-valued sorting to the provider: the first element's value.
+                if path.sub.as_deref().is_some_and(|s| s.contains('"')) {
+                    return Err(invalid("attribute names must not contain '\"'"));
+                }
+                JsonLoc::DocFirst {
+                    array: c.doc_keys(path, false)?,
+                    sub: path.sub.clone(),
+                }
+            } else {
+                JsonLoc::Doc(c.doc_keys(path, true)?)
+            };
             match path.attr_type {
                 AttributeType::Integer | AttributeType::Decimal => c.json_number(&loc),
                 AttributeType::Boolean => c.json_text(&loc),
@@ -141,6 +155,8 @@ enum JsonLoc {
     ElemSub(String),
     /// The current array element itself.
     ElemSelf,
+    /// In the first element of the array under `array` keys, under `sub` if given (sorting).
+    DocFirst { array: Vec<String>, sub: Option<String> },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -304,6 +320,14 @@ impl Compiler {
                 .text(format!(".\"{sub}\""))
                 .sql(")"),
             JsonLoc::ElemSelf => SqlFrag::new().sql("(resources.document, e.fullkey)"),
+            JsonLoc::DocFirst { array, sub } => {
+                let mut p = Self::sqlite_path(array);
+                p.push_str("[0]");
+                if let Some(sub) = sub {
+                    p.push_str(&format!(".\"{sub}\""));
+                }
+                SqlFrag::new().sql("(resources.document, ").text(p).sql(")")
+            }
         }
     }
 
@@ -319,6 +343,17 @@ impl Compiler {
             }
             JsonLoc::ElemSub(sub) => SqlFrag::new().sql("(e.v -> ").text(sub.clone()).sql(")"),
             JsonLoc::ElemSelf => SqlFrag::new().sql("e.v"),
+            JsonLoc::DocFirst { array, sub } => {
+                let mut f = SqlFrag::new().sql("(resources.document::jsonb");
+                for k in array {
+                    f = f.sql(" -> ").text(k.clone());
+                }
+                f = f.sql(" -> 0");
+                if let Some(sub) = sub {
+                    f = f.sql(" -> ").text(sub.clone());
+                }
+                f.sql(")")
+            }
         }
     }
 
@@ -536,7 +571,7 @@ impl Compiler {
                         Ok(Frag::new().sql(column).sql(" IS NOT NULL"))
                     }
                     Some(Indexed::Unsupported(_)) => Ok(Frag::new().sql("TRUE")),
-                    None if path.multi_valued && path.sub.is_some() => {
+                    None if path.multi_valued => {
                         let inner = self.json_present(&self.json_loc(path, Scope::Element)?);
                         self.exists_elements(path, inner)
                     }
@@ -582,6 +617,12 @@ impl Compiler {
         }
         match scope {
             Scope::Resource => {
+                let any_value = path.multi_valued || self.membership(path).is_some();
+                if any_value && op == CompareOp::Ne {
+                    // `ne` is exactly `not eq` (as in scim-core's evaluator): on a multi-valued attribute it
+                    // means "no value equals", not "some value differs".
+                    return Ok(not_true(self.compare(path, CompareOp::Eq, value, scope)?));
+                }
                 if let Some(m) = self.membership(path) {
                     let col = self.membership_column(m, path)?;
                     let cmp = self.text_compare(SqlFrag::new().sql(col), true, false, op, value)?;

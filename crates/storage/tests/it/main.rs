@@ -7,6 +7,7 @@
 
 mod common;
 mod crud;
+mod filters;
 mod members;
 mod migrations;
 mod tenants;
