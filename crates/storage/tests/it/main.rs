@@ -2,7 +2,9 @@
 
 #![expect(
     clippy::unwrap_used,
-    reason = "shared test fixtures fail the test on any error"
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test fixtures and helpers outside #[test] fns fail the test on any error"
 )]
 
 mod common;
