@@ -140,6 +140,17 @@ impl DbTarget {
 const SQLITE_CONNECTION_SETUP: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
      PRAGMA synchronous = NORMAL; PRAGMA case_sensitive_like = ON;";
 
+mod sqlite_functions {
+    use diesel::expression::functions::declare_sql_function;
+    use diesel::sql_types::{Nullable, Text};
+
+    #[declare_sql_function]
+    extern "SQL" {
+        /// Unicode lowercase (Rust `str::to_lowercase`), registered on every SQLite connection.
+        fn scim_lower(text: Nullable<Text>) -> Nullable<Text>;
+    }
+}
+
 /// The r2d2 manager: opens connections of the backend the URL names.
 #[derive(Debug, Clone)]
 pub struct DbConnManager {
@@ -183,6 +194,12 @@ impl DbConnManager {
                 let mut conn = SqliteConnection::establish(open).map_err(StorageError::from_connection)?;
                 conn.batch_execute(SQLITE_CONNECTION_SETUP)
                     .map_err(StorageError::from)?;
+                // SQLite's built-in lower() folds ASCII only; filters need the same Unicode folding as
+                // the shadow columns (Rust's to_lowercase).
+                sqlite_functions::scim_lower_utils::register_impl(&mut conn, |text: Option<String>| {
+                    text.map(|t| t.to_lowercase())
+                })
+                .map_err(StorageError::from)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }

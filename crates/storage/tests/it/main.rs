@@ -2,11 +2,17 @@
 
 #![expect(
     clippy::unwrap_used,
-    reason = "shared test fixtures fail the test on any error"
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test fixtures and helpers outside #[test] fns fail the test on any error"
 )]
 
 mod common;
+mod concurrency;
+mod connect;
 mod crud;
+mod filters;
+mod hostile;
 mod members;
 mod migrations;
 mod tenants;
