@@ -12,10 +12,16 @@
 //!
 //! Every refusal is [`crate::ScimError::InvalidFilter`] (400, scimType `invalidFilter`).
 
+mod eval;
 mod parse;
 mod print;
+mod resolve;
+#[cfg(test)]
+mod test_support;
 
+pub use eval::matches;
 pub use parse::parse;
+pub use resolve::resolve;
 
 use serde_json::Number;
 
