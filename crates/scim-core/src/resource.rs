@@ -16,7 +16,9 @@
 //!    null as unassigned) and are dropped; readOnly attributes and sub-attributes are ignored (RFC 7643 §7);
 //!    a single-valued attribute sent as a one-element array is unwrapped (Entra wraps `manager`); a
 //!    multi-valued attribute sent as one value is wrapped; a scalar sent for a complex attribute that has a
-//!    `value` sub-attribute becomes `{"value": …}` (a bare manager id); types are checked per RFC 7643 §2.3
+//!    `value` sub-attribute becomes `{"value": …}` (a bare manager id), and conversely an object with a
+//!    `value` member sent for a simple attribute is read as that value (older Entra builds send
+//!    `"displayName": [{"$ref": null, "value": "x"}]`); types are checked per RFC 7643 §2.3
 //!    and values are stored as sent, except booleans sent as the strings `"true"`/`"false"` (any case),
 //!    which become JSON booleans; at most one `primary: true` per multi-valued attribute (§2.4). Keys are
 //!    emitted in the schema's canonical case.
@@ -25,6 +27,11 @@
 //! immutable rules of RFC 7644 §3.5.1. Every error names the attribute path at fault.
 //!
 //! writeOnly attributes (`password`) are stored; [`crate::projection`] never returns them.
+//!
+//! Not enforced, deliberately: `canonicalValues` (RFC 7643 §7 lets a provider accept others, and IdPs
+//! send types such as `WindowsAzureActiveDirectoryRole`), uniqueness of `type` values within a
+//! multi-valued attribute (Entra assumes it but RFC 7643 §2.4 does not require it), string lengths,
+//! and `uniqueness` itself (storage enforces it in the database).
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde_json::{Map, Value};
@@ -586,28 +593,46 @@ fn clean_single(def: &AttributeDef, value: Value, path: &str) -> Result<Option<V
     match (def.attr_type, value) {
         (_, Value::Null) => Ok(None),
         (AttributeType::Complex, value) => clean_complex(def, value, path),
+        // Older Entra builds send a simple attribute as `[{"$ref": null, "value": "User x"}]`
+        // (entra-requests.md §4 item 8); the array is unwrapped by the caller, the object here.
+        (_, Value::Object(object)) => match object.into_iter().find(|(k, _)| k.eq_ignore_ascii_case("value"))
+        {
+            Some((_, inner)) if !inner.is_object() && !inner.is_array() => clean_single(def, inner, path),
+            Some(_) | None => type_error(simple_type_name(def.attr_type)),
+        },
         (AttributeType::String | AttributeType::Reference | AttributeType::Binary, value) => match value {
             Value::String(_) => Ok(Some(value)),
-            _ => type_error("a string"),
+            _ => type_error(simple_type_name(def.attr_type)),
         },
         (AttributeType::Boolean, value) => match value {
             Value::Bool(_) => Ok(Some(value)),
             Value::String(text) if text.trim().eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
             Value::String(text) if text.trim().eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
-            _ => type_error("a boolean"),
+            _ => type_error(simple_type_name(def.attr_type)),
         },
         (AttributeType::Integer, value) => match &value {
             Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Some(value)),
-            _ => type_error("an integer"),
+            _ => type_error(simple_type_name(def.attr_type)),
         },
         (AttributeType::Decimal, value) => match value {
             Value::Number(_) => Ok(Some(value)),
-            _ => type_error("a decimal number"),
+            _ => type_error(simple_type_name(def.attr_type)),
         },
         (AttributeType::DateTime, value) => match &value {
             Value::String(text) if parse_date_time(text).is_some() => Ok(Some(value)),
-            _ => type_error("a dateTime (RFC 3339, e.g. 2024-05-01T12:00:00Z)"),
+            _ => type_error(simple_type_name(def.attr_type)),
         },
+    }
+}
+
+fn simple_type_name(attr_type: AttributeType) -> &'static str {
+    match attr_type {
+        AttributeType::String | AttributeType::Reference | AttributeType::Binary => "a string",
+        AttributeType::Boolean => "a boolean",
+        AttributeType::Integer => "an integer",
+        AttributeType::Decimal => "a decimal number",
+        AttributeType::DateTime => "a dateTime (RFC 3339, e.g. 2024-05-01T12:00:00Z)",
+        AttributeType::Complex => "a complex object",
     }
 }
 
@@ -827,6 +852,20 @@ mod tests {
             json!({"employeeNumber": "701984", "manager": {"value": "00aa"}})
         );
         assert_eq!(doc["name"], json!({"givenName": "Barbara"}));
+    }
+
+    #[test]
+    fn simple_attribute_sent_as_value_object_in_array_is_unwrapped() {
+        // MicrosoftDocs/azure-docs#42220: `displayName` as `[{"$ref": null, "value": "User x"}]`.
+        let doc = create_user(
+            &core(),
+            json!({"userName": "a", "displayName": [{"$ref": null, "value": "User x"}], "active": {"value": "True"}}),
+        )
+        .unwrap();
+        assert_eq!(doc["displayName"], "User x");
+        assert_eq!(doc["active"], true);
+        let detail = invalid_value_detail(create_user(&core(), json!({"userName": {"text": "a"}})));
+        assert!(detail.contains("userName must be a string"), "{detail}");
     }
 
     #[test]
