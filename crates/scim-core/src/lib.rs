@@ -6,7 +6,10 @@ pub mod filter;
 pub mod ids;
 pub mod patch;
 pub mod path;
+pub mod projection;
+pub mod resource;
 pub mod schema;
+pub mod sort;
 
 pub use error::{ScimError, ScimType};
 pub use ids::{ResourceId, ResourceKind, TenantId};
