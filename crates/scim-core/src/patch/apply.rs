@@ -107,7 +107,7 @@ struct Target<'r, 'p> {
 /// Which elements of a multi-valued attribute an operation addresses.
 enum Selection<'r> {
     All,
-    Matching(ElementFilter<'r>),
+    Matching(Box<ElementFilter<'r>>),
 }
 
 impl Selection<'_> {
@@ -180,7 +180,7 @@ impl<'r> Engine<'r> {
                 self.kind.as_str()
             ))
         };
-        let attr = self.registry.resolve(self.kind, &path.attr).ok_or_else(unknown)?;
+        let attr = self.resolve(&path.attr).ok_or_else(unknown)?;
         let sub = match (&path.filter, &path.sub_after_filter) {
             (Some(_), Some(_)) if attr.sub.is_some() => {
                 return Err(ScimError::InvalidPath(format!(
@@ -204,6 +204,25 @@ impl<'r> Engine<'r> {
             attr,
             filter: path.filter.as_ref(),
             sub,
+        })
+    }
+
+    /// Resolves an attribute path. A name without URN that the core schema lacks is looked up in the
+    /// resource type's extensions, first match wins: Entra sends `"path":"manager"` for the enterprise
+    /// manager (entra-requests.md §1, "Manager update"), as the filter resolver also allows.
+    fn resolve(&self, path: &AttrPath) -> Option<ResolvedAttr<'r>> {
+        if let Some(attr) = self.registry.resolve(self.kind, path) {
+            return Some(attr);
+        }
+        if path.urn.is_some() {
+            return None;
+        }
+        self.registry.extensions(self.kind).iter().find_map(|extension| {
+            let qualified = AttrPath {
+                urn: Some(extension.schema.clone()),
+                ..path.clone()
+            };
+            self.registry.resolve(self.kind, &qualified)
         })
     }
 
@@ -297,7 +316,7 @@ impl<'r> Engine<'r> {
         path: &AttrPath,
         value: &Value,
     ) -> Result<(), ScimError> {
-        let Some(attr) = self.registry.resolve(self.kind, path) else {
+        let Some(attr) = self.resolve(path) else {
             return Ok(());
         };
         if attr.attr.mutability == Mutability::ReadOnly
@@ -332,6 +351,9 @@ impl<'r> Engine<'r> {
                 self.touched_extensions.push(urn);
             }
             canonical_key(doc, urn);
+            if op == PatchOpKind::Remove && !doc.contains_key(urn) {
+                return Ok(());
+            }
             let block = doc
                 .entry(urn.to_owned())
                 .or_insert_with(|| Value::Object(Map::new()));
@@ -351,7 +373,14 @@ impl<'r> Engine<'r> {
             (None, Some(sub), true) => elements(container, attr, &Selection::All, Some(sub), op, value),
             (Some(filter), sub, true) => {
                 let filter = ElementFilter::new(self.registry, self.kind, &target.attr, filter)?;
-                elements(container, attr, &Selection::Matching(filter), sub, op, value)
+                elements(
+                    container,
+                    attr,
+                    &Selection::Matching(Box::new(filter)),
+                    sub,
+                    op,
+                    value,
+                )
             }
             (Some(_), _, false) => Err(ScimError::InvalidPath(format!(
                 "a value filter needs a multi-valued attribute, and {} is not one",
@@ -364,13 +393,15 @@ impl<'r> Engine<'r> {
     /// (RFC 7643 §3: `schemas` lists the extensions a resource uses).
     fn tidy_extensions(&self, doc: &mut Map<String, Value>) {
         for urn in &self.touched_extensions {
-            let present = match doc.get(*urn) {
+            // An extension declared in `schemas` without a block (entra-requests.md §1 body A) is left as
+            // it is; only a block this request emptied takes its `schemas` entry with it.
+            let emptied = match doc.get(*urn) {
                 Some(Value::Object(block)) if block.is_empty() => {
                     doc.remove(*urn);
-                    false
+                    true
                 }
-                Some(_) => true,
-                None => false,
+                Some(_) => false,
+                None => continue,
             };
             let Some(Value::Array(schemas)) = doc.get_mut("schemas") else {
                 continue;
@@ -378,10 +409,10 @@ impl<'r> Engine<'r> {
             let listed = schemas
                 .iter()
                 .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
-            if present && !listed {
-                schemas.push(Value::String((*urn).to_owned()));
-            } else if !present && listed {
+            if emptied {
                 schemas.retain(|s| !s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
+            } else if !listed {
+                schemas.push(Value::String((*urn).to_owned()));
             }
         }
     }
