@@ -37,6 +37,13 @@ pub fn matches(filter: &ResolvedFilter, resource: &Value) -> bool {
     eval(filter, Context::Resource(resource))
 }
 
+/// Whether one element of a multi-valued complex attribute satisfies a value filter, as returned by
+/// [`super::resolve_value_filter`] (or the `filter` of a [`ResolvedFilter::ValuePath`]). PATCH uses this to
+/// pick the elements `emails[type eq "work"]` addresses (RFC 7644 §3.5.2).
+pub fn matches_element(filter: &ResolvedFilter, element: &Value) -> bool {
+    eval(filter, Context::Element(element))
+}
+
 /// What paths are relative to: the whole resource, or one element of a value path's attribute.
 #[derive(Debug, Clone, Copy)]
 enum Context<'v> {
@@ -523,6 +530,59 @@ mod tests {
             &resolve(&parse("userName pr").unwrap(), &registry(), ResourceKind::User).unwrap(),
             &json!("not an object")
         ));
+    }
+
+    #[test]
+    fn value_filters_select_single_elements_for_patch() {
+        use crate::filter::{parse_value_filter, resolve_value_filter};
+        use crate::path::AttrPath;
+        let registry = registry();
+        let select = |attr: &str, text: &str, element: Value| {
+            let filter = parse_value_filter(text).unwrap();
+            let resolved = resolve_value_filter(
+                &filter,
+                &registry,
+                ResourceKind::User,
+                &AttrPath::parse(attr).unwrap(),
+            )
+            .unwrap_or_else(|e| panic!("{text}: {e:?}"));
+            matches_element(&resolved, &element)
+        };
+        let work = json!({"type": "work", "value": "a@example.com", "primary": true});
+        let home = json!({"type": "home", "value": "b@example.org"});
+        assert!(select("emails", r#"type eq "work""#, work.clone()));
+        assert!(!select("emails", r#"type eq "work""#, home.clone()));
+        assert!(select(
+            "emails",
+            r#"TYPE eq "WORK" and value ew ".com""#,
+            work.clone()
+        ));
+        assert!(select("emails", r#"primary eq "True""#, work));
+        assert!(!select("emails", "primary eq true", home));
+        assert!(select(
+            "roles",
+            r#"primary eq "True""#,
+            json!({"value": "Admin", "primary": true})
+        ));
+        let err = resolve_value_filter(
+            &parse_value_filter("nosuch pr").unwrap(),
+            &registry,
+            ResourceKind::User,
+            &AttrPath::new("emails"),
+        )
+        .unwrap_err();
+        assert!(
+            err.detail().contains("emails has no sub-attribute nosuch"),
+            "{err:?}"
+        );
+        let err = resolve_value_filter(
+            &parse_value_filter("value pr").unwrap(),
+            &registry,
+            ResourceKind::User,
+            &AttrPath::new("userName"),
+        )
+        .unwrap_err();
+        assert!(err.detail().contains("needs a complex attribute"), "{err:?}");
     }
 
     #[test]

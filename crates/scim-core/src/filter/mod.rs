@@ -19,9 +19,9 @@ mod resolve;
 #[cfg(test)]
 mod test_support;
 
-pub use eval::matches;
-pub use parse::parse;
-pub use resolve::resolve;
+pub use eval::{matches, matches_element};
+pub use parse::{parse, parse_value_filter};
+pub use resolve::{resolve, resolve_value_filter};
 
 use serde_json::Number;
 

@@ -28,7 +28,14 @@ use crate::path::AttrPath;
 /// Parses a filter (RFC 7644 §3.4.2.2). Every failure is [`ScimError::InvalidFilter`] whose detail names the
 /// character position (0-based) and what was expected there.
 pub fn parse(input: &str) -> Result<Filter, ScimError> {
-    parse_with_limits(input, Limits::DEFAULT)
+    parse_with_limits(input, Limits::DEFAULT, Scope::Resource)
+}
+
+/// Parses `valFilter`, the text between `[` and `]` of a value path (RFC 7644 §3.4.2.2), e.g. the
+/// `type eq "work"` of a PATCH path `emails[type eq "work"].value` (§3.5.2). Paths in the result are
+/// relative to one element; value paths cannot nest. Same errors and limits as [`parse`].
+pub fn parse_value_filter(input: &str) -> Result<Filter, ScimError> {
+    parse_with_limits(input, Limits::DEFAULT, Scope::Element)
 }
 
 /// Resource limits of one parse; tests lower or raise them to reach each one in isolation.
@@ -47,7 +54,7 @@ impl Limits {
     };
 }
 
-fn parse_with_limits(input: &str, limits: Limits) -> Result<Filter, ScimError> {
+fn parse_with_limits(input: &str, limits: Limits, scope: Scope) -> Result<Filter, ScimError> {
     if input.len() > limits.max_len {
         return Err(ScimError::InvalidFilter(format!(
             "filter is {} bytes long; at most {} are accepted",
@@ -61,7 +68,7 @@ fn parse_with_limits(input: &str, limits: Limits) -> Result<Filter, ScimError> {
         nodes: 0,
         limits,
     };
-    let filter = parser.or_expr(0, Scope::Resource)?;
+    let filter = parser.or_expr(0, scope)?;
     parser.skip_ws();
     if !parser.rest.is_empty() {
         return Err(parser.fail("\"and\", \"or\" or the end of the filter"));
@@ -912,6 +919,32 @@ mod tests {
     }
 
     #[test]
+    fn value_filters_parse_relative_paths_and_refuse_nesting() {
+        use CompareOp::*;
+        assert_eq!(
+            parse_value_filter(r#"type eq "work" and value co "@example.com""#),
+            Ok(and(
+                cmp("type", Eq, s("work")),
+                cmp("value", Co, s("@example.com"))
+            ))
+        );
+        assert_eq!(
+            parse_value_filter(r#"value eq "a]b""#),
+            Ok(cmp("value", Eq, s("a]b")))
+        );
+        assert_eq!(
+            parse_value_filter(r#"primary eq "True""#),
+            Ok(cmp("primary", Eq, s("True")))
+        );
+        let err = parse_value_filter(r#"emails[type eq "work"]"#).unwrap_err();
+        assert!(
+            err.detail()
+                .contains("position 6: expected an operator; value filters cannot be nested")
+        );
+        assert!(parse_value_filter("").is_err());
+    }
+
+    #[test]
     fn input_longer_than_the_limit_is_refused() {
         let long = format!("userName eq \"{}\"", "x".repeat(MAX_FILTER_LEN));
         assert!(detail(&long).contains("bytes long"));
@@ -942,7 +975,7 @@ mod tests {
             // With the default limits the length check refuses it first...
             assert!(parse(&text).is_err());
             // ...and without a length limit the depth limit still does.
-            let err = parse_with_limits(&text, unlimited_length).unwrap_err();
+            let err = parse_with_limits(&text, unlimited_length, Scope::Resource).unwrap_err();
             let ScimError::InvalidFilter(detail) = err else {
                 panic!("{err:?}");
             };
@@ -964,6 +997,6 @@ mod tests {
             max_len: usize::MAX,
             ..Limits::DEFAULT
         };
-        assert!(parse_with_limits(&clauses(100_000), unlimited_length).is_err());
+        assert!(parse_with_limits(&clauses(100_000), unlimited_length, Scope::Resource).is_err());
     }
 }

@@ -247,13 +247,25 @@ mod tests {
         }
 
         #[test]
-        fn parser_never_panics_on_mutated_filters(f in filter(false), cut in any::<prop::sample::Index>(), junk in "[\\[\\]()\" a-z]{0,3}") {
+        fn whatever_parses_prints_back_to_the_same_tree(
+            text in r#"(a|b\.c|emails|urn:x:y:z|\[|\]|\(|\)|not|and|or|eq|pr|co|gt|"s"|"\\"|1\.5|-2|true|null|jyoung| ){1,24}"#
+        ) {
+            if let Ok(filter) = parse(&text) {
+                let printed = filter.to_string();
+                prop_assert_eq!(parse(&printed), Ok(filter), "{:?} printed as {:?}", text, printed);
+            }
+        }
+
+        #[test]
+        fn mutated_filters_never_panic_and_still_round_trip(f in filter(false), cut in any::<prop::sample::Index>(), junk in "[\\[\\]()\" a-z]{0,3}") {
             let printed = f.to_string();
             let mut chars: Vec<char> = printed.chars().collect();
             let at = cut.index(chars.len() + 1);
             chars.splice(at..at, junk.chars());
             let mutated: String = chars.into_iter().collect();
-            let _ = parse(&mutated);
+            if let Ok(filter) = parse(&mutated) {
+                prop_assert_eq!(parse(&filter.to_string()), Ok(filter));
+            }
         }
     }
 }

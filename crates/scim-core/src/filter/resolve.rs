@@ -44,6 +44,25 @@ pub fn resolve(
     resolver.filter(filter, None).map(|resolved| *resolved)
 }
 
+/// Resolves a value filter (from [`super::parse_value_filter`]) whose paths are sub-attributes of the
+/// multi-valued complex attribute `attr`, e.g. the `type eq "work"` of PATCH path `emails[type eq "work"]`.
+/// The result's paths are absolute, exactly as inside a resolved [`Filter::ValuePath`]; test elements with
+/// [`super::matches_element`].
+pub fn resolve_value_filter(
+    filter: &Filter,
+    registry: &SchemaRegistry,
+    kind: ResourceKind,
+    attr: &AttrPath,
+) -> Result<ResolvedFilter, ScimError> {
+    let mut resolver = Resolver {
+        registry,
+        kind,
+        remaining_nodes: MAX_FILTER_NODES,
+    };
+    let element = resolver.value_path_attr(attr)?;
+    resolver.filter(filter, Some(&element)).map(|resolved| *resolved)
+}
+
 /// The name RFC 7643 §3 gives the attribute listing a resource's schema URNs.
 const SCHEMAS_ATTR: &str = "schemas";
 
