@@ -214,7 +214,15 @@ impl<'r> Cleaned<'r> {
                     .iter_mut()
                     .find(|(t, d, _)| *t == target && std::ptr::eq(*d, def));
                 match existing {
-                    Some((_, _, slot)) => merge_raw(slot, value, &def.name),
+                    Some((_, _, slot)) => {
+                        let path = match target {
+                            Target::Core => def.name.clone(),
+                            Target::Extension(i) => extension_schemas
+                                .get(i)
+                                .map_or_else(|| def.name.clone(), |(s, _)| format!("{}:{}", s.id, def.name)),
+                        };
+                        merge_raw(slot, value, &path)
+                    }
                     None => {
                         raw.push((target, def, value));
                         Ok(())
@@ -1089,6 +1097,14 @@ mod tests {
     fn same_attribute_twice_in_different_case_is_rejected_unless_one_is_null() {
         let result = create_user(&core(), json!({"userName": "a", "title": "x", "Title": "y"}));
         assert!(matches!(result, Err(ScimError::InvalidSyntax(_))), "{result:?}");
+        let result = create_user(
+            &core(),
+            json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"department": "x", "Department": "y"}}),
+        );
+        assert!(
+            matches!(&result, Err(ScimError::InvalidSyntax(d)) if d.contains(&format!("{ENTERPRISE_USER_SCHEMA}:department"))),
+            "{result:?}"
+        );
         let doc = create_user(&core(), json!({"userName": "a", "title": "x", "Title": null})).unwrap();
         assert_eq!(doc["title"], "x");
     }
