@@ -19,20 +19,17 @@ use crate::ids::ResourceKind;
 use crate::path::AttrPath;
 use crate::schema::{AttributeDef, ResolvedAttr, SchemaRegistry};
 
-/// Parses the text between `[` and `]` of a PATCH path.
+/// Parses the text between `[` and `]` of a PATCH path (paths relative to one element, no nesting).
 pub(super) fn parse_value_filter(text: &str) -> Result<Filter, ScimError> {
-    crate::filter::parse(text)
+    crate::filter::parse_value_filter(text)
 }
 
 /// A value filter ready to test elements of one multi-valued complex attribute.
 #[derive(Debug)]
 pub(super) struct ElementFilter<'r> {
     attr: &'r AttributeDef,
-    /// The extension URN the attribute sits under, `None` for core and common attributes.
-    extension: Option<&'r str>,
     /// The filter as parsed, for [`Self::template`].
     filter: Filter,
-    /// `attr[filter]` resolved as a whole-resource filter.
     resolved: ResolvedFilter,
 }
 
@@ -45,38 +42,23 @@ impl<'r> ElementFilter<'r> {
         target: &ResolvedAttr<'r>,
         filter: &Filter,
     ) -> Result<Self, ScimError> {
-        let extension = (!target.is_core).then_some(target.schema.id.as_str());
-        let value_path = Filter::ValuePath {
-            path: AttrPath {
-                urn: extension.map(str::to_owned),
-                name: target.attr.name.clone(),
-                sub: None,
-            },
-            filter: Box::new(filter.clone()),
+        // Qualify the attribute with its schema so an extension attribute cannot be mistaken for a core one.
+        let attr_path = AttrPath {
+            urn: Some(target.schema.id.clone()),
+            name: target.attr.name.clone(),
+            sub: None,
         };
-        let resolved = crate::filter::resolve(&value_path, registry, kind)?;
+        let resolved = crate::filter::resolve_value_filter(filter, registry, kind, &attr_path)?;
         Ok(Self {
             attr: target.attr,
-            extension,
             filter: filter.clone(),
             resolved,
         })
     }
 
-    /// Whether `element` satisfies the filter. The evaluator works on whole resources, so the element is
-    /// placed alone in a minimal one; a value path matches a resource when one element matches.
+    /// Whether `element` satisfies the filter.
     pub(super) fn matches(&self, element: &Value) -> bool {
-        let mut holder = Map::new();
-        holder.insert(self.attr.name.clone(), Value::Array(vec![element.clone()]));
-        let resource = match self.extension {
-            None => holder,
-            Some(urn) => {
-                let mut resource = Map::new();
-                resource.insert(urn.to_owned(), Value::Object(holder));
-                resource
-            }
-        };
-        crate::filter::matches(&self.resolved, &Value::Object(resource))
+        crate::filter::matches_element(&self.resolved, element)
     }
 
     /// The element the filter describes, if it is a conjunction of `eq` comparisons on known
