@@ -182,7 +182,7 @@ impl<'r> Engine<'r> {
         };
         let attr = self.resolve(&path.attr).ok_or_else(unknown)?;
         let sub = match (&path.filter, &path.sub_after_filter) {
-            (Some(_), Some(_)) if attr.sub.is_some() => {
+            (_, Some(_)) if attr.sub.is_some() => {
                 return Err(ScimError::InvalidPath(format!(
                     "{} names a sub-attribute twice",
                     path.attr
@@ -537,6 +537,7 @@ fn whole_attribute(
                     .cloned()
                     .unwrap_or_default();
                 for (name, sub_value) in subs {
+                    canonical_key(&mut merged, &name);
                     if let Some(sub) = attr.sub_attribute(&name) {
                         check_immutable(sub, merged.get(&name), Some(&sub_value))?;
                     }
@@ -712,6 +713,7 @@ fn elements(
                     None => {
                         if let Value::Object(given) = &new {
                             for (name, value) in given {
+                                canonical_key(element, name);
                                 if let Some(def) = attr.sub_attribute(name) {
                                     check_immutable(def, element.get(name), Some(value))?;
                                 }

@@ -385,6 +385,34 @@ fn replace_on_existing_work_email_changes_only_its_value() {
 }
 
 #[test]
+fn validator_style_typed_email_sequence_creates_and_updates_each_type() {
+    // §4 item 7 as the SCIM Validator exercises it (sourcegraph#49119 captured the shape): filtered
+    // add/replace on each email type, their displays, then a primary that moves from work to home.
+    let doc = patched(
+        ResourceKind::User,
+        &entra_user(),
+        json!([
+            {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "w@example.com"},
+            {"op": "add", "path": "emails[type eq \"home\"].value", "value": "h@example.org"},
+            {"op": "add", "path": "emails[type eq \"other\"].value", "value": "o@example.net"},
+            {"op": "replace", "path": "emails[type eq \"work\"].display", "value": "W"},
+            {"op": "replace", "path": "emails[type eq \"home\"].display", "value": "H"},
+            {"op": "replace", "path": "emails[type eq \"other\"].display", "value": "O"},
+            {"op": "add", "path": "emails[type eq \"work\"].primary", "value": false},
+            {"op": "replace", "path": "emails[type eq \"home\"].primary", "value": true}
+        ]),
+    );
+    assert_eq!(
+        doc["emails"],
+        json!([
+            {"primary": false, "type": "work", "value": "w@example.com", "display": "W"},
+            {"type": "home", "value": "h@example.org", "display": "H", "primary": true},
+            {"type": "other", "value": "o@example.net", "display": "O"}
+        ])
+    );
+}
+
+#[test]
 fn replace_on_missing_mobile_phone_and_work_address_part_creates_them() {
     // §4 item 7: same rule for phoneNumbers and addresses.
     let doc = patched(
