@@ -28,6 +28,8 @@
 //! After each change to a multi-valued attribute at most one element has `primary: true`; the value the
 //! operation wrote wins (RFC 7643 §2.4 allows the server to clear the others).
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::selector::ElementFilter;
@@ -518,10 +520,12 @@ fn whole_attribute(
                     (new_items, touched)
                 } else {
                     let mut items = current_elements(container, attr);
+                    // RFC 7644 §3.5.2.1: a value already present is not added again. Serialized JSON is a
+                    // canonical key (objects are sorted maps), so long lists stay linear, not quadratic.
+                    let mut present: HashSet<String> = items.iter().map(Value::to_string).collect();
                     let mut touched = Vec::new();
                     for item in new_items {
-                        // RFC 7644 §3.5.2.1: a value already present is not added again.
-                        if !items.contains(&item) {
+                        if present.insert(item.to_string()) {
                             touched.push(items.len());
                             items.push(item);
                         }
@@ -645,7 +649,8 @@ fn elements(
             None => {
                 let mut index = 0;
                 items.retain(|_| {
-                    let keep = !matched.contains(&index);
+                    // `matched` is ascending, so a binary search keeps this linear-logarithmic.
+                    let keep = matched.binary_search(&index).is_err();
                     index += 1;
                     keep
                 });
@@ -748,6 +753,7 @@ fn single_primary(attr: &AttributeDef, items: &mut [Value], touched: &[usize]) {
     if primaries.len() < 2 {
         return;
     }
+    let touched: HashSet<usize> = touched.iter().copied().collect();
     let winner = primaries
         .iter()
         .rev()

@@ -1205,6 +1205,19 @@ fn add_with_filter_merges_into_matching_elements() {
 }
 
 #[test]
+fn add_skips_values_already_present_or_repeated_in_the_request() {
+    let many: Vec<Value> = (0..3000)
+        .map(|i| json!({"value": format!("u{}@example.com", i % 1000), "type": "other"}))
+        .collect();
+    let doc = patched(
+        ResourceKind::User,
+        &user(),
+        json!([{"op": "add", "path": "emails", "value": many}]),
+    );
+    assert_eq!(doc["emails"].as_array().unwrap().len(), 2 + 1000);
+}
+
+#[test]
 fn replace_null_removes_the_attribute() {
     let doc = patched(
         ResourceKind::User,
