@@ -8,7 +8,12 @@
 //! - `Display` (`print.rs`) prints the canonical RFC form; `parse(&f.to_string()) == Ok(f)`.
 //! - [`resolve`] (`resolve.rs`) checks every path and literal against a [`crate::schema::SchemaRegistry`] and
 //!   produces a [`ResolvedFilter`] carrying canonical names, types and caseExact.
-//! - [`matches`] (`eval.rs`) evaluates a [`ResolvedFilter`] against a resource's JSON.
+//! - [`matches()`] (`eval.rs`) evaluates a [`ResolvedFilter`] against a resource's JSON.
+//! - For PATCH value paths (RFC 7644 §3.5.2), [`parse_value_filter`], [`resolve_value_filter`] and
+//!   [`matches_element`] do the same for the `valFilter` between `[` and `]`, one element at a time.
+//!
+//! Semantics chosen where RFC 7644 is silent (details in `eval.rs`): `ne` is exactly `not eq`, so it
+//! matches an absent attribute; `eq null` matches an absent attribute and `ne null` a present one.
 //!
 //! Every refusal is [`crate::ScimError::InvalidFilter`] (400, scimType `invalidFilter`).
 
