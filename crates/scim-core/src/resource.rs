@@ -92,7 +92,8 @@ pub fn validate_document(
 /// without duplicate ids. `None` when the document has no members (on PUT that means "no members").
 ///
 /// A member needs an id: `value`, or failing that the last segment of its `$ref` URI
-/// (`…/Users/{id}`); otherwise `invalidValue`.
+/// (`…/Users/{id}`); otherwise `invalidValue`. A `type` of `user` or `group` in any case comes back as
+/// `User` / `Group`; other types are passed through as sent.
 pub fn take_members(doc: &mut Value) -> Result<Option<Vec<MemberRef>>, ScimError> {
     let Some(obj) = doc.as_object_mut() else {
         return Err(ScimError::InvalidSyntax(
@@ -111,7 +112,13 @@ pub fn take_members(doc: &mut Value) -> Result<Option<Vec<MemberRef>>, ScimError
     for (index, item) in items.iter().enumerate() {
         let id = member_id(item)
             .ok_or_else(|| ScimError::InvalidValue(format!("members[{index}].value is required")))?;
-        let member_type = get_ci(item, "type").and_then(Value::as_str).map(str::to_owned);
+        let member_type = get_ci(item, "type").and_then(Value::as_str).map(|t| {
+            // The canonical values (RFC 7643 §4.2) in their canonical case, so storage can match on them.
+            ["User", "Group"]
+                .into_iter()
+                .find(|c| c.eq_ignore_ascii_case(t))
+                .map_or_else(|| t.to_owned(), str::to_owned)
+        });
         if !refs.iter().any(|r| r.value.as_str() == id) {
             refs.push(MemberRef {
                 value: ResourceId::new(id),
@@ -1114,7 +1121,7 @@ mod tests {
         let body = json!({
             "displayName": "Admins",
             "members": [
-                {"value": "u1", "type": "User", "display": "Ada"},
+                {"value": "u1", "type": "user", "display": "Ada"},
                 {"$ref": null, "value": "u2"},
                 {"value": "u1"},
                 {"$ref": "https://host/scim/v2/acme/Groups/g7"},
