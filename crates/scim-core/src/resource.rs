@@ -16,7 +16,9 @@
 //!    null as unassigned) and are dropped; readOnly attributes and sub-attributes are ignored (RFC 7643 §7);
 //!    a single-valued attribute sent as a one-element array is unwrapped (Entra wraps `manager`); a
 //!    multi-valued attribute sent as one value is wrapped; a scalar sent for a complex attribute that has a
-//!    `value` sub-attribute becomes `{"value": …}` (a bare manager id); types are checked per RFC 7643 §2.3
+//!    `value` sub-attribute becomes `{"value": …}` (a bare manager id), and conversely an object with a
+//!    `value` member sent for a simple attribute is read as that value (older Entra builds send
+//!    `"displayName": [{"$ref": null, "value": "x"}]`); types are checked per RFC 7643 §2.3
 //!    and values are stored as sent, except booleans sent as the strings `"true"`/`"false"` (any case),
 //!    which become JSON booleans; at most one `primary: true` per multi-valued attribute (§2.4). Keys are
 //!    emitted in the schema's canonical case.
@@ -25,6 +27,11 @@
 //! immutable rules of RFC 7644 §3.5.1. Every error names the attribute path at fault.
 //!
 //! writeOnly attributes (`password`) are stored; [`crate::projection`] never returns them.
+//!
+//! Not enforced, deliberately: `canonicalValues` (RFC 7643 §7 lets a provider accept others, and IdPs
+//! send types such as `WindowsAzureActiveDirectoryRole`), uniqueness of `type` values within a
+//! multi-valued attribute (Entra assumes it but RFC 7643 §2.4 does not require it), string lengths,
+//! and `uniqueness` itself (storage enforces it in the database).
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde_json::{Map, Value};
@@ -85,7 +92,8 @@ pub fn validate_document(
 /// without duplicate ids. `None` when the document has no members (on PUT that means "no members").
 ///
 /// A member needs an id: `value`, or failing that the last segment of its `$ref` URI
-/// (`…/Users/{id}`); otherwise `invalidValue`.
+/// (`…/Users/{id}`); otherwise `invalidValue`. A `type` of `user` or `group` in any case comes back as
+/// `User` / `Group`; other types are passed through as sent.
 pub fn take_members(doc: &mut Value) -> Result<Option<Vec<MemberRef>>, ScimError> {
     let Some(obj) = doc.as_object_mut() else {
         return Err(ScimError::InvalidSyntax(
@@ -104,7 +112,13 @@ pub fn take_members(doc: &mut Value) -> Result<Option<Vec<MemberRef>>, ScimError
     for (index, item) in items.iter().enumerate() {
         let id = member_id(item)
             .ok_or_else(|| ScimError::InvalidValue(format!("members[{index}].value is required")))?;
-        let member_type = get_ci(item, "type").and_then(Value::as_str).map(str::to_owned);
+        let member_type = get_ci(item, "type").and_then(Value::as_str).map(|t| {
+            // The canonical values (RFC 7643 §4.2) in their canonical case, so storage can match on them.
+            ["User", "Group"]
+                .into_iter()
+                .find(|c| c.eq_ignore_ascii_case(t))
+                .map_or_else(|| t.to_owned(), str::to_owned)
+        });
         if !refs.iter().any(|r| r.value.as_str() == id) {
             refs.push(MemberRef {
                 value: ResourceId::new(id),
@@ -207,7 +221,15 @@ impl<'r> Cleaned<'r> {
                     .iter_mut()
                     .find(|(t, d, _)| *t == target && std::ptr::eq(*d, def));
                 match existing {
-                    Some((_, _, slot)) => merge_raw(slot, value, &def.name),
+                    Some((_, _, slot)) => {
+                        let path = match target {
+                            Target::Core => def.name.clone(),
+                            Target::Extension(i) => extension_schemas
+                                .get(i)
+                                .map_or_else(|| def.name.clone(), |(s, _)| format!("{}:{}", s.id, def.name)),
+                        };
+                        merge_raw(slot, value, &path)
+                    }
                     None => {
                         raw.push((target, def, value));
                         Ok(())
@@ -586,28 +608,46 @@ fn clean_single(def: &AttributeDef, value: Value, path: &str) -> Result<Option<V
     match (def.attr_type, value) {
         (_, Value::Null) => Ok(None),
         (AttributeType::Complex, value) => clean_complex(def, value, path),
+        // Older Entra builds send a simple attribute as `[{"$ref": null, "value": "User x"}]`
+        // (entra-requests.md §4 item 8); the array is unwrapped by the caller, the object here.
+        (_, Value::Object(object)) => match object.into_iter().find(|(k, _)| k.eq_ignore_ascii_case("value"))
+        {
+            Some((_, inner)) if !inner.is_object() && !inner.is_array() => clean_single(def, inner, path),
+            Some(_) | None => type_error(simple_type_name(def.attr_type)),
+        },
         (AttributeType::String | AttributeType::Reference | AttributeType::Binary, value) => match value {
             Value::String(_) => Ok(Some(value)),
-            _ => type_error("a string"),
+            _ => type_error(simple_type_name(def.attr_type)),
         },
         (AttributeType::Boolean, value) => match value {
             Value::Bool(_) => Ok(Some(value)),
             Value::String(text) if text.trim().eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
             Value::String(text) if text.trim().eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
-            _ => type_error("a boolean"),
+            _ => type_error(simple_type_name(def.attr_type)),
         },
         (AttributeType::Integer, value) => match &value {
             Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Some(value)),
-            _ => type_error("an integer"),
+            _ => type_error(simple_type_name(def.attr_type)),
         },
         (AttributeType::Decimal, value) => match value {
             Value::Number(_) => Ok(Some(value)),
-            _ => type_error("a decimal number"),
+            _ => type_error(simple_type_name(def.attr_type)),
         },
         (AttributeType::DateTime, value) => match &value {
             Value::String(text) if parse_date_time(text).is_some() => Ok(Some(value)),
-            _ => type_error("a dateTime (RFC 3339, e.g. 2024-05-01T12:00:00Z)"),
+            _ => type_error(simple_type_name(def.attr_type)),
         },
+    }
+}
+
+fn simple_type_name(attr_type: AttributeType) -> &'static str {
+    match attr_type {
+        AttributeType::String | AttributeType::Reference | AttributeType::Binary => "a string",
+        AttributeType::Boolean => "a boolean",
+        AttributeType::Integer => "an integer",
+        AttributeType::Decimal => "a decimal number",
+        AttributeType::DateTime => "a dateTime (RFC 3339, e.g. 2024-05-01T12:00:00Z)",
+        AttributeType::Complex => "a complex object",
     }
 }
 
@@ -827,6 +867,20 @@ mod tests {
             json!({"employeeNumber": "701984", "manager": {"value": "00aa"}})
         );
         assert_eq!(doc["name"], json!({"givenName": "Barbara"}));
+    }
+
+    #[test]
+    fn simple_attribute_sent_as_value_object_in_array_is_unwrapped() {
+        // MicrosoftDocs/azure-docs#42220: `displayName` as `[{"$ref": null, "value": "User x"}]`.
+        let doc = create_user(
+            &core(),
+            json!({"userName": "a", "displayName": [{"$ref": null, "value": "User x"}], "active": {"value": "True"}}),
+        )
+        .unwrap();
+        assert_eq!(doc["displayName"], "User x");
+        assert_eq!(doc["active"], true);
+        let detail = invalid_value_detail(create_user(&core(), json!({"userName": {"text": "a"}})));
+        assert!(detail.contains("userName must be a string"), "{detail}");
     }
 
     #[test]
@@ -1050,6 +1104,14 @@ mod tests {
     fn same_attribute_twice_in_different_case_is_rejected_unless_one_is_null() {
         let result = create_user(&core(), json!({"userName": "a", "title": "x", "Title": "y"}));
         assert!(matches!(result, Err(ScimError::InvalidSyntax(_))), "{result:?}");
+        let result = create_user(
+            &core(),
+            json!({"userName": "a", ENTERPRISE_USER_SCHEMA: {"department": "x", "Department": "y"}}),
+        );
+        assert!(
+            matches!(&result, Err(ScimError::InvalidSyntax(d)) if d.contains(&format!("{ENTERPRISE_USER_SCHEMA}:department"))),
+            "{result:?}"
+        );
         let doc = create_user(&core(), json!({"userName": "a", "title": "x", "Title": null})).unwrap();
         assert_eq!(doc["title"], "x");
     }
@@ -1059,7 +1121,7 @@ mod tests {
         let body = json!({
             "displayName": "Admins",
             "members": [
-                {"value": "u1", "type": "User", "display": "Ada"},
+                {"value": "u1", "type": "user", "display": "Ada"},
                 {"$ref": null, "value": "u2"},
                 {"value": "u1"},
                 {"$ref": "https://host/scim/v2/acme/Groups/g7"},
@@ -1175,5 +1237,102 @@ mod tests {
         assert!(parse_date_time("2024-05-01T12:00:00").is_some());
         assert!(parse_date_time("2024-05-01").is_none());
         assert!(parse_date_time("not a date").is_none());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+    use crate::projection::Projection;
+
+    const KEYS: &[&str] = &[
+        "userName",
+        "USERNAME",
+        "displayName",
+        "name",
+        "givenName",
+        "emails",
+        "value",
+        "Value",
+        "primary",
+        "Primary",
+        "type",
+        "active",
+        "manager",
+        "department",
+        "members",
+        "display",
+        "$ref",
+        "roles",
+        "password",
+        "id",
+        "meta",
+        "schemas",
+        "x",
+        "title",
+        "name.givenName",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0User",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+    ];
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        // Mostly strings, so that a good share of bodies validate and the fixed-point check bites.
+        let leaf = prop_oneof![
+            1 => Just(Value::Null),
+            1 => any::<bool>().prop_map(Value::Bool),
+            1 => any::<i64>().prop_map(|n| json!(n)),
+            8 => "[a-zA-Z@. ]{0,6}".prop_map(Value::String),
+            2 => Just(json!("True")),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((prop::sample::select(KEYS), inner), 0..6).prop_map(|entries| {
+                    Value::Object(
+                        entries
+                            .into_iter()
+                            .map(|(k, v)| (k.to_owned(), v))
+                            .collect::<Map<_, _>>(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    fn body() -> impl Strategy<Value = Value> {
+        prop::collection::vec((prop::sample::select(KEYS), json_value()), 0..10).prop_map(|entries| {
+            let mut object: Map<String, Value> =
+                entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            object.insert("userName".to_owned(), json!("someone"));
+            object.insert("displayName".to_owned(), json!("some group"));
+            Value::Object(object)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn validation_never_panics_and_its_output_is_a_fixed_point(input in body()) {
+            let reg = SchemaRegistry::core();
+            for kind in [ResourceKind::User, ResourceKind::Group] {
+                if let Ok(doc) = validate_for_create(&reg, kind, &input) {
+                    prop_assert_eq!(validate_document(&reg, kind, &doc), Ok(doc.clone()));
+                    let projected = Projection::default().apply(&reg, kind, &doc);
+                    prop_assert!(projected.get("password").is_none());
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(input in json_value()) {
+            let reg = SchemaRegistry::core();
+            let _ = validate_for_create(&reg, ResourceKind::User, &input);
+            let _ = validate_for_replace(&reg, ResourceKind::User, &input, &input);
+            let mut doc = input.clone();
+            let _ = take_members(&mut doc);
+        }
     }
 }

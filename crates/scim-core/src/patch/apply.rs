@@ -28,6 +28,8 @@
 //! After each change to a multi-valued attribute at most one element has `primary: true`; the value the
 //! operation wrote wins (RFC 7643 §2.4 allows the server to clear the others).
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::selector::ElementFilter;
@@ -107,7 +109,7 @@ struct Target<'r, 'p> {
 /// Which elements of a multi-valued attribute an operation addresses.
 enum Selection<'r> {
     All,
-    Matching(ElementFilter<'r>),
+    Matching(Box<ElementFilter<'r>>),
 }
 
 impl Selection<'_> {
@@ -180,9 +182,9 @@ impl<'r> Engine<'r> {
                 self.kind.as_str()
             ))
         };
-        let attr = self.registry.resolve(self.kind, &path.attr).ok_or_else(unknown)?;
+        let attr = self.resolve(&path.attr).ok_or_else(unknown)?;
         let sub = match (&path.filter, &path.sub_after_filter) {
-            (Some(_), Some(_)) if attr.sub.is_some() => {
+            (_, Some(_)) if attr.sub.is_some() => {
                 return Err(ScimError::InvalidPath(format!(
                     "{} names a sub-attribute twice",
                     path.attr
@@ -204,6 +206,25 @@ impl<'r> Engine<'r> {
             attr,
             filter: path.filter.as_ref(),
             sub,
+        })
+    }
+
+    /// Resolves an attribute path. A name without URN that the core schema lacks is looked up in the
+    /// resource type's extensions, first match wins: Entra sends `"path":"manager"` for the enterprise
+    /// manager (entra-requests.md §1, "Manager update"), as the filter resolver also allows.
+    fn resolve(&self, path: &AttrPath) -> Option<ResolvedAttr<'r>> {
+        if let Some(attr) = self.registry.resolve(self.kind, path) {
+            return Some(attr);
+        }
+        if path.urn.is_some() {
+            return None;
+        }
+        self.registry.extensions(self.kind).iter().find_map(|extension| {
+            let qualified = AttrPath {
+                urn: Some(extension.schema.clone()),
+                ..path.clone()
+            };
+            self.registry.resolve(self.kind, &qualified)
         })
     }
 
@@ -297,7 +318,7 @@ impl<'r> Engine<'r> {
         path: &AttrPath,
         value: &Value,
     ) -> Result<(), ScimError> {
-        let Some(attr) = self.registry.resolve(self.kind, path) else {
+        let Some(attr) = self.resolve(path) else {
             return Ok(());
         };
         if attr.attr.mutability == Mutability::ReadOnly
@@ -332,6 +353,9 @@ impl<'r> Engine<'r> {
                 self.touched_extensions.push(urn);
             }
             canonical_key(doc, urn);
+            if op == PatchOpKind::Remove && !doc.contains_key(urn) {
+                return Ok(());
+            }
             let block = doc
                 .entry(urn.to_owned())
                 .or_insert_with(|| Value::Object(Map::new()));
@@ -351,7 +375,14 @@ impl<'r> Engine<'r> {
             (None, Some(sub), true) => elements(container, attr, &Selection::All, Some(sub), op, value),
             (Some(filter), sub, true) => {
                 let filter = ElementFilter::new(self.registry, self.kind, &target.attr, filter)?;
-                elements(container, attr, &Selection::Matching(filter), sub, op, value)
+                elements(
+                    container,
+                    attr,
+                    &Selection::Matching(Box::new(filter)),
+                    sub,
+                    op,
+                    value,
+                )
             }
             (Some(_), _, false) => Err(ScimError::InvalidPath(format!(
                 "a value filter needs a multi-valued attribute, and {} is not one",
@@ -364,13 +395,15 @@ impl<'r> Engine<'r> {
     /// (RFC 7643 §3: `schemas` lists the extensions a resource uses).
     fn tidy_extensions(&self, doc: &mut Map<String, Value>) {
         for urn in &self.touched_extensions {
-            let present = match doc.get(*urn) {
+            // An extension declared in `schemas` without a block (entra-requests.md §1 body A) is left as
+            // it is; only a block this request emptied takes its `schemas` entry with it.
+            let emptied = match doc.get(*urn) {
                 Some(Value::Object(block)) if block.is_empty() => {
                     doc.remove(*urn);
-                    false
+                    true
                 }
-                Some(_) => true,
-                None => false,
+                Some(_) => false,
+                None => continue,
             };
             let Some(Value::Array(schemas)) = doc.get_mut("schemas") else {
                 continue;
@@ -378,10 +411,10 @@ impl<'r> Engine<'r> {
             let listed = schemas
                 .iter()
                 .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
-            if present && !listed {
-                schemas.push(Value::String((*urn).to_owned()));
-            } else if !present && listed {
+            if emptied {
                 schemas.retain(|s| !s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
+            } else if !listed {
+                schemas.push(Value::String((*urn).to_owned()));
             }
         }
     }
@@ -487,10 +520,12 @@ fn whole_attribute(
                     (new_items, touched)
                 } else {
                     let mut items = current_elements(container, attr);
+                    // RFC 7644 §3.5.2.1: a value already present is not added again. Serialized JSON is a
+                    // canonical key (objects are sorted maps), so long lists stay linear, not quadratic.
+                    let mut present: HashSet<String> = items.iter().map(Value::to_string).collect();
                     let mut touched = Vec::new();
                     for item in new_items {
-                        // RFC 7644 §3.5.2.1: a value already present is not added again.
-                        if !items.contains(&item) {
+                        if present.insert(item.to_string()) {
                             touched.push(items.len());
                             items.push(item);
                         }
@@ -506,6 +541,7 @@ fn whole_attribute(
                     .cloned()
                     .unwrap_or_default();
                 for (name, sub_value) in subs {
+                    canonical_key(&mut merged, &name);
                     if let Some(sub) = attr.sub_attribute(&name) {
                         check_immutable(sub, merged.get(&name), Some(&sub_value))?;
                     }
@@ -613,7 +649,8 @@ fn elements(
             None => {
                 let mut index = 0;
                 items.retain(|_| {
-                    let keep = !matched.contains(&index);
+                    // `matched` is ascending, so a binary search keeps this linear-logarithmic.
+                    let keep = matched.binary_search(&index).is_err();
                     index += 1;
                     keep
                 });
@@ -681,6 +718,7 @@ fn elements(
                     None => {
                         if let Value::Object(given) = &new {
                             for (name, value) in given {
+                                canonical_key(element, name);
                                 if let Some(def) = attr.sub_attribute(name) {
                                     check_immutable(def, element.get(name), Some(value))?;
                                 }
@@ -715,6 +753,7 @@ fn single_primary(attr: &AttributeDef, items: &mut [Value], touched: &[usize]) {
     if primaries.len() < 2 {
         return;
     }
+    let touched: HashSet<usize> = touched.iter().copied().collect();
     let winner = primaries
         .iter()
         .rev()

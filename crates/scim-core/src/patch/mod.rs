@@ -104,3 +104,11 @@ pub struct PatchOutcome {
     /// Membership changes, in request order (Groups only).
     pub member_ops: Vec<MemberOp>,
 }
+
+impl PatchOutcome {
+    /// Whether the PATCH asks storage for nothing at all: the document is unchanged and there are no
+    /// member operations (e.g. an empty `Operations` list, or values identical to the stored ones).
+    pub fn is_noop(&self) -> bool {
+        !self.document_changed && self.member_ops.is_empty()
+    }
+}

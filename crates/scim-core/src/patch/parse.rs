@@ -96,6 +96,20 @@ impl PatchPath {
     }
 }
 
+impl fmt::Display for PatchPath {
+    /// The canonical RFC form: `attr[filter].sub`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.attr)?;
+        if let Some(filter) = &self.filter {
+            write!(f, "[{filter}]")?;
+        }
+        if let Some(sub) = &self.sub_after_filter {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
 /// The byte offset of the `]` closing a value filter whose `[` was just consumed, skipping quoted strings
 /// (with JSON escapes) and nested brackets.
 fn closing_bracket(text: &str) -> Option<usize> {
@@ -280,6 +294,33 @@ mod tests {
         );
         assert_eq!(p.attr.name, "employeeNumber");
         assert!(p.filter.is_none());
+    }
+
+    #[test]
+    fn value_paths_parse_and_print_back() {
+        for text in [
+            "emails[type eq \"work\"]",
+            "emails[type eq \"work\"].value",
+            "addresses[type eq \"work\" and primary eq true].streetAddress",
+            "members[value eq \"2819c223-7f76-453a-919d-413861904646\"]",
+            "urn:ietf:params:scim:schemas:extension:lucid:2.0:User:productLicenses[value eq \"a]b\"].x",
+        ] {
+            let path = PatchPath::parse(text).unwrap();
+            assert!(path.filter.is_some(), "{text}");
+            assert_eq!(path.to_string(), text);
+            assert_eq!(PatchPath::parse(&path.to_string()).unwrap(), path);
+        }
+        let path = PatchPath::parse("emails[type eq \"work\"].value").unwrap();
+        assert_eq!(path.attr, AttrPath::new("emails"));
+        assert_eq!(path.sub_after_filter.as_deref(), Some("value"));
+    }
+
+    #[test]
+    fn malformed_value_filters_are_invalid_filter() {
+        for bad in ["emails[]", "emails[type eq]", "emails[type zz \"x\"]"] {
+            let err = PatchPath::parse(bad).unwrap_err();
+            assert_eq!(err.scim_type(), Some(ScimType::InvalidFilter), "{bad:?}: {err:?}");
+        }
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! the elements of a multi-valued attribute the filter matches, and building the element a filter
 //! describes when nothing matches.
 //!
-//! Strategy: the filter grammar and its evaluator belong to [`crate::filter`]; this module only adapts
-//! them to single elements. Before resolution, string literals compared with a boolean sub-attribute are
-//! turned into booleans, because Entra filters on `roles[primary eq "True"]` (entra-requests.md §4 item 7).
+//! Strategy: the filter grammar, resolver and evaluator belong to [`crate::filter`]; this module only adapts
+//! them to single elements, so PATCH and GET agree on what `emails[type eq "work"]` means (including the
+//! resolver's reading of `roles[primary eq "True"]` as a boolean, entra-requests.md §4 item 7).
 //!
 //! When a `replace`/`add` filter matches nothing and the filter is a conjunction of `eq` comparisons on
 //! the element's own sub-attributes, [`ElementFilter::template`] gives the element those comparisons
@@ -14,44 +14,51 @@ use serde_json::{Map, Value};
 
 use super::coerce;
 use crate::ScimError;
-use crate::filter::{CompValue, CompareOp, Filter};
+use crate::filter::{CompValue, CompareOp, Filter, ResolvedFilter};
 use crate::ids::ResourceKind;
+use crate::path::AttrPath;
 use crate::schema::{AttributeDef, ResolvedAttr, SchemaRegistry};
 
-/// Parses the text between `[` and `]` of a PATCH path.
+/// Parses the text between `[` and `]` of a PATCH path (paths relative to one element, no nesting).
 pub(super) fn parse_value_filter(text: &str) -> Result<Filter, ScimError> {
-    // Placeholder until the filter module's parser is merged from branch core-filter.
-    Err(ScimError::InvalidFilter(format!(
-        "value filters ({text:?}) are not supported yet"
-    )))
+    crate::filter::parse_value_filter(text)
 }
 
 /// A value filter ready to test elements of one multi-valued complex attribute.
 #[derive(Debug)]
 pub(super) struct ElementFilter<'r> {
     attr: &'r AttributeDef,
+    /// The filter as parsed, for [`Self::template`].
     filter: Filter,
+    resolved: ResolvedFilter,
 }
 
 impl<'r> ElementFilter<'r> {
-    /// Prepares `filter` (paths relative to one element) for the attribute `target` resolved to.
+    /// Prepares `filter` (paths relative to one element) for the attribute `target` resolved to. Unknown
+    /// sub-attributes and literals of the wrong type are `invalidFilter`, as in any filter.
     pub(super) fn new(
-        _registry: &'r SchemaRegistry,
-        _kind: ResourceKind,
+        registry: &'r SchemaRegistry,
+        kind: ResourceKind,
         target: &ResolvedAttr<'r>,
         filter: &Filter,
     ) -> Result<Self, ScimError> {
-        let filter = booleans_from_strings(target.attr, filter);
+        // Qualify the attribute with its schema so an extension attribute cannot be mistaken for a core one.
+        let attr_path = AttrPath {
+            urn: Some(target.schema.id.clone()),
+            name: target.attr.name.clone(),
+            sub: None,
+        };
+        let resolved = crate::filter::resolve_value_filter(filter, registry, kind, &attr_path)?;
         Ok(Self {
             attr: target.attr,
-            filter,
+            filter: filter.clone(),
+            resolved,
         })
     }
 
     /// Whether `element` satisfies the filter.
-    pub(super) fn matches(&self, _element: &Value) -> bool {
-        // Placeholder until the filter module's evaluator is merged from branch core-filter.
-        false
+    pub(super) fn matches(&self, element: &Value) -> bool {
+        crate::filter::matches_element(&self.resolved, element)
     }
 
     /// The element the filter describes, if it is a conjunction of `eq` comparisons on known
@@ -96,44 +103,5 @@ fn literal(value: &CompValue) -> Value {
         CompValue::Bool(flag) => Value::Bool(*flag),
         CompValue::Number(n) => Value::Number(n.clone()),
         CompValue::String(text) => Value::String(text.clone()),
-    }
-}
-
-/// A copy of `filter` in which `"True"`/`"False"` compared with a boolean sub-attribute of `attr` are
-/// booleans. Other comparisons are left for the resolver to judge.
-fn booleans_from_strings(attr: &AttributeDef, filter: &Filter) -> Filter {
-    match filter {
-        Filter::Compare { path, op, value } => {
-            let is_boolean = path.urn.is_none()
-                && path.sub.is_none()
-                && attr
-                    .sub_attribute(&path.name)
-                    .is_some_and(|sub| sub.attr_type == crate::schema::AttributeType::Boolean);
-            let value = match value {
-                CompValue::String(text) if is_boolean => {
-                    coerce::bool_from_str(text).map_or_else(|| value.clone(), CompValue::Bool)
-                }
-                other => other.clone(),
-            };
-            Filter::Compare {
-                path: path.clone(),
-                op: *op,
-                value,
-            }
-        }
-        Filter::Present(path) => Filter::Present(path.clone()),
-        Filter::Not(inner) => Filter::Not(Box::new(booleans_from_strings(attr, inner))),
-        Filter::And(left, right) => Filter::And(
-            Box::new(booleans_from_strings(attr, left)),
-            Box::new(booleans_from_strings(attr, right)),
-        ),
-        Filter::Or(left, right) => Filter::Or(
-            Box::new(booleans_from_strings(attr, left)),
-            Box::new(booleans_from_strings(attr, right)),
-        ),
-        Filter::ValuePath { path, filter } => Filter::ValuePath {
-            path: path.clone(),
-            filter: Box::new(booleans_from_strings(attr, filter)),
-        },
     }
 }
