@@ -8,12 +8,19 @@
 //! indexes on lowercase shadow columns computed in Rust, never by read-then-write. Filters, sorting and
 //! paging run in SQL ([`filter_sql`]).
 
+// The diesel-facing modules are public only for tests (drift test, raw checks); callers use `Storage`.
+#[cfg(feature = "testing")]
 pub mod connection;
+#[cfg(not(feature = "testing"))]
+mod connection;
 pub mod error;
 mod filter_sql;
 mod model;
 mod resources;
+#[cfg(feature = "testing")]
 pub mod schema;
+#[cfg(not(feature = "testing"))]
+mod schema;
 #[expect(
     dead_code,
     reason = "bind kinds and helpers used by the filter compiler, which lands next"
@@ -29,13 +36,17 @@ use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use connection::{Backend, DbConnection};
+pub use connection::Backend;
+#[cfg(feature = "testing")]
+pub use connection::DbConnection;
 pub use error::StorageError;
 pub use model::{
     Expand, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef, StoredMember,
     StoredResource, Tenant, TokenInfo, TokenRecord, WriteContext,
 };
 
+#[cfg(not(feature = "testing"))]
+use connection::DbConnection;
 use connection::{DbConnManager, DbTarget};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");

@@ -950,7 +950,7 @@ impl Storage {
         write_transaction(&mut conn, |conn| {
             for chunk in rows.chunks(1000) {
                 // Multi-row inserts do not go through MultiBackend: run them on the inner connection.
-                crate::on_inner!(conn, |c| diesel::insert_into(resources::table)
+                crate::connection::on_inner!(conn, |c| diesel::insert_into(resources::table)
                     .values(chunk)
                     .execute(c))?;
             }
@@ -986,7 +986,7 @@ impl Storage {
         let mut conn = self.conn()?;
         write_transaction(&mut conn, |conn| {
             for chunk in rows.chunks(5000) {
-                crate::on_inner!(conn, |c| diesel::insert_into(group_members::table)
+                crate::connection::on_inner!(conn, |c| diesel::insert_into(group_members::table)
                     .values(chunk)
                     .execute(c))?;
             }
