@@ -140,3 +140,34 @@ impl StorageError {
         Self::Internal(format!("stored data is corrupt: {what}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scim_core::ScimError;
+
+    #[test]
+    fn debug_names_the_variant_and_prints_the_cause_chain() {
+        let err = StorageError::Scim(ScimError::Mutability("userName is immutable".into()));
+        assert_eq!(format!("{err:?}"), "StorageError::Scim: userName is immutable");
+        let err = StorageError::Unavailable("cannot connect: Connection refused".into());
+        assert_eq!(
+            format!("{err:?}"),
+            "StorageError::Unavailable: database unavailable: cannot connect: Connection refused"
+        );
+    }
+
+    #[test]
+    fn diesel_errors_map_by_kind() {
+        assert!(matches!(
+            StorageError::from(DieselError::NotFound),
+            StorageError::NotFound(_)
+        ));
+        assert!(matches!(
+            StorageError::from(DieselError::BrokenTransactionManager),
+            StorageError::Unavailable(_)
+        ));
+        let refused = StorageError::from_connection(ConnectionError::BadConnection("refused\n".into()));
+        assert!(matches!(refused, StorageError::Unavailable(m) if m.ends_with("refused")));
+    }
+}

@@ -354,7 +354,7 @@ fn lock_resource(
     if conn.dialect() == Dialect::Postgres {
         query = query.sql(" FOR UPDATE");
     }
-    let rows: Vec<ResourceRow> = query.into_query().load(conn)?;
+    let rows: Vec<ResourceRow> = query.cacheable().into_query().load(conn)?;
     rows.into_iter()
         .next()
         .ok_or_else(|| not_found(kind, id.as_str()))
@@ -410,6 +410,7 @@ fn add_members(
             .sql(" AND r.id = ")
             .text(member_id)
             .sql(" ON CONFLICT DO NOTHING")
+            .cacheable()
             .into_query()
             .execute(conn)
             .map_err(|e| {
@@ -427,6 +428,7 @@ fn add_members(
             .text(tenant.as_str())
             .sql(" AND id = ")
             .text(member_id)
+            .cacheable()
             .into_query()
             .load(conn)?;
         if exists.first().is_none_or(|c| c.n == 0) {
