@@ -59,6 +59,12 @@ const MIGRATION_LOCK_KEY: i64 = 0x5C1A_0001;
 const POOL_CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Pool = r2d2::Pool<DbConnManager>;
+
+#[derive(diesel::QueryableByName)]
+struct ViolationCount {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
 pub(crate) type PooledConn = r2d2::PooledConnection<DbConnManager>;
 
 /// The storage handle: an r2d2 pool of [`DbConnection`]s. Cheap to clone.
@@ -112,7 +118,22 @@ impl Storage {
         };
         match &mut *conn {
             DbConnection::Sqlite(c) => {
-                c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(failed)?;
+                // Like vaultwarden: foreign keys off while migrating, so a future table rebuild
+                // (SQLite's way to ALTER) does not cascade; then verify and switch them back on.
+                c.batch_execute("PRAGMA foreign_keys = OFF")?;
+                let result = c
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(failed);
+                let violations = diesel::sql_query("SELECT COUNT(*) AS n FROM pragma_foreign_key_check")
+                    .get_result::<ViolationCount>(c);
+                c.batch_execute("PRAGMA foreign_keys = ON")?;
+                result?;
+                if violations?.n > 0 {
+                    return Err(StorageError::Internal(
+                        "migrations left rows violating foreign keys (PRAGMA foreign_key_check)".to_owned(),
+                    ));
+                }
             }
             DbConnection::Postgres(c) => {
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
