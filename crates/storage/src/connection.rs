@@ -111,6 +111,9 @@ impl DbTarget {
                 ))),
             };
         }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            return Self::sqlite_path(rest);
+        }
         if let Some(rest) = url.strip_prefix("file:") {
             // An SQLite URI filename: keep it as is (it may carry `?mode=...`), create the directory of its path.
             let path = rest.split(['?', '#']).next().unwrap_or_default();
@@ -132,6 +135,18 @@ impl DbTarget {
             open: path.to_owned(),
             file,
         })
+    }
+
+    /// An in-memory SQLite database exists once per connection, so a pool of them would be several
+    /// unrelated databases.
+    pub(crate) fn check_pool_size(&self, pool_size: u32) -> Result<(), StorageError> {
+        match self {
+            Self::Sqlite { file: None, .. } if pool_size > 1 => Err(StorageError::Config(
+                "an in-memory SQLite database is private to one connection: use a file, or a pool size of 1"
+                    .to_owned(),
+            )),
+            Self::Sqlite { .. } | Self::Postgres(_) => Ok(()),
+        }
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -317,6 +332,16 @@ mod tests {
             DbTarget::from_url("/var/lib/scim/scim.db").unwrap().backend(),
             Backend::Sqlite
         );
+        assert_eq!(
+            DbTarget::from_url("sqlite:scim.db").unwrap(),
+            DbTarget::Sqlite {
+                open: "scim.db".into(),
+                file: Some("scim.db".into())
+            }
+        );
+        let memory = DbTarget::from_url("sqlite://:memory:").unwrap();
+        assert!(memory.check_pool_size(1).is_ok());
+        assert!(matches!(memory.check_pool_size(4), Err(StorageError::Config(_))));
     }
 
     #[test]

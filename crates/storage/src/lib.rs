@@ -94,6 +94,7 @@ impl Storage {
             ));
         }
         let target = DbTarget::from_url(url)?;
+        target.check_pool_size(pool_size)?;
         let backend = target.backend();
         let manager = DbConnManager::new(target);
         manager.prepare()?;
