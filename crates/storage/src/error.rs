@@ -3,7 +3,7 @@
 //! Strategy: diesel errors are classified once, here, by *kind* (unique violation, foreign-key violation,
 //! closed connection, pool timeout) so that SQLite and PostgreSQL produce the same variant. Call sites that
 //! know better (the `userName` being written, the tenant a token belongs to) map the kind to a precise
-//! message with [`StorageError::from_diesel_with`]. Messages of `NotFound`, `Uniqueness`,
+//! message with `StorageError::from_diesel_with`. Messages of `NotFound`, `Uniqueness`,
 //! `PreconditionFailed` and `InvalidReference` are safe to show to clients; `Internal` and `Unavailable`
 //! carry the database's own text and belong in logs only (the HTTP layer maps them to a generic 5xx body).
 

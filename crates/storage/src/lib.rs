@@ -1,12 +1,12 @@
 //! Persistence for tenants, tokens and SCIM resources on SQLite and PostgreSQL.
 //!
-//! Strategy: one code path for both backends through diesel's `MultiConnection` ([`connection`]), one
-//! portable hand-written [`schema`], per-backend migrations with identical folder names under
+//! Strategy: one code path for both backends through diesel's `MultiConnection` (`connection.rs`), one
+//! portable hand-written `schema.rs`, per-backend migrations with identical folder names under
 //! `migrations/{sqlite,postgres}` embedded at compile time. Every call is synchronous and takes the tenant
 //! first; the HTTP layer runs it on a blocking thread. Every write is one transaction that also appends
 //! an `events` row. Uniqueness (case-insensitive `userName`, group `displayName`) is enforced by unique
 //! indexes on lowercase shadow columns computed in Rust, never by read-then-write. Filters, sorting and
-//! paging run in SQL ([`filter_sql`]).
+//! paging run in SQL (`filter_sql.rs`).
 
 // The diesel-facing modules are public only for tests (drift test, raw checks); callers use `Storage`.
 #[cfg(feature = "testing")]
@@ -67,7 +67,7 @@ struct ViolationCount {
 }
 pub(crate) type PooledConn = r2d2::PooledConnection<DbConnManager>;
 
-/// The storage handle: an r2d2 pool of [`DbConnection`]s. Cheap to clone.
+/// The storage handle: an r2d2 pool of SQLite or PostgreSQL connections. Cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
     pool: Pool,
@@ -84,7 +84,8 @@ impl std::fmt::Debug for Storage {
 }
 
 impl Storage {
-    /// Connects to `url` (see [`connection`] for the accepted forms) with at most `pool_size`
+    /// Connects to `url` (`postgres://`, `postgresql://`, `sqlite://path`, `sqlite:path`, `file:path` or a
+    /// plain file path; any other scheme is `Config`) with at most `pool_size`
     /// connections. One connection is opened first so that a refused or misconfigured database is
     /// reported with its real cause (`Unavailable` / `Config`).
     pub fn connect(url: &str, pool_size: u32) -> Result<Storage, StorageError> {
