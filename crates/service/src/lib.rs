@@ -1,0 +1,67 @@
+//! HTTP plumbing shared by `scim-api` and `token-admin`: settings, telemetry, the request-id/log/metrics
+//! middleware, health endpoints, running blocking work with the request's span, and graceful shutdown.
+//! Nothing SCIM-specific lives here.
+
+pub mod health;
+pub mod metrics;
+pub mod middleware;
+pub mod settings;
+pub mod telemetry;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{HttpResponse, web};
+
+pub use health::Health;
+pub use metrics::Metrics;
+pub use middleware::RequestId;
+pub use settings::Settings;
+
+/// Runs blocking work (diesel) on actix's blocking pool inside the caller's tracing span.
+/// A panic in `f` comes back as `Err(BlockingError)`, never as a crashed worker.
+pub async fn blocking<F, R>(f: F) -> Result<R, actix_web::error::BlockingError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(f)).await
+}
+
+/// `/metrics` handler: the Prometheus text format.
+pub async fn metrics_endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
+}
+
+/// Waits for SIGTERM or Ctrl-C, then marks the service as draining (readiness fails) and stops the server
+/// gracefully: no new connections, in-flight requests finish within the configured shutdown timeout.
+pub async fn shutdown_on_signal(handle: ServerHandle, health: Health) {
+    wait_for_signal().await;
+    tracing::info!("shutdown signal received; draining");
+    health.start_draining();
+    handle.stop(true).await;
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ignored = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ignored = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,358 @@
+//! One configuration system for both services: built-in defaults < a TOML/JSON file given with
+//! `--config` < `SCIM_*` environment variables.
+//!
+//! Both binaries read the same [`Settings`], so one file or one set of environment variables configures a
+//! whole deployment. A file key that is not a setting stops start-up (`deny_unknown_fields`, naming the
+//! key). Environment variables are matched against the known keys only: an unknown `SCIM_*` variable is
+//! reported as a warning, not an error, because deployment tooling shares the prefix (the way lldap treats
+//! `LLDAP_*`). Bad values stop start-up with the key named.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Log output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable on a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    Pretty,
+    Json,
+}
+
+/// Every setting, with its default. Documented one by one in `docs/configuration.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://path`, a file path, or `postgres://...`. May hold a password, hence secret.
+    pub database_url: SecretString,
+    pub database_pool_size: u32,
+    /// Apply pending migrations at start-up (turn off when a Kubernetes Job runs `token-admin migrate`).
+    pub run_migrations: bool,
+    /// scim-api listen address.
+    pub listen: String,
+    /// Public base URL (scheme, host, optional path prefix) used for `meta.location` and `baseUrl`.
+    pub public_url: Option<String>,
+    /// Comma-separated IPs/CIDRs whose `X-Forwarded-*` headers are trusted.
+    pub trusted_proxies: String,
+    pub log_format: LogFormat,
+    pub page_size_default: u64,
+    pub page_size_max: u64,
+    /// Sustained requests per second allowed per tenant (0 disables the limit).
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    pub max_body_bytes: usize,
+    pub max_json_depth: usize,
+    pub bulk_max_operations: usize,
+    pub bulk_max_payload_bytes: usize,
+    pub shutdown_timeout_seconds: u64,
+    /// token-admin listen address.
+    pub admin_listen: String,
+    pub admin_jwt_hs256_secret: Option<SecretString>,
+    pub admin_jwt_jwks_url: Option<String>,
+    pub admin_jwt_issuer: Option<String>,
+    pub admin_jwt_audience: Option<String>,
+    pub admin_jwt_tenant_claim: String,
+    pub admin_jwt_role_claim: String,
+    pub admin_jwt_admin_role: String,
+    /// HS256 key for OAuth client-credentials access tokens; shared by token-admin (issues) and scim-api
+    /// (verifies). Unset disables the OAuth mode.
+    pub oauth_signing_secret: Option<SecretString>,
+    pub oauth_token_ttl_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: SecretString::from("sqlite://./data/scim.db"),
+            database_pool_size: 16,
+            run_migrations: true,
+            listen: "127.0.0.1:8080".to_owned(),
+            public_url: None,
+            trusted_proxies: String::new(),
+            log_format: LogFormat::Auto,
+            page_size_default: 100,
+            page_size_max: 1000,
+            rate_limit_per_second: 1000,
+            rate_limit_burst: 2000,
+            max_body_bytes: 1024 * 1024,
+            max_json_depth: 64,
+            bulk_max_operations: 1000,
+            bulk_max_payload_bytes: 1024 * 1024,
+            shutdown_timeout_seconds: 30,
+            admin_listen: "127.0.0.1:8081".to_owned(),
+            admin_jwt_hs256_secret: None,
+            admin_jwt_jwks_url: None,
+            admin_jwt_issuer: None,
+            admin_jwt_audience: None,
+            admin_jwt_tenant_claim: "tenant".to_owned(),
+            admin_jwt_role_claim: "role".to_owned(),
+            admin_jwt_admin_role: "scim-admin".to_owned(),
+            oauth_signing_secret: None,
+            oauth_token_ttl_seconds: 3600,
+        }
+    }
+}
+
+/// The keys of [`Settings`]; environment variables are `SCIM_` + the key in upper case.
+pub const KEYS: &[&str] = &[
+    "database_url",
+    "database_pool_size",
+    "run_migrations",
+    "listen",
+    "public_url",
+    "trusted_proxies",
+    "log_format",
+    "page_size_default",
+    "page_size_max",
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "max_body_bytes",
+    "max_json_depth",
+    "bulk_max_operations",
+    "bulk_max_payload_bytes",
+    "shutdown_timeout_seconds",
+    "admin_listen",
+    "admin_jwt_hs256_secret",
+    "admin_jwt_jwks_url",
+    "admin_jwt_issuer",
+    "admin_jwt_audience",
+    "admin_jwt_tenant_claim",
+    "admin_jwt_role_claim",
+    "admin_jwt_admin_role",
+    "oauth_signing_secret",
+    "oauth_token_ttl_seconds",
+];
+
+/// Why settings could not be loaded. The message names the file or key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct SettingsError(String);
+
+/// The result of loading: settings plus warnings to log once logging is up.
+#[derive(Debug)]
+pub struct Loaded {
+    pub settings: Settings,
+    /// `SCIM_*` variables that match no setting.
+    pub unknown_env: Vec<String>,
+}
+
+impl Settings {
+    /// Loads defaults < `file` < the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Loaded, SettingsError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment, so tests need not touch the process's.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Loaded, SettingsError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(SettingsError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(config::File::from(path));
+        }
+        let (known, unknown_env) = split_env(env);
+        for (key, value) in known {
+            builder = builder
+                .set_override(key.as_str(), value)
+                .map_err(|e| SettingsError(format!("SCIM_{}: {e}", key.to_uppercase())))?;
+        }
+        let settings = builder
+            .build()
+            .and_then(config::Config::try_deserialize::<Settings>)
+            .map_err(|e| SettingsError(e.to_string()))?;
+        settings.check()?;
+        Ok(Loaded {
+            settings,
+            unknown_env,
+        })
+    }
+
+    /// Rules that span keys or that serde cannot express.
+    fn check(&self) -> Result<(), SettingsError> {
+        if self.page_size_default == 0 || self.page_size_default > self.page_size_max {
+            return Err(SettingsError(format!(
+                "page_size_default ({}) must be between 1 and page_size_max ({})",
+                self.page_size_default, self.page_size_max
+            )));
+        }
+        if self.database_pool_size == 0 {
+            return Err(SettingsError("database_pool_size must be at least 1".to_owned()));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(SettingsError(format!(
+                "public_url {url:?} must start with http:// or https://"
+            )));
+        }
+        self.trusted_proxy_nets()?;
+        Ok(())
+    }
+
+    /// `trusted_proxies` parsed; single addresses become host networks.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, SettingsError> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        SettingsError(format!("trusted_proxies: {s:?} is not an IP address or CIDR"))
+                    })
+            })
+            .collect()
+    }
+
+    /// `public_url` without a trailing slash.
+    pub fn public_base(&self) -> Option<&str> {
+        self.public_url.as_deref().map(|u| u.trim_end_matches('/'))
+    }
+}
+
+/// Splits `SCIM_*` variables into known setting keys (lower-cased) and unknown variable names.
+fn split_env(env: impl IntoIterator<Item = (String, String)>) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut known = BTreeMap::new();
+    let mut unknown = Vec::new();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("SCIM_") else {
+            continue;
+        };
+        let key = rest.to_lowercase();
+        if KEYS.contains(&key.as_str()) {
+            known.insert(key, value);
+        } else {
+            unknown.push(name);
+        }
+    }
+    (known, unknown)
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_apply_without_file_or_env() {
+        let loaded = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(
+            loaded.settings.database_url.expose_secret(),
+            "sqlite://./data/scim.db"
+        );
+        assert_eq!(loaded.settings.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn env_overrides_file_and_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scim.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\npage_size_max = 50\npage_size_default = 20\n",
+        )
+        .unwrap();
+        let loaded = Settings::load_from(
+            Some(&path),
+            env(&[
+                ("SCIM_PAGE_SIZE_MAX", "70"),
+                ("SCIM_DATABASE_URL", "postgres://u:pw@db/scim"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.listen, "0.0.0.0:9000");
+        assert_eq!(loaded.settings.page_size_max, 70);
+        assert_eq!(loaded.settings.page_size_default, 20);
+        assert_eq!(
+            loaded.settings.database_url.expose_secret(),
+            "postgres://u:pw@db/scim"
+        );
+    }
+
+    #[test]
+    fn unknown_file_key_stops_start_up_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scim.toml");
+        std::fs::write(&path, "lisen = \"0.0.0.0:9000\"\n").unwrap();
+        let err = Settings::load_from(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn bad_env_value_stops_start_up_naming_the_key() {
+        let err = Settings::load_from(None, env(&[("SCIM_DATABASE_POOL_SIZE", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database_pool_size"), "{err}");
+    }
+
+    #[test]
+    fn unknown_scim_env_var_is_a_warning_not_an_error() {
+        let loaded = Settings::load_from(None, env(&[("SCIM_LISTN", "x"), ("HOME", "/root")])).unwrap();
+        assert_eq!(loaded.unknown_env, vec!["SCIM_LISTN".to_owned()]);
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let loaded = Settings::load_from(
+            None,
+            env(&[
+                ("SCIM_DATABASE_URL", "postgres://u:hunter2@db/scim"),
+                ("SCIM_ADMIN_JWT_HS256_SECRET", "s3cr3t"),
+            ]),
+        )
+        .unwrap();
+        let debug = format!("{:?}", loaded.settings);
+        assert!(!debug.contains("hunter2") && !debug.contains("s3cr3t"), "{debug}");
+    }
+
+    #[test]
+    fn every_key_is_a_setting() {
+        for key in KEYS {
+            let value = if key.contains("size") || key.contains("seconds") || key.contains("bytes") {
+                "1"
+            } else {
+                "x"
+            };
+            let err = Settings::load_from(None, env(&[(&format!("SCIM_{}", key.to_uppercase()), value)]));
+            // A key unknown to Settings would be rejected by deny_unknown_fields; type errors are fine here.
+            if let Err(e) = err {
+                assert!(!e.to_string().contains("unknown field"), "{key}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_accept_addresses_and_cidrs() {
+        let loaded = Settings::load_from(
+            None,
+            env(&[("SCIM_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8,::1")]),
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.trusted_proxy_nets().unwrap().len(), 3);
+        assert!(Settings::load_from(None, env(&[("SCIM_TRUSTED_PROXIES", "nope")])).is_err());
+    }
+}
