@@ -1,0 +1,324 @@
+//! Connections: one `DbConnection` enum over PostgreSQL and SQLite, an r2d2 manager that picks the
+//! backend from the URL, per-connection SQLite setup, and the write-transaction helper.
+//!
+//! Strategy:
+//! - `#[derive(diesel::MultiConnection)]` gives one connection type (and one `MultiBackend`) so every
+//!   query is written once. What `MultiBackend` cannot express (`ON CONFLICT`, `FOR UPDATE`,
+//!   `BEGIN IMMEDIATE`, JSON functions) is handled by matching the variant ([`Dialect`]).
+//! - The backend is chosen by URL scheme ourselves ([`DbTarget::from_url`]), never by the derive's
+//!   `establish`, which tries each backend in turn and hides the real cause of a refused PostgreSQL
+//!   connection. Unknown schemes are a `Config` error naming the scheme.
+//! - SQLite: every new connection gets `foreign_keys = ON`, `busy_timeout = 5000`, `synchronous = NORMAL`
+//!   and a case-sensitive `LIKE` (to match PostgreSQL); WAL is switched on once, when the pool is built
+//!   (it is persistent in the file). Writes use `BEGIN IMMEDIATE` so two writers never deadlock on the
+//!   read-to-write lock upgrade (SQLITE_BUSY); `busy_timeout` queues them instead.
+//! - PostgreSQL: writes use a plain `BEGIN` (READ COMMITTED); read-modify-write paths lock the row with
+//!   `SELECT ... FOR UPDATE` (see `resources.rs`).
+
+use std::path::PathBuf;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, QueryResult};
+
+use crate::error::StorageError;
+
+/// One database connection, PostgreSQL or SQLite.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Postgres(_) => f.write_str("DbConnection::Postgres"),
+            Self::Sqlite(_) => f.write_str("DbConnection::Sqlite"),
+        }
+    }
+}
+
+/// Runs the same expression on whichever concrete connection `conn` wraps, for statements `MultiBackend`
+/// cannot express (multi-row inserts, `ON CONFLICT` through the DSL), like vaultwarden's `db_run!`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_inner {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::connection::DbConnection::Postgres($c) => $body,
+            $crate::connection::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// Which backend a [`crate::Storage`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The SQL dialect of a live connection, for the few statements written per backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl DbConnection {
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self {
+            Self::Postgres(_) => Dialect::Postgres,
+            Self::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+}
+
+/// Where to connect, parsed from the configured URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DbTarget {
+    /// A libpq connection URI, passed through unchanged.
+    Postgres(String),
+    /// `open` is what SQLite is given; `file` is the filesystem path (for creating its directory), if any.
+    Sqlite { open: String, file: Option<PathBuf> },
+}
+
+impl DbTarget {
+    /// `postgres://` / `postgresql://` → PostgreSQL; `sqlite://path`, `file:path` or a plain path → SQLite;
+    /// any other `scheme://` → `Config` naming the scheme.
+    pub(crate) fn from_url(url: &str) -> Result<Self, StorageError> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(StorageError::Config("the database URL is empty".to_owned()));
+        }
+        if let Some((scheme, rest)) = url.split_once("://") {
+            return match scheme.to_ascii_lowercase().as_str() {
+                "postgres" | "postgresql" => Ok(Self::Postgres(url.to_owned())),
+                "sqlite" => Self::sqlite_path(rest),
+                other => Err(StorageError::Config(format!(
+                    "unsupported database URL scheme {other:?}: use postgres://, postgresql://, sqlite://, \
+                     file: or a file path"
+                ))),
+            };
+        }
+        if let Some(rest) = url.strip_prefix("file:") {
+            // An SQLite URI filename: keep it as is (it may carry `?mode=...`), create the directory of its path.
+            let path = rest.split(['?', '#']).next().unwrap_or_default();
+            let file = (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path));
+            return Ok(Self::Sqlite {
+                open: url.to_owned(),
+                file,
+            });
+        }
+        Self::sqlite_path(url)
+    }
+
+    fn sqlite_path(path: &str) -> Result<Self, StorageError> {
+        if path.is_empty() {
+            return Err(StorageError::Config("the SQLite URL names no file".to_owned()));
+        }
+        let file = (path != ":memory:").then(|| PathBuf::from(path));
+        Ok(Self::Sqlite {
+            open: path.to_owned(),
+            file,
+        })
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite { .. } => Backend::Sqlite,
+        }
+    }
+}
+
+/// SQL run on every new SQLite connection. `case_sensitive_like` makes `LIKE` behave as on PostgreSQL;
+/// case-insensitive comparisons lower both sides explicitly.
+const SQLITE_CONNECTION_SETUP: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+     PRAGMA synchronous = NORMAL; PRAGMA case_sensitive_like = ON;";
+
+mod sqlite_functions {
+    use diesel::expression::functions::declare_sql_function;
+    use diesel::sql_types::{Nullable, Text};
+
+    #[declare_sql_function]
+    extern "SQL" {
+        /// Unicode lowercase (Rust `str::to_lowercase`), registered on every SQLite connection.
+        fn scim_lower(text: Nullable<Text>) -> Nullable<Text>;
+    }
+}
+
+/// The r2d2 manager: opens connections of the backend the URL names.
+#[derive(Debug, Clone)]
+pub struct DbConnManager {
+    target: DbTarget,
+}
+
+impl DbConnManager {
+    pub(crate) fn new(target: DbTarget) -> Self {
+        Self { target }
+    }
+
+    /// Prepares the database once before the pool exists: creates the SQLite file's directory and
+    /// switches the file to WAL. Connecting here also reports the real cause of a failure early.
+    pub(crate) fn prepare(&self) -> Result<(), StorageError> {
+        if let DbTarget::Sqlite { file: Some(path), .. } = &self.target
+            && let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StorageError::Config(format!(
+                    "cannot create the SQLite directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+        }
+        let mut conn = self.open()?;
+        if let DbConnection::Sqlite(sqlite) = &mut conn {
+            sqlite
+                .batch_execute("PRAGMA journal_mode = WAL;")
+                .map_err(StorageError::from)?;
+        }
+        Ok(())
+    }
+
+    fn open(&self) -> Result<DbConnection, StorageError> {
+        match &self.target {
+            DbTarget::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(StorageError::from_connection),
+            DbTarget::Sqlite { open, .. } => {
+                let mut conn = SqliteConnection::establish(open).map_err(StorageError::from_connection)?;
+                conn.batch_execute(SQLITE_CONNECTION_SETUP)
+                    .map_err(StorageError::from)?;
+                // SQLite's built-in lower() folds ASCII only; filters need the same Unicode folding as
+                // the shadow columns (Rust's to_lowercase).
+                sqlite_functions::scim_lower_utils::register_impl(&mut conn, |text: Option<String>| {
+                    text.map(|t| t.to_lowercase())
+                })
+                .map_err(StorageError::from)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for DbConnManager {
+    type Connection = DbConnection;
+    type Error = StorageError;
+
+    fn connect(&self) -> Result<DbConnection, StorageError> {
+        self.open()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), StorageError> {
+        conn.ping().map_err(StorageError::from)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (take the write lock up front), `BEGIN`
+/// on PostgreSQL. Commits on `Ok`, rolls back on `Err`; a failed rollback is logged and the original
+/// error returned (r2d2 then discards the connection as broken).
+pub(crate) fn write_transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    begin_write(conn).map_err(StorageError::from)?;
+    finish(conn, f)
+}
+
+/// Runs `f` in a read transaction (one snapshot on PostgreSQL; a deferred transaction on SQLite).
+pub(crate) fn read_transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c),
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction_sql(
+            c,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        ),
+    }
+    .map_err(StorageError::from)?;
+    finish(conn, f)
+}
+
+fn begin_write(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+}
+
+fn finish<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
+) -> Result<T, StorageError> {
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)
+                .map_err(StorageError::from)?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) =
+                <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)
+            {
+                tracing::error!(error = %rollback, "rollback failed after {err}");
+            }
+            Err(err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_schemes_pick_the_backend() {
+        assert_eq!(
+            DbTarget::from_url("postgres://u@h/db").unwrap(),
+            DbTarget::Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            DbTarget::from_url("postgresql://h/db").unwrap().backend(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            DbTarget::from_url("sqlite://data/scim.db").unwrap(),
+            DbTarget::Sqlite {
+                open: "data/scim.db".into(),
+                file: Some("data/scim.db".into())
+            }
+        );
+        assert_eq!(
+            DbTarget::from_url("file:data/x.db?mode=rwc").unwrap(),
+            DbTarget::Sqlite {
+                open: "file:data/x.db?mode=rwc".into(),
+                file: Some("data/x.db".into())
+            }
+        );
+        assert_eq!(
+            DbTarget::from_url("/var/lib/scim/scim.db").unwrap().backend(),
+            Backend::Sqlite
+        );
+    }
+
+    #[test]
+    fn unknown_scheme_is_a_config_error_naming_it() {
+        let err = DbTarget::from_url("mysql://root@localhost/scim").unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Config(m) if m.contains("\"mysql\"")),
+            "{err:?}"
+        );
+        assert!(matches!(DbTarget::from_url("  "), Err(StorageError::Config(_))));
+    }
+}

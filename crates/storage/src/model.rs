@@ -1,0 +1,181 @@
+//! The public, diesel-free types of the storage API: what callers pass in and get back.
+//!
+//! Strategy: no diesel type appears here; rows (`*Row`) stay private to their modules and are converted at
+//! the boundary, where corrupt stored data (an unparsable tenant slug or JSON) becomes `Internal`.
+
+use chrono::{DateTime, Utc};
+use scim_core::filter::{ResolvedFilter, ResolvedPath};
+use scim_core::{ResourceId, ResourceKind, TenantId};
+use serde_json::Value;
+
+/// Pool statistics for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// Connections currently open (idle or in use).
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+}
+
+/// A tenant to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTenant {
+    pub id: TenantId,
+    pub display_name: String,
+    /// Per-tenant policy (extensions, limits, ...), opaque to storage.
+    pub policy: Value,
+}
+
+/// A stored tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub display_name: String,
+    pub policy: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A token to store. `token_hash` is the lowercase hex SHA-256 of the secret, computed by the caller.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub id: String,
+    pub token_hash: String,
+    /// The recognisable start of the secret, for display.
+    pub prefix: String,
+    pub label: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for NewToken {
+    /// Omits the hash: it identifies a live credential.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("id", &self.id)
+            .field("prefix", &self.prefix)
+            .field("label", &self.label)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What authentication needs to know about a token found by its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub tenant: TenantId,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A token's metadata; never the hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: String,
+    pub tenant: TenantId,
+    pub prefix: String,
+    pub label: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// Who writes, on whose behalf, and when. Time is a parameter (the caller's clock); storage stores it
+/// truncated to microseconds, the precision both backends keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteContext {
+    pub tenant: TenantId,
+    pub actor_token_id: Option<String>,
+    pub request_id: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// Which computed multi-valued attributes to load with a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Expand {
+    /// A Group's `members` (ignored for Users).
+    pub members: bool,
+    /// A User's direct `groups` (ignored for Groups).
+    pub groups: bool,
+}
+
+impl Expand {
+    /// Neither members nor groups.
+    pub const NONE: Expand = Expand {
+        members: false,
+        groups: false,
+    };
+    /// Both members (Groups) and groups (Users).
+    pub const ALL: Expand = Expand {
+        members: true,
+        groups: true,
+    };
+}
+
+/// A resource as stored: the SCIM document without `id`, `meta`, `members` and `groups`, plus those
+/// server-side facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    pub id: ResourceId,
+    pub kind: ResourceKind,
+    /// Starts at 1, +1 on every change; the weak ETag is built from it.
+    pub version: i64,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+    pub doc: Value,
+    /// A Group's members, when requested (ordered by member id).
+    pub members: Option<Vec<StoredMember>>,
+    /// A User's direct groups, when requested (ordered by group id).
+    pub groups: Option<Vec<StoredGroupRef>>,
+}
+
+/// One member of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMember {
+    pub value: ResourceId,
+    /// `User` or `Group`: always the member resource's real type.
+    pub member_type: String,
+    /// The member's `displayName`, or a User's `userName` when it has none.
+    pub display: Option<String>,
+}
+
+/// One group a user directly belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredGroupRef {
+    pub value: ResourceId,
+    pub display: Option<String>,
+}
+
+/// A list query (RFC 7644 §3.4.2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceQuery {
+    pub filter: Option<ResolvedFilter>,
+    pub sort_by: Option<ResolvedPath>,
+    pub descending: bool,
+    /// 1-based; 0 is treated as 1.
+    pub start_index: u64,
+    /// Page size; 0 returns only `total_results`.
+    pub count: u64,
+    pub expand: Expand,
+}
+
+impl Default for ResourceQuery {
+    fn default() -> Self {
+        Self {
+            filter: None,
+            sort_by: None,
+            descending: false,
+            start_index: 1,
+            count: 100,
+            expand: Expand::NONE,
+        }
+    }
+}
+
+/// One page of a list query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourcePage {
+    pub total_results: u64,
+    pub resources: Vec<StoredResource>,
+}

@@ -1,0 +1,75 @@
+//! The one hand-written, portable diesel schema for both backends.
+//!
+//! Only types that `MultiBackend` can carry are used (Text, BigInt, Bool, Timestamp): ids are UUID strings
+//! or tenant slugs, times are UTC `Timestamp`s, JSON is `Text`. Never regenerate this file with
+//! `diesel print-schema` (it emits backend-specific types); the drift test in `tests/` loads every column
+//! of every table on both backends instead.
+
+diesel::table! {
+    tenants (id) {
+        id -> Text,
+        display_name -> Text,
+        policy -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scim_tokens (id) {
+        id -> Text,
+        tenant_id -> Text,
+        token_hash -> Text,
+        prefix -> Text,
+        label -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    resources (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        resource_type -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        last_modified -> Timestamp,
+        document -> Text,
+        user_name -> Nullable<Text>,
+        user_name_lower -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        display_name_lower -> Nullable<Text>,
+        group_name_lower -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        active -> Nullable<Bool>,
+        work_email_lower -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    group_members (tenant_id, group_id, member_id) {
+        tenant_id -> Text,
+        group_id -> Text,
+        member_id -> Text,
+        member_type -> Text,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        tenant_id -> Text,
+        occurred_at -> Timestamp,
+        actor_token_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        operation -> Text,
+        resource_type -> Text,
+        resource_id -> Text,
+        version -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(tenants, scim_tokens, resources, group_members, events);

@@ -1,0 +1,186 @@
+//! Test databases for both backends (feature `testing`).
+//!
+//! Strategy (after crates-io's `TestDatabase`): SQLite gets a fresh file in a temporary directory;
+//! PostgreSQL gets a fresh schema `test_<uuid>` in the server named by `SCIM_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), reached through a URL whose libpq `options` parameter
+//! sets `search_path` to that schema, so tests run in parallel without seeing each other. Migrations are
+//! applied on creation; the schema is dropped when the [`TestDb`] is dropped. When PostgreSQL is
+//! unreachable the PostgreSQL half of a test is skipped with a loud message, unless `CI=true`, where it
+//! fails instead.
+//!
+//! [`backend_tests!`](crate::backend_tests) turns one test body into a `sqlite` and a `postgres` test.
+
+use std::path::PathBuf;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+
+use crate::{Backend, Storage};
+
+/// Default admin URL of the test PostgreSQL server.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Pool size of test databases: enough for the concurrency tests.
+const TEST_POOL_SIZE: u32 = 8;
+
+/// A migrated, empty database that cleans up after itself.
+pub struct TestDb {
+    storage: Option<Storage>,
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(
+        #[expect(dead_code, reason = "held so the directory lives as long as the database")]
+        tempfile::TempDir,
+    ),
+    Postgres {
+        admin_url: String,
+        schema: String,
+    },
+}
+
+impl std::fmt::Debug for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDb")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestDb {
+    /// A fresh SQLite database file in a new temporary directory (in a subdirectory that does not exist
+    /// yet, so directory creation is exercised too).
+    #[expect(
+        clippy::panic,
+        reason = "test helper: a broken test environment must fail the test"
+    )]
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));
+        let path: PathBuf = dir.path().join("data").join("scim.db");
+        let url = format!("sqlite://{}", path.display());
+        let storage = Storage::connect(&url, TEST_POOL_SIZE)
+            .and_then(|s| s.run_migrations().map(|()| s))
+            .unwrap_or_else(|e| panic!("cannot set up SQLite test database: {e:?}"));
+        TestDb {
+            storage: Some(storage),
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL schema, or `None` (after a loud message) when PostgreSQL is unreachable and
+    /// `CI` is not `true`.
+    #[expect(
+        clippy::panic,
+        reason = "test helper: a broken test environment must fail the test"
+    )]
+    pub fn postgres() -> Option<TestDb> {
+        let admin_url =
+            std::env::var("SCIM_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let mut admin = match PgConnection::establish(&admin_url) {
+            Ok(conn) => conn,
+            Err(e) => {
+                if std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("PostgreSQL at {admin_url} is unreachable and CI=true: {e}");
+                }
+                eprintln!(
+                    "\n*** SKIPPING the PostgreSQL half of this test: {admin_url} is unreachable ({e}). \
+                     Start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`. ***\n"
+                );
+                return None;
+            }
+        };
+        let schema = format!("test_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .unwrap_or_else(|e| panic!("cannot create schema {schema}: {e}"));
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        // libpq percent-decodes URI parameters: this is `options=-c search_path=<schema>`.
+        let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
+        let cleanup = Cleanup::Postgres { admin_url, schema };
+        let storage = Storage::connect(&url, TEST_POOL_SIZE)
+            .and_then(|s| s.run_migrations().map(|()| s))
+            .unwrap_or_else(|e| panic!("cannot set up PostgreSQL test schema: {e:?}"));
+        Some(TestDb {
+            storage: Some(storage),
+            url,
+            cleanup,
+        })
+    }
+
+    /// The storage on this database.
+    #[expect(clippy::panic, reason = "the storage is only taken in Drop")]
+    pub fn storage(&self) -> &Storage {
+        self.storage
+            .as_ref()
+            .unwrap_or_else(|| panic!("TestDb used after drop"))
+    }
+
+    /// The URL of this database (with the schema's search_path on PostgreSQL).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.storage().backend()
+    }
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = Storage;
+
+    fn deref(&self) -> &Storage {
+        self.storage()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Close the pool's connections before dropping the schema they use.
+        drop(self.storage.take());
+        if let Cleanup::Postgres { admin_url, schema } = &self.cleanup {
+            let dropped = PgConnection::establish(admin_url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut c| {
+                    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = dropped {
+                eprintln!("warning: could not drop test schema {schema}: {e}");
+            }
+        }
+    }
+}
+
+/// Defines a module with two tests running the same body, one on SQLite and one on PostgreSQL:
+///
+/// ```ignore
+/// storage::backend_tests!(creates_a_user, |db| {
+///     let tenant = /* ... */;
+///     db.create_tenant(&tenant).unwrap();
+/// });
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($name:ident, |$db:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                let $db = $crate::testing::TestDb::sqlite();
+                $body
+            }
+
+            #[test]
+            fn postgres() {
+                if let Some($db) = $crate::testing::TestDb::postgres() {
+                    $body
+                }
+            }
+        }
+    };
+}

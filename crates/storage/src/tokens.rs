@@ -1,0 +1,221 @@
+//! SCIM bearer tokens: stored only as the SHA-256 hash the caller computed, found by that hash.
+//!
+//! Strategy: `token_hash` has a unique index, so authentication is one indexed lookup that returns the
+//! tenant. Revocation is a timestamp, not a delete: `revoked_at` in the future is a grace period (rotation
+//! keeps the old token working until then); the caller compares it with its clock. `last_used_at` is
+//! written in batches (the API buffers uses) and only ever moves forward.
+
+use chrono::{DateTime, NaiveDateTime};
+use diesel::prelude::*;
+use scim_core::TenantId;
+
+use crate::connection::write_transaction;
+use crate::error::{StorageError, Violation};
+use crate::schema::scim_tokens;
+use crate::tenants::{parse_tenant_id, tenant_not_found};
+use crate::{NewToken, Storage, TokenInfo, TokenRecord, from_db_time, to_db_time};
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = scim_tokens)]
+struct NewTokenRow<'a> {
+    id: &'a str,
+    tenant_id: &'a str,
+    token_hash: &'a str,
+    prefix: &'a str,
+    label: Option<&'a str>,
+    created_at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = scim_tokens)]
+struct TokenInfoRow {
+    id: String,
+    tenant_id: String,
+    prefix: String,
+    label: Option<String>,
+    created_at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
+    last_used_at: Option<NaiveDateTime>,
+}
+
+impl TokenInfoRow {
+    fn into_info(self) -> Result<TokenInfo, StorageError> {
+        Ok(TokenInfo {
+            tenant: parse_tenant_id(&self.tenant_id)?,
+            id: self.id,
+            prefix: self.prefix,
+            label: self.label,
+            created_at: from_db_time(self.created_at),
+            expires_at: self.expires_at.map(from_db_time),
+            revoked_at: self.revoked_at.map(from_db_time),
+            last_used_at: self.last_used_at.map(from_db_time),
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = scim_tokens)]
+struct TokenRecordRow {
+    id: String,
+    tenant_id: String,
+    expires_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
+}
+
+fn token_not_found(tenant: &TenantId, token_id: &str) -> StorageError {
+    StorageError::NotFound(format!("token {token_id} not found in tenant {tenant}"))
+}
+
+impl Storage {
+    /// Stores a token for `tenant` (created now). `NotFound` if the tenant does not exist, `Uniqueness`
+    /// if the id or hash is already stored.
+    pub fn insert_token(&self, tenant: &TenantId, token: &NewToken) -> Result<TokenInfo, StorageError> {
+        for (value, what) in [
+            (token.id.as_str(), "token id"),
+            (token.token_hash.as_str(), "token hash"),
+            (token.prefix.as_str(), "token prefix"),
+            (token.label.as_deref().unwrap_or_default(), "token label"),
+        ] {
+            crate::resources::reject_nul_str(value, what)?;
+        }
+        let created_at = to_db_time(chrono::Utc::now());
+        let row = NewTokenRow {
+            id: &token.id,
+            tenant_id: tenant.as_str(),
+            token_hash: &token.token_hash,
+            prefix: &token.prefix,
+            label: token.label.as_deref(),
+            created_at,
+            expires_at: token.expires_at.map(to_db_time),
+        };
+        let mut conn = self.conn()?;
+        diesel::insert_into(scim_tokens::table)
+            .values(&row)
+            .execute(&mut *conn)
+            .map_err(|e| {
+                StorageError::from_diesel_with(e, |violation, _| match violation {
+                    Violation::Unique => StorageError::Uniqueness("the token already exists".to_owned()),
+                    Violation::ForeignKey => tenant_not_found(tenant),
+                })
+            })?;
+        Ok(TokenInfo {
+            id: token.id.clone(),
+            tenant: tenant.clone(),
+            prefix: token.prefix.clone(),
+            label: token.label.clone(),
+            created_at: from_db_time(created_at),
+            expires_at: token.expires_at.map(to_db_time).map(from_db_time),
+            revoked_at: None,
+            last_used_at: None,
+        })
+    }
+
+    /// The token with this hash, whatever its state (the caller checks expiry and revocation).
+    pub fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StorageError> {
+        let mut conn = self.conn()?;
+        let row = scim_tokens::table
+            .filter(scim_tokens::token_hash.eq(token_hash))
+            .select(TokenRecordRow::as_select())
+            .first(&mut *conn)
+            .optional()?;
+        row.map(|r| {
+            Ok(TokenRecord {
+                tenant: parse_tenant_id(&r.tenant_id)?,
+                id: r.id,
+                expires_at: r.expires_at.map(from_db_time),
+                revoked_at: r.revoked_at.map(from_db_time),
+            })
+        })
+        .transpose()
+    }
+
+    /// The tenant's tokens (revoked ones included), oldest first.
+    pub fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenInfo>, StorageError> {
+        let mut conn = self.conn()?;
+        scim_tokens::table
+            .filter(scim_tokens::tenant_id.eq(tenant.as_str()))
+            .select(TokenInfoRow::as_select())
+            .order((scim_tokens::created_at.asc(), scim_tokens::id.asc()))
+            .load(&mut *conn)?
+            .into_iter()
+            .map(TokenInfoRow::into_info)
+            .collect()
+    }
+
+    /// Revokes one of the tenant's tokens as of `at`. An earlier existing revocation is kept; a later one
+    /// (a grace period still running) is brought forward. `NotFound` if the token is not the tenant's.
+    pub fn revoke_token(
+        &self,
+        tenant: &TenantId,
+        token_id: &str,
+        at: DateTime<chrono::Utc>,
+    ) -> Result<(), StorageError> {
+        let at = to_db_time(at);
+        let mut conn = self.conn()?;
+        write_transaction(&mut conn, |conn| {
+            let mine = scim_tokens::table
+                .filter(scim_tokens::tenant_id.eq(tenant.as_str()))
+                .filter(scim_tokens::id.eq(token_id));
+            let exists: i64 = mine.count().get_result(conn)?;
+            if exists == 0 {
+                return Err(token_not_found(tenant, token_id));
+            }
+            diesel::update(
+                mine.filter(
+                    scim_tokens::revoked_at
+                        .is_null()
+                        .or(scim_tokens::revoked_at.gt(at)),
+                ),
+            )
+            .set(scim_tokens::revoked_at.eq(at))
+            .execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Revokes, as of `at` (possibly in the future: a grace period), every token of the tenant except
+    /// `keep_token_id` that is not revoked yet. Returns how many were revoked.
+    pub fn revoke_tokens_except(
+        &self,
+        tenant: &TenantId,
+        keep_token_id: &str,
+        at: DateTime<chrono::Utc>,
+    ) -> Result<u64, StorageError> {
+        let mut conn = self.conn()?;
+        let revoked = diesel::update(
+            scim_tokens::table
+                .filter(scim_tokens::tenant_id.eq(tenant.as_str()))
+                .filter(scim_tokens::id.ne(keep_token_id))
+                .filter(scim_tokens::revoked_at.is_null()),
+        )
+        .set(scim_tokens::revoked_at.eq(to_db_time(at)))
+        .execute(&mut *conn)?;
+        Ok(u64::try_from(revoked).unwrap_or(u64::MAX))
+    }
+
+    /// Records token uses in one transaction; `last_used_at` only moves forward. Unknown ids are ignored
+    /// (the token may have been deleted with its tenant meanwhile).
+    pub fn record_token_use(&self, uses: &[(String, DateTime<chrono::Utc>)]) -> Result<(), StorageError> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn()?;
+        write_transaction(&mut conn, |conn| {
+            for (token_id, at) in uses {
+                let at = to_db_time(*at);
+                diesel::update(
+                    scim_tokens::table.filter(scim_tokens::id.eq(token_id)).filter(
+                        scim_tokens::last_used_at
+                            .is_null()
+                            .or(scim_tokens::last_used_at.lt(at)),
+                    ),
+                )
+                .set(scim_tokens::last_used_at.eq(at))
+                .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+}

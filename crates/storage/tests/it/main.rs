@@ -1,0 +1,16 @@
+//! Storage integration tests. Every test runs on SQLite and on PostgreSQL (`storage::backend_tests!`).
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test fixtures and helpers outside #[test] fns fail the test on any error"
+)]
+
+mod common;
+mod crud;
+mod filters;
+mod members;
+mod migrations;
+mod tenants;
+mod tokens;
