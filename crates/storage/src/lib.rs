@@ -8,10 +8,12 @@
 //! indexes on lowercase shadow columns computed in Rust, never by read-then-write. Filters, sorting and
 //! paging run in SQL ([`filter_sql`]).
 
+pub mod admin_audit;
 pub mod connection;
 pub mod error;
 mod filter_sql;
 mod model;
+pub mod oauth_clients;
 mod resources;
 pub mod schema;
 #[expect(
