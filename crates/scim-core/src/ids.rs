@@ -66,7 +66,7 @@ impl fmt::Display for ResourceId {
 }
 
 /// The resource types this server serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ResourceKind {
     User,
     Group,

@@ -1,6 +1,28 @@
 //! RFC 7644 §3.5.2 PATCH: parse a PatchOp body (tolerating what Entra really sends) and apply it to a
 //! resource atomically. Group membership changes come out as [`MemberOp`]s so storage can apply them as
 //! targeted inserts and deletes without loading the member list.
+//!
+//! Strategy:
+//! - [`parse`] turns the body into a [`PatchRequest`]. It is lenient about structure (key case and order,
+//!   extra keys, `op` case, an empty `Operations` list) and strict about meaning: a path that does not parse
+//!   is `invalidPath`, a bad value filter `invalidFilter`, a missing `op` `invalidSyntax`.
+//! - [`apply()`] resolves every path against the [`SchemaRegistry`](crate::schema::SchemaRegistry), works on a
+//!   clone of the document and writes it back only when every operation succeeded (RFC 7644 §3.5.2: "the
+//!   PATCH operation MUST be atomic"). Values are coerced to the attribute's type by [`coerce`] (Entra's
+//!   `"False"`, one-element arrays around single values, `$ref: null`).
+//! - `members` of a Group never touches the document: [`members`] turns those operations into
+//!   [`MemberOp`]s.
+//! - [`selector`] is the bridge to the filter module for `attr[filter]` paths.
+//!
+//! Every quirk of `reference/entra-requests.md` §4 that concerns PATCH has a named test in `tests.rs`.
+
+mod apply;
+mod coerce;
+mod members;
+mod parse;
+mod selector;
+#[cfg(test)]
+mod tests;
 
 use serde_json::Value;
 
@@ -8,8 +30,13 @@ use crate::filter::Filter;
 use crate::ids::ResourceId;
 use crate::path::AttrPath;
 
+pub use apply::apply;
+
+/// The URN of the PatchOp message schema (RFC 7644 §3.5.2).
+pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
 /// `op` of a PATCH operation, matched case-insensitively (Entra sends `Add`, `Replace`, `Remove`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PatchOpKind {
     Add,
     Replace,
@@ -76,4 +103,12 @@ pub struct PatchOutcome {
     pub document_changed: bool,
     /// Membership changes, in request order (Groups only).
     pub member_ops: Vec<MemberOp>,
+}
+
+impl PatchOutcome {
+    /// Whether the PATCH asks storage for nothing at all: the document is unchanged and there are no
+    /// member operations (e.g. an empty `Operations` list, or values identical to the stored ones).
+    pub fn is_noop(&self) -> bool {
+        !self.document_changed && self.member_ops.is_empty()
+    }
 }

@@ -117,6 +117,72 @@ impl Schema {
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
         self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
+
+    /// Loads a schema from its RFC 7643 §7 JSON form (the body `/Schemas/{id}` serves; `schemas` and
+    /// `meta` are ignored). Optional characteristics default as §7 says (`multiValued`, `required`,
+    /// `caseExact` false; `mutability` readWrite; `returned` default; `uniqueness` none).
+    ///
+    /// Rejected with `invalidValue`: an `id` that is not a URN; an attribute name that is not an RFC 7643
+    /// §2.1 ATTRNAME; two attributes (or two sub-attributes of one attribute) whose names differ only in
+    /// case; sub-attributes on a non-complex attribute; a complex attribute without sub-attributes; a
+    /// complex sub-attribute (§2.3.8: sub-attributes of sub-attributes are not allowed).
+    pub fn from_json(value: &serde_json::Value) -> Result<Schema, ScimError> {
+        let schema: Schema = serde_json::from_value(value.clone())
+            .map_err(|e| ScimError::InvalidValue(format!("schema definition is malformed: {e}")))?;
+        let urn_body = schema.id.get(4..).unwrap_or_default();
+        if !is_urn(&schema.id) || urn_body.is_empty() || schema.id.chars().any(char::is_whitespace) {
+            return Err(ScimError::InvalidValue(format!(
+                "schema id {:?} must be a URN",
+                schema.id
+            )));
+        }
+        check_attribute_list(&schema.id, &schema.attributes, false)?;
+        Ok(schema)
+    }
+}
+
+/// Whether `text` starts with `urn:` (case-insensitive).
+pub(crate) fn is_urn(text: &str) -> bool {
+    text.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+}
+
+/// The §7 structural rules for one list of attributes (top level when `nested` is false).
+fn check_attribute_list(owner: &str, attrs: &[AttributeDef], nested: bool) -> Result<(), ScimError> {
+    let invalid = |msg: String| Err(ScimError::InvalidValue(msg));
+    for (index, attr) in attrs.iter().enumerate() {
+        let path = format!("{owner}:{}", attr.name);
+        if !crate::path::is_attr_name(&attr.name) {
+            return invalid(format!(
+                "attribute name {:?} in {owner} is not a valid ATTRNAME",
+                attr.name
+            ));
+        }
+        let earlier = attrs.iter().take(index);
+        if earlier
+            .into_iter()
+            .any(|a| a.name.eq_ignore_ascii_case(&attr.name))
+        {
+            return invalid(format!(
+                "attribute {path} is defined twice (names are case-insensitive)"
+            ));
+        }
+        match (attr.attr_type, nested) {
+            (AttributeType::Complex, true) => {
+                return invalid(format!(
+                    "sub-attribute {path} is complex; sub-attributes cannot have sub-attributes"
+                ));
+            }
+            (AttributeType::Complex, false) if attr.sub_attributes.is_empty() => {
+                return invalid(format!("complex attribute {path} has no subAttributes"));
+            }
+            (AttributeType::Complex, false) => check_attribute_list(&path, &attr.sub_attributes, true)?,
+            _ if !attr.sub_attributes.is_empty() => {
+                return invalid(format!("attribute {path} has subAttributes but is not complex"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// An extension schema attached to a resource type (`schemaExtensions` in RFC 7643 §6).
@@ -187,7 +253,7 @@ impl SchemaRegistry {
         schema: Schema,
         required: bool,
     ) -> Result<(), ScimError> {
-        if !schema.id.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
+        if !is_urn(&schema.id) {
             return Err(ScimError::InvalidValue(format!(
                 "extension schema id {:?} must be a URN",
                 schema.id
@@ -284,6 +350,129 @@ impl SchemaRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    const LUCID: &str = include_str!("../../tests/fixtures/lucid-user-extension.json");
+    const LUCID_URN: &str = "urn:ietf:params:scim:schemas:extension:lucid:2.0:User";
+
+    fn lucid_json() -> serde_json::Value {
+        serde_json::from_str(LUCID).unwrap()
+    }
+
+    #[test]
+    fn lucid_extension_loads_with_boolean_product_licenses() {
+        let schema = Schema::from_json(&lucid_json()).unwrap();
+        assert_eq!(schema.id, LUCID_URN);
+        assert_eq!(
+            schema.attribute("BILLINGCODE").unwrap().attr_type,
+            AttributeType::String
+        );
+        let licenses = schema.attribute("productLicenses").unwrap();
+        assert_eq!(licenses.attr_type, AttributeType::Complex);
+        let subs: Vec<(&str, AttributeType)> = licenses
+            .sub_attributes
+            .iter()
+            .map(|s| (s.name.as_str(), s.attr_type))
+            .collect();
+        assert_eq!(
+            subs,
+            [
+                ("Lucidchart", AttributeType::Boolean),
+                ("Lucidspark", AttributeType::Boolean),
+                ("LucidscaleExplorer", AttributeType::Boolean),
+                ("LucidscaleCreator", AttributeType::Boolean),
+            ]
+        );
+        // Omitted characteristics take the RFC 7643 §7 defaults.
+        let chart = licenses.sub_attribute("lucidchart").unwrap();
+        assert_eq!(chart.mutability, Mutability::ReadWrite);
+        assert_eq!(chart.returned, Returned::Default);
+        assert!(!chart.multi_valued && !chart.required && !chart.case_exact);
+    }
+
+    #[test]
+    fn lucid_extension_resolves_by_urn_once_registered() {
+        let mut reg = SchemaRegistry::core();
+        reg.add_extension(
+            ResourceKind::User,
+            Schema::from_json(&lucid_json()).unwrap(),
+            false,
+        )
+        .unwrap();
+        let path = AttrPath::parse(&format!("{LUCID_URN}:productLicenses.lucidscalecreator")).unwrap();
+        let r = reg.resolve(ResourceKind::User, &path).unwrap();
+        assert_eq!(r.target().name, "LucidscaleCreator");
+        assert!(!r.is_core);
+    }
+
+    #[test]
+    fn schema_json_round_trips_through_from_json() {
+        for schema in SchemaRegistry::core().schemas() {
+            let json = serde_json::to_value(schema).unwrap();
+            assert_eq!(&Schema::from_json(&json).unwrap(), schema);
+        }
+    }
+
+    #[test]
+    fn from_json_tolerates_missing_optional_keys() {
+        let schema = Schema::from_json(&json!({
+            "id": "urn:example:ext",
+            "attributes": [{"name": "shoeSize", "type": "integer"}]
+        }))
+        .unwrap();
+        assert_eq!(schema.name, "");
+        assert_eq!(schema.attributes.len(), 1);
+    }
+
+    #[test]
+    fn from_json_rejects_non_urn_ids() {
+        for id in ["lucid", "http://example.com/schema", "urn:", "urn:has space"] {
+            let err = Schema::from_json(&json!({"id": id, "attributes": []})).unwrap_err();
+            assert!(matches!(err, ScimError::InvalidValue(_)), "{id}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn from_json_rejects_case_insensitive_duplicate_names() {
+        let err = Schema::from_json(&json!({
+            "id": "urn:example:ext",
+            "attributes": [{"name": "code", "type": "string"}, {"name": "Code", "type": "string"}]
+        }))
+        .unwrap_err();
+        assert!(err.detail().contains("defined twice"), "{err:?}");
+        let err = Schema::from_json(&json!({
+            "id": "urn:example:ext",
+            "attributes": [{"name": "c", "type": "complex", "subAttributes": [
+                {"name": "a", "type": "string"}, {"name": "A", "type": "string"}]}]
+        }))
+        .unwrap_err();
+        assert!(err.detail().contains("urn:example:ext:c:A"), "{err:?}");
+    }
+
+    #[test]
+    fn from_json_rejects_sub_attributes_of_sub_attributes() {
+        let err = Schema::from_json(&json!({
+            "id": "urn:example:ext",
+            "attributes": [{"name": "outer", "type": "complex", "subAttributes": [
+                {"name": "inner", "type": "complex", "subAttributes": [{"name": "x", "type": "string"}]}]}]
+        }))
+        .unwrap_err();
+        assert!(err.detail().contains("cannot have sub-attributes"), "{err:?}");
+    }
+
+    #[test]
+    fn from_json_rejects_malformed_definitions() {
+        for attrs in [
+            json!([{"name": "x"}]),
+            json!([{"name": "x", "type": "text"}]),
+            json!([{"name": "1x", "type": "string"}]),
+            json!([{"name": "x", "type": "string", "subAttributes": [{"name": "y", "type": "string"}]}]),
+            json!([{"name": "x", "type": "complex"}]),
+        ] {
+            let result = Schema::from_json(&json!({"id": "urn:example:ext", "attributes": attrs}));
+            assert!(matches!(result, Err(ScimError::InvalidValue(_))), "{attrs}");
+        }
+    }
 
     #[test]
     fn resolves_names_case_insensitively_and_by_urn() {

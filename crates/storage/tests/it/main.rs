@@ -8,8 +8,11 @@
 )]
 
 mod common;
+mod concurrency;
+mod connect;
 mod crud;
 mod filters;
+mod hostile;
 mod members;
 mod migrations;
 mod tenants;

@@ -1,0 +1,176 @@
+//! `ApiError`: everything a SCIM request can fail with, rendered as the RFC 7644 §3.12 Error body with
+//! `Content-Type: application/scim+json`.
+//!
+//! Client errors carry their detail. Server errors (storage outages, bugs) answer with a fixed body and the
+//! cause goes to the log, so database text never reaches a client. A 401 carries
+//! `WWW-Authenticate: Bearer` and the same body whether the token is unknown, revoked, expired or belongs to
+//! another tenant, so the answer reveals nothing about other tenants.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use scim_core::ScimError;
+use scim_core::error::ErrorBody;
+use storage::StorageError;
+
+/// The media type of every SCIM response body.
+pub const SCIM_JSON: &str = "application/scim+json";
+
+#[derive(thiserror::Error)]
+pub enum ApiError {
+    /// A SCIM protocol error with its own status and scimType.
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// RFC 7644 §3.7.4: more bulk operations than `maxOperations`.
+    #[error("{sent} operations exceed maxOperations {max}")]
+    TooManyOperations { sent: usize, max: usize },
+    #[error("unsupported content type {0:?}")]
+    UnsupportedMediaType(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    NotImplemented(&'static str),
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    /// The database is unreachable or overloaded: 503, worth retrying.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure: 500, detail logged only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::NotFound(detail) => ScimError::NotFound(detail).into(),
+            StorageError::Uniqueness(detail) => ScimError::Uniqueness(detail).into(),
+            StorageError::PreconditionFailed(detail) => ScimError::PreconditionFailed(detail).into(),
+            StorageError::InvalidReference(detail) => ScimError::InvalidValue(detail).into(),
+            StorageError::Scim(scim) => scim.into(),
+            StorageError::Unavailable(detail) => Self::Unavailable(detail),
+            other @ (StorageError::Config(_) | StorageError::Internal(_)) => {
+                Self::Internal(other.to_string())
+            }
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Self::Internal(format!("blocking task failed: {err}"))
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        let code = match self {
+            Self::Scim(e) => e.status(),
+            Self::Unauthorized => 401,
+            Self::PayloadTooLarge(_) | Self::TooManyOperations { .. } => 413,
+            Self::UnsupportedMediaType(_) => 415,
+            Self::MethodNotAllowed => 405,
+            Self::NotImplemented(_) => 501,
+            Self::RateLimited { .. } => 429,
+            Self::Unavailable(_) => 503,
+            Self::Internal(_) => 500,
+        };
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let detail = match self {
+            Self::Scim(e) => e.detail().to_owned(),
+            Self::Unauthorized => "A valid bearer token for this tenant is required.".to_owned(),
+            Self::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "storage unavailable");
+                "The service is temporarily unavailable; retry later.".to_owned()
+            }
+            Self::Internal(cause) => {
+                tracing::error!(cause = %cause, "internal error");
+                "An internal error occurred.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let scim_type = match self {
+            Self::Scim(e) => e.scim_type(),
+            _ => None,
+        };
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON)));
+        match self {
+            Self::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            Self::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody::new(status.as_u16(), scim_type, &detail))
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+
+    use super::*;
+
+    async fn body_of(err: ApiError) -> (u16, serde_json::Value, Option<String>) {
+        let response = err.error_response();
+        let status = response.status().as_u16();
+        let www = response
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let bytes = to_bytes(response.into_body()).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), www)
+    }
+
+    #[actix_web::test]
+    async fn unauthorized_has_bearer_challenge_and_scim_body() {
+        let (status, body, www) = body_of(ApiError::Unauthorized).await;
+        assert_eq!(status, 401);
+        assert_eq!(www.as_deref(), Some("Bearer"));
+        assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+        assert_eq!(body["status"], "401");
+    }
+
+    #[actix_web::test]
+    async fn internal_errors_never_leak_their_cause() {
+        let (status, body, _) =
+            body_of(ApiError::Internal("relation \"resources\" does not exist".into())).await;
+        assert_eq!(status, 500);
+        assert!(!body.to_string().contains("relation"), "{body}");
+    }
+
+    #[actix_web::test]
+    async fn storage_uniqueness_is_409_uniqueness() {
+        let (status, body, _) = body_of(StorageError::Uniqueness("userName taken".into()).into()).await;
+        assert_eq!(status, 409);
+        assert_eq!(body["scimType"], "uniqueness");
+    }
+}

@@ -1,0 +1,150 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod bootstrap;
+pub mod error;
+pub mod request;
+pub mod resources;
+pub mod routes;
+pub mod state;
+pub mod urls;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use service::{Health, Metrics, Settings};
+use storage::Storage;
+
+use crate::state::{ApiMetrics, AppState, Clock};
+
+/// How often pending token last-used times are written.
+const TOKEN_USE_FLUSH_INTERVAL: Duration = Duration::from_secs(15);
+
+/// A built, bound, not yet running SCIM service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    health: Health,
+    state: web::Data<AppState>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The system clock.
+fn system_clock() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+impl Application {
+    /// Connects to the database, applies migrations (unless disabled) and binds the listener.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let storage = connect_storage(settings).await?;
+        Self::build_with(settings, storage, system_clock)
+    }
+
+    /// Like [`Application::build`] with an existing storage handle and clock (tests).
+    pub fn build_with(settings: &Settings, storage: Storage, clock: Clock) -> anyhow::Result<Self> {
+        let metrics = Metrics::new();
+        let api_metrics = ApiMetrics::register(&metrics);
+        let state = web::Data::new(AppState::new(storage.clone(), settings, api_metrics, clock)?);
+        let readiness_storage = storage;
+        let health = Health::new(std::sync::Arc::new(move || {
+            readiness_storage.ping().map_err(|e| e.to_string())?;
+            match readiness_storage
+                .pending_migrations()
+                .map_err(|e| e.to_string())?
+            {
+                0 => Ok(()),
+                n => Err(format!("{n} database migrations pending")),
+            }
+        }));
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let app_state = state.clone();
+        let app_health = web::Data::new(health.clone());
+        let app_metrics = web::Data::new(metrics);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(app_health.clone())
+                .app_data(app_metrics.clone())
+                .wrap(from_fn(service::middleware::observe))
+                .configure(Health::configure)
+                .route("/metrics", web::get().to(metrics_endpoint))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout_seconds)
+        .run();
+        Ok(Self {
+            port,
+            server,
+            health,
+            state,
+        })
+    }
+
+    /// The bound port (useful with `listen = 127.0.0.1:0`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/Ctrl-C, then drains gracefully and writes pending token last-used times.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(service::shutdown_on_signal(handle, self.health.clone()));
+        let flusher = self.state.clone();
+        let flush_task = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(TOKEN_USE_FLUSH_INTERVAL);
+            loop {
+                interval.tick().await;
+                let state = flusher.clone();
+                let _ignored = service::blocking(move || state.flush_token_uses()).await;
+            }
+        });
+        let result = self.server.await;
+        flush_task.abort();
+        let state = self.state.clone();
+        let _ignored = service::blocking(move || state.flush_token_uses()).await;
+        result
+    }
+}
+
+/// Connects and migrates on the blocking pool (diesel is synchronous).
+pub async fn connect_storage(settings: &Settings) -> anyhow::Result<Storage> {
+    let url = settings.database_url.expose_secret().to_owned();
+    let pool_size = settings.database_pool_size;
+    let run_migrations = settings.run_migrations;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Storage> {
+        let storage = Storage::connect(&url, pool_size).context("cannot open the database")?;
+        if run_migrations {
+            storage
+                .run_migrations()
+                .context("cannot apply database migrations")?;
+        }
+        Ok(storage)
+    })
+    .await?
+}
+
+/// `/metrics`: pool gauges are sampled at scrape time.
+async fn metrics_endpoint(metrics: web::Data<Metrics>, state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.storage.pool_state();
+    state.metrics.pool_connections.set(i64::from(pool.connections));
+    state.metrics.pool_idle.set(i64::from(pool.idle));
+    service::metrics_endpoint(metrics).await
+}

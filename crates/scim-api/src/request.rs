@@ -1,0 +1,261 @@
+//! Reading SCIM requests: JSON bodies (media type, size and nesting checked before parsing), query
+//! parameters (names matched case-insensitively, unknown ones such as Entra's `aadOptscim062020` ignored,
+//! `+` decoded as a space), and `If-Match` / `If-None-Match` version preconditions.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, web};
+use scim_core::ScimError;
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Reads and parses a JSON body. Accepts `application/scim+json`, `application/json` (any parameters) or no
+/// content type at all; anything else is 415.
+pub async fn json_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    max_bytes: usize,
+    max_depth: usize,
+) -> ApiResult<Value> {
+    check_media_type(req)?;
+    let bytes = payload
+        .to_bytes_limited(max_bytes)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(max_bytes))?
+        .map_err(|e| ScimError::InvalidSyntax(format!("could not read the request body: {e}")))?;
+    parse_json(&bytes, max_depth)
+}
+
+fn check_media_type(req: &HttpRequest) -> ApiResult<()> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or_default();
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    let json = essence.eq_ignore_ascii_case("application/scim+json")
+        || essence.eq_ignore_ascii_case("application/json");
+    if json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(essence.to_owned()))
+    }
+}
+
+/// Parses JSON after checking its nesting depth without recursion, so a 10,000-deep body is a 400, not a
+/// stack overflow.
+pub fn parse_json(bytes: &[u8], max_depth: usize) -> ApiResult<Value> {
+    if json_depth(bytes) > max_depth {
+        return Err(ScimError::InvalidSyntax(format!("JSON nesting deeper than {max_depth} levels")).into());
+    }
+    serde_json::from_slice(bytes).map_err(|e| ScimError::InvalidSyntax(format!("invalid JSON: {e}")).into())
+}
+
+/// Maximum nesting of arrays/objects, ignoring brackets inside strings.
+fn json_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Query parameters a SCIM list or get understands.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct QueryParams {
+    pub filter: Option<String>,
+    pub attributes: Option<String>,
+    pub excluded_attributes: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub start_index: Option<String>,
+    pub count: Option<String>,
+}
+
+impl QueryParams {
+    /// Form-decodes the query string and picks the known parameters, case-insensitively.
+    pub fn from_request(req: &HttpRequest) -> ApiResult<Self> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+            .map_err(|e| ScimError::BadRequest(format!("malformed query string: {e}")))?;
+        let mut params = Self::default();
+        for (name, value) in pairs {
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "filter" => &mut params.filter,
+                "attributes" => &mut params.attributes,
+                "excludedattributes" => &mut params.excluded_attributes,
+                "sortby" => &mut params.sort_by,
+                "sortorder" => &mut params.sort_order,
+                "startindex" => &mut params.start_index,
+                "count" => &mut params.count,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        Ok(params)
+    }
+
+    /// The same parameters from a `.search` body (RFC 7644 §3.4.3), where lists are JSON arrays.
+    pub fn from_search_body(body: &Value) -> ApiResult<Self> {
+        let Some(object) = body.as_object() else {
+            return Err(ScimError::InvalidSyntax("a SearchRequest must be a JSON object".to_owned()).into());
+        };
+        let mut params = Self::default();
+        for (name, value) in object {
+            let text = match value {
+                Value::Null => continue,
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => return Err(ScimError::InvalidValue(format!("{name} has an unexpected type")).into()),
+            };
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "filter" => &mut params.filter,
+                "attributes" => &mut params.attributes,
+                "excludedattributes" => &mut params.excluded_attributes,
+                "sortby" => &mut params.sort_by,
+                "sortorder" => &mut params.sort_order,
+                "startindex" => &mut params.start_index,
+                "count" => &mut params.count,
+                _ => continue,
+            };
+            *slot = Some(text);
+        }
+        Ok(params)
+    }
+}
+
+/// A page request after applying defaults and limits (RFC 7644 §3.4.2.4): `startIndex` below 1 counts as
+/// 1, a negative `count` as 0, and `count` above the maximum is capped.
+pub fn page(params: &QueryParams, default_count: u64, max_count: u64) -> ApiResult<(u64, u64)> {
+    let number = |name: &str, value: &Option<String>| -> ApiResult<Option<i64>> {
+        value
+            .as_deref()
+            .map(|v| {
+                v.trim().parse::<i64>().map_err(|_| {
+                    ApiError::from(ScimError::InvalidValue(format!(
+                        "{name} must be an integer, got {v:?}"
+                    )))
+                })
+            })
+            .transpose()
+    };
+    let start = number("startIndex", &params.start_index)?.unwrap_or(1).max(1);
+    let count = number("count", &params.count)?.map_or(default_count, |c| u64::try_from(c).unwrap_or(0));
+    Ok((u64::try_from(start).unwrap_or(1), count.min(max_count)))
+}
+
+/// The version named by a weak or strong ETag (`W/"3"` or `"3"`); `*` means any version (`None`).
+pub fn etag_version(value: &str) -> Option<i64> {
+    let trimmed = value.trim();
+    let unweak = trimmed.strip_prefix("W/").unwrap_or(trimmed);
+    unweak.trim_matches('"').parse().ok()
+}
+
+/// The version `If-Match` requires, if any. A value that is not one of our ETags can never match: 412.
+pub fn if_match(req: &HttpRequest) -> ApiResult<Option<i64>> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    etag_version(text).map(Some).ok_or_else(|| {
+        ScimError::PreconditionFailed(format!("If-Match {text:?} does not match the resource")).into()
+    })
+}
+
+/// True when `If-None-Match` names the current version (or `*`), i.e. a GET may answer 304.
+pub fn if_none_match_hits(req: &HttpRequest, version: i64) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    value
+        .split(',')
+        .any(|tag| tag.trim() == "*" || etag_version(tag) == Some(version))
+}
+
+/// The weak ETag of a version.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn depth_ignores_brackets_in_strings() {
+        assert_eq!(json_depth(br#"{"a":"[[[[{{{{"}"#), 1);
+        assert_eq!(json_depth(br#"{"a":[{"b":"\"]"}]}"#), 3);
+        assert!(parse_json(&"[".repeat(10_000).into_bytes(), 64).is_err());
+    }
+
+    #[test]
+    fn query_names_are_case_insensitive_plus_is_space_and_unknown_ignored() {
+        let req = TestRequest::with_uri(
+            "/Users?aadOptscim062020&FILTER=userName+eq+%22dale.mohr%40romaguera.uk%22&startIndex=2&Count=5",
+        )
+        .to_http_request();
+        let params = QueryParams::from_request(&req).unwrap();
+        assert_eq!(
+            params.filter.as_deref(),
+            Some("userName eq \"dale.mohr@romaguera.uk\"")
+        );
+        assert_eq!(page(&params, 100, 1000).unwrap(), (2, 5));
+    }
+
+    #[test]
+    fn page_bounds_follow_rfc() {
+        let params = QueryParams {
+            start_index: Some("0".into()),
+            count: Some("-3".into()),
+            ..Default::default()
+        };
+        assert_eq!(page(&params, 100, 1000).unwrap(), (1, 0));
+        let params = QueryParams {
+            count: Some("5000".into()),
+            ..Default::default()
+        };
+        assert_eq!(page(&params, 100, 1000).unwrap(), (1, 1000));
+        let params = QueryParams {
+            count: Some("x".into()),
+            ..Default::default()
+        };
+        assert!(page(&params, 100, 1000).is_err());
+    }
+
+    #[test]
+    fn etags_parse_weak_and_strong() {
+        assert_eq!(etag_version("W/\"3\""), Some(3));
+        assert_eq!(etag_version("\"7\""), Some(7));
+        assert_eq!(etag_version("W/\"abc\""), None);
+        assert_eq!(etag(4), "W/\"4\"");
+    }
+}

@@ -1,0 +1,362 @@
+//! SCIM operations on Users and Groups, independent of HTTP so that single requests and `/Bulk` share
+//! them: validate with scim-core, enforce the tenant's policy, persist with storage, render the SCIM JSON.
+//!
+//! Writes that depend on the current document (PUT, PATCH, deactivating DELETE) run their scim-core step
+//! inside storage's transaction (`modify_resource`), so concurrent writers cannot lose each other's work.
+
+use scim_core::filter::{self, Filter, ResolvedPath};
+use scim_core::patch::{self, MemberOp, PatchRequest};
+use scim_core::path::AttrPath;
+use scim_core::policy::DeleteMode;
+use scim_core::projection::Projection;
+use scim_core::resource;
+use scim_core::sort::SortOrder;
+use scim_core::{ResourceId, ResourceKind, ScimError};
+use serde_json::{Map, Value, json};
+use storage::{Expand, ResourceQuery, StoredResource, WriteContext};
+
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::request::{QueryParams, etag, page};
+use crate::state::AppState;
+
+pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// One request's context: who calls, and the shared state.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub state: actix_web::web::Data<AppState>,
+    pub caller: Caller,
+}
+
+impl Ctx {
+    fn write_context(&self) -> WriteContext {
+        WriteContext {
+            tenant: self.caller.tenant.clone(),
+            actor_token_id: Some(self.caller.token_id.clone()),
+            request_id: self.caller.request_id.clone(),
+            now: (self.state.clock)(),
+        }
+    }
+
+    fn count(&self, kind: ResourceKind, operation: &str) {
+        self.state
+            .metrics
+            .count(&self.caller.tenant, kind.as_str(), operation);
+    }
+
+    /// Runs a storage call on the blocking pool.
+    async fn storage<R, F>(&self, f: F) -> ApiResult<R>
+    where
+        F: FnOnce(&storage::Storage) -> Result<R, storage::StorageError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let storage = self.state.storage.clone();
+        Ok(service::blocking(move || f(&storage)).await??)
+    }
+
+    /// `meta.location` of a resource.
+    pub fn location(&self, kind: ResourceKind, id: &ResourceId) -> String {
+        format!("{}/{}/{id}", self.caller.base_url, kind.endpoint())
+    }
+}
+
+/// Which linked lists a projection needs loaded.
+pub fn expand_for(ctx: &Ctx, kind: ResourceKind, projection: &Projection) -> Expand {
+    let registry = &ctx.caller.policy.registry;
+    match kind {
+        ResourceKind::Group => Expand {
+            members: projection.includes(registry, kind, &AttrPath::new("members")),
+            groups: false,
+        },
+        ResourceKind::User => Expand {
+            members: false,
+            groups: projection.includes(registry, kind, &AttrPath::new("groups")),
+        },
+    }
+}
+
+pub async fn create(ctx: &Ctx, kind: ResourceKind, body: &Value) -> ApiResult<StoredResource> {
+    let policy = ctx.caller.policy.clone();
+    let mut doc = resource::validate_for_create(&policy.registry, kind, body)?;
+    let members = match kind {
+        ResourceKind::Group => resource::take_members(&mut doc)?,
+        ResourceKind::User => None,
+    };
+    policy.check(kind, &doc)?;
+    let wctx = ctx.write_context();
+    let stored = ctx
+        .storage(move |s| s.create_resource(&wctx, kind, doc, members.as_deref()))
+        .await?;
+    ctx.count(kind, "create");
+    Ok(stored)
+}
+
+pub async fn get(ctx: &Ctx, kind: ResourceKind, id: ResourceId, expand: Expand) -> ApiResult<StoredResource> {
+    let tenant = ctx.caller.tenant.clone();
+    let stored = ctx
+        .storage(move |s| s.get_resource(&tenant, kind, &id, expand))
+        .await?;
+    ctx.count(kind, "get");
+    Ok(stored)
+}
+
+pub async fn replace(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: ResourceId,
+    expected_version: Option<i64>,
+    body: Value,
+) -> ApiResult<StoredResource> {
+    let policy = ctx.caller.policy.clone();
+    let wctx = ctx.write_context();
+    let stored = ctx
+        .storage(move |s| {
+            s.modify_resource(&wctx, kind, &id, expected_version, |doc| {
+                let mut replacement = resource::validate_for_replace(&policy.registry, kind, doc, &body)?;
+                // PUT without `members` leaves membership alone: a client that only renames a group must not
+                // empty it by accident. `members: []` does clear it.
+                let member_ops = match kind {
+                    ResourceKind::Group => resource::take_members(&mut replacement)?
+                        .map(MemberOp::ReplaceAll)
+                        .into_iter()
+                        .collect(),
+                    ResourceKind::User => Vec::new(),
+                };
+                check_user_name_change(&policy, kind, doc, &replacement)?;
+                policy.check(kind, &replacement)?;
+                *doc = replacement;
+                Ok(member_ops)
+            })
+        })
+        .await?;
+    ctx.count(kind, "replace");
+    Ok(stored)
+}
+
+pub async fn patch(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: ResourceId,
+    expected_version: Option<i64>,
+    body: &Value,
+) -> ApiResult<StoredResource> {
+    let request = PatchRequest::from_json(body)?;
+    let policy = ctx.caller.policy.clone();
+    let wctx = ctx.write_context();
+    let stored = ctx
+        .storage(move |s| {
+            s.modify_resource(&wctx, kind, &id, expected_version, |doc| {
+                let before = doc.clone();
+                let outcome = patch::apply(&policy.registry, kind, doc, &request, policy.patch_options())?;
+                if outcome.document_changed {
+                    let validated = resource::validate_document(&policy.registry, kind, doc)?;
+                    check_user_name_change(&policy, kind, &before, &validated)?;
+                    policy.check(kind, &validated)?;
+                    *doc = validated;
+                }
+                Ok(outcome.member_ops)
+            })
+        })
+        .await?;
+    ctx.count(kind, "patch");
+    Ok(stored)
+}
+
+pub async fn delete(
+    ctx: &Ctx,
+    kind: ResourceKind,
+    id: ResourceId,
+    expected_version: Option<i64>,
+) -> ApiResult<()> {
+    let wctx = ctx.write_context();
+    if kind == ResourceKind::User && ctx.caller.policy.policy.delete_mode == DeleteMode::Deactivate {
+        ctx.storage(move |s| {
+            s.modify_resource(&wctx, kind, &id, expected_version, |doc| {
+                if let Some(object) = doc.as_object_mut() {
+                    object.insert("active".to_owned(), Value::Bool(false));
+                }
+                Ok(Vec::new())
+            })
+        })
+        .await?;
+    } else {
+        ctx.storage(move |s| s.delete_resource(&wctx, kind, &id, expected_version))
+            .await?;
+    }
+    ctx.count(kind, "delete");
+    Ok(())
+}
+
+/// Pulumi-style tenants fix `userName` at creation ("applied only during object creation").
+fn check_user_name_change(
+    policy: &scim_core::policy::CompiledPolicy,
+    kind: ResourceKind,
+    before: &Value,
+    after: &Value,
+) -> Result<(), ScimError> {
+    if kind == ResourceKind::User
+        && policy.policy.user_name_immutable
+        && before.get("userName") != after.get("userName")
+    {
+        return Err(ScimError::Mutability(
+            "userName cannot be changed after creation for this tenant".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// A parsed list request.
+#[derive(Debug, Clone)]
+pub struct ListRequest {
+    pub filter: Option<Filter>,
+    pub sort_by: Option<AttrPath>,
+    pub sort_order: SortOrder,
+    pub start_index: u64,
+    pub count: u64,
+    pub projection: Projection,
+}
+
+impl ListRequest {
+    pub fn parse(params: &QueryParams, state: &AppState) -> ApiResult<Self> {
+        let filter = params.filter.as_deref().map(filter::parse).transpose()?;
+        let sort_by = params
+            .sort_by
+            .as_deref()
+            .map(|s| {
+                AttrPath::parse(s.trim())
+                    .map_err(|e| ScimError::InvalidValue(format!("sortBy: {}", e.detail())))
+            })
+            .transpose()?;
+        let sort_order = SortOrder::parse(params.sort_order.as_deref())?;
+        let (start_index, count) = page(params, state.config.page_size_default, state.config.page_size_max)?;
+        let projection = Projection::parse(
+            params.attributes.as_deref(),
+            params.excluded_attributes.as_deref(),
+        )?;
+        Ok(Self {
+            filter,
+            sort_by,
+            sort_order,
+            start_index,
+            count,
+            projection,
+        })
+    }
+}
+
+/// Resolves a single attribute path the way filters resolve theirs (sortBy uses it).
+fn resolve_path(ctx: &Ctx, kind: ResourceKind, path: &AttrPath) -> ApiResult<ResolvedPath> {
+    match filter::resolve(&Filter::Present(path.clone()), &ctx.caller.policy.registry, kind) {
+        Ok(filter::ResolvedFilter::Present(resolved)) => Ok(resolved),
+        Ok(_) => Err(ScimError::InvalidValue(format!("sortBy {path} is not a sortable attribute")).into()),
+        Err(e) => Err(ScimError::InvalidValue(format!("sortBy: {}", e.detail())).into()),
+    }
+}
+
+/// One resource type's page plus its total.
+pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<storage::ResourcePage> {
+    let registry = &ctx.caller.policy.registry;
+    let filter = list
+        .filter
+        .as_ref()
+        .map(|f| filter::resolve(f, registry, kind))
+        .transpose()?;
+    let sort_by = list
+        .sort_by
+        .as_ref()
+        .map(|p| resolve_path(ctx, kind, p))
+        .transpose()?;
+    let query = ResourceQuery {
+        filter,
+        sort_by,
+        descending: list.sort_order == SortOrder::Descending,
+        start_index: list.start_index,
+        count: list.count,
+        expand: expand_for(ctx, kind, &list.projection),
+    };
+    let tenant = ctx.caller.tenant.clone();
+    let page = ctx
+        .storage(move |s| s.query_resources(&tenant, kind, &query))
+        .await?;
+    ctx.count(kind, "query");
+    Ok(page)
+}
+
+/// A ListResponse body (RFC 7644 §3.4.2).
+pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+/// The full SCIM JSON of a stored resource (before projection).
+pub fn render(ctx: &Ctx, stored: &StoredResource) -> Value {
+    let mut object = match &stored.doc {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    object.insert("id".to_owned(), json!(stored.id.as_str()));
+    object.insert(
+        "meta".to_owned(),
+        json!({
+            "resourceType": stored.kind.as_str(),
+            "created": stored.created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "lastModified": stored.last_modified.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "location": ctx.location(stored.kind, &stored.id),
+            "version": etag(stored.version),
+        }),
+    );
+    if let Some(members) = &stored.members {
+        let rendered: Vec<Value> = members
+            .iter()
+            .map(|m| {
+                let kind = if m.member_type == "Group" {
+                    ResourceKind::Group
+                } else {
+                    ResourceKind::User
+                };
+                let mut member = json!({
+                    "value": m.value.as_str(),
+                    "$ref": ctx.location(kind, &m.value),
+                    "type": m.member_type,
+                });
+                if let (Some(display), Some(obj)) = (&m.display, member.as_object_mut()) {
+                    obj.insert("display".to_owned(), json!(display));
+                }
+                member
+            })
+            .collect();
+        object.insert("members".to_owned(), Value::Array(rendered));
+    }
+    if let Some(groups) = &stored.groups
+        && !groups.is_empty()
+    {
+        let rendered: Vec<Value> = groups
+            .iter()
+            .map(|g| {
+                let mut group = json!({
+                    "value": g.value.as_str(),
+                    "$ref": ctx.location(ResourceKind::Group, &g.value),
+                    "type": "direct",
+                });
+                if let (Some(display), Some(obj)) = (&g.display, group.as_object_mut()) {
+                    obj.insert("display".to_owned(), json!(display));
+                }
+                group
+            })
+            .collect();
+        object.insert("groups".to_owned(), Value::Array(rendered));
+    }
+    Value::Object(object)
+}
+
+/// Renders and projects a resource for a response.
+pub fn present(ctx: &Ctx, stored: &StoredResource, projection: &Projection) -> Value {
+    let full = render(ctx, stored);
+    projection.apply(&ctx.caller.policy.registry, stored.kind, &full)
+}

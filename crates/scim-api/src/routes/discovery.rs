@@ -1,0 +1,98 @@
+//! Discovery (RFC 7644 §4): `ServiceProviderConfig`, `ResourceTypes` and `Schemas`, generated from the
+//! tenant's schema registry (including its custom extensions) and this server's limits.
+
+use actix_web::{HttpResponse, web};
+use scim_core::discovery;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::error::{ApiResult, SCIM_JSON};
+use crate::resources::list_response;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let get_only = |path: &str, handler| {
+        web::resource(path.to_owned())
+            .route(web::get().to(handler))
+            .default_service(web::to(super::method_not_allowed))
+    };
+    cfg.service(get_only("/ServiceProviderConfig", get_service_provider_config))
+        .service(
+            web::resource("/ResourceTypes")
+                .route(web::get().to(list_resource_types))
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        .service(
+            web::resource("/ResourceTypes/{name}")
+                .route(web::get().to(get_resource_type))
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        .service(
+            web::resource("/Schemas")
+                .route(web::get().to(list_schemas))
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        .service(
+            web::resource("/Schemas/{id}")
+                .route(web::get().to(get_schema))
+                .default_service(web::to(super::method_not_allowed)),
+        );
+}
+
+fn scim_ok(body: &Value) -> HttpResponse {
+    HttpResponse::Ok().content_type(SCIM_JSON).json(body)
+}
+
+async fn get_service_provider_config(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let config = &state.config;
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "documentationUri": "https://github.com/scim-server/scim-server/blob/main/docs/entra.md",
+        "patch": {"supported": true},
+        "bulk": {
+            "supported": true,
+            "maxOperations": config.bulk_max_operations,
+            "maxPayloadSize": config.bulk_max_payload_bytes,
+        },
+        "filter": {"supported": true, "maxResults": config.page_size_max},
+        "changePassword": {"supported": false},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "Authentication with a tenant's Secret Token (or an OAuth 2.0 client-credentials access token) in the Authorization header.",
+            "specUri": "https://www.rfc-editor.org/info/rfc6750",
+            "primary": true,
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{}/ServiceProviderConfig", caller.base_url),
+        },
+    });
+    Ok(scim_ok(&body))
+}
+
+async fn list_resource_types(caller: Caller) -> ApiResult<HttpResponse> {
+    let types = discovery::resource_type_resources(&caller.policy.registry, &caller.base_url);
+    Ok(scim_ok(&list_response(types.len() as u64, 1, types)))
+}
+
+async fn get_resource_type(caller: Caller, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let name = path.into_inner().1;
+    discovery::resource_type_resource(&caller.policy.registry, &name, &caller.base_url)
+        .map(|body| scim_ok(&body))
+        .ok_or_else(|| scim_core::ScimError::NotFound(format!("resource type {name} not found")).into())
+}
+
+async fn list_schemas(caller: Caller) -> ApiResult<HttpResponse> {
+    let schemas = discovery::schema_resources(&caller.policy.registry, &caller.base_url);
+    Ok(scim_ok(&list_response(schemas.len() as u64, 1, schemas)))
+}
+
+async fn get_schema(caller: Caller, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let urn = path.into_inner().1;
+    discovery::schema_resource(&caller.policy.registry, &urn, &caller.base_url)
+        .map(|body| scim_ok(&body))
+        .ok_or_else(|| scim_core::ScimError::NotFound(format!("schema {urn} not found")).into())
+}

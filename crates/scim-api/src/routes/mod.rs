@@ -1,0 +1,57 @@
+//! The URL space: `/scim/v2/{tenant}/...` for SCIM, plus `/healthz`, `/readyz` and `/metrics` outside it.
+//! Unknown paths and unsupported methods answer with SCIM Error bodies too.
+
+mod bulk;
+mod discovery;
+mod resources;
+mod search;
+
+use actix_web::{HttpResponse, web};
+use scim_core::{ResourceKind, ScimError};
+
+use crate::error::{ApiError, ApiResult};
+
+pub use self::resources::resource_response;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/scim/v2/{tenant}")
+            .service(
+                web::scope("/Users")
+                    .app_data(web::Data::new(ResourceKind::User))
+                    .configure(resources::configure),
+            )
+            .service(
+                web::scope("/Groups")
+                    .app_data(web::Data::new(ResourceKind::Group))
+                    .configure(resources::configure),
+            )
+            .service(
+                web::resource("/.search")
+                    .route(web::post().to(search::search_all))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/Bulk")
+                    .route(web::post().to(bulk::post_bulk))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(web::resource("/Me").to(me))
+            .configure(discovery::configure),
+    );
+}
+
+pub async fn method_not_allowed() -> ApiResult<HttpResponse> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+/// RFC 7644 §3.11: tokens here authenticate a client (the IdP), not a user, so there is no "me".
+async fn me() -> ApiResult<HttpResponse> {
+    Err(ApiError::NotImplemented(
+        "/Me is not supported: tokens identify a provisioning client, not a user",
+    ))
+}
+
+pub async fn not_found() -> ApiResult<HttpResponse> {
+    Err(ScimError::NotFound("no such endpoint".to_owned()).into())
+}

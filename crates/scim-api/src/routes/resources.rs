@@ -1,0 +1,227 @@
+//! Handlers for `/Users` and `/Groups`. The resource type comes from the scope's app data, so one set of
+//! thin handlers serves both; the work happens in [`crate::resources`].
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use scim_core::projection::Projection;
+use scim_core::{ResourceId, ResourceKind};
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::error::{ApiResult, SCIM_JSON};
+use crate::request::{self, QueryParams, etag, if_match, if_none_match_hits};
+use crate::resources::{self, Ctx, ListRequest};
+use crate::state::AppState;
+
+/// Registers the resource endpoints of one type under the current scope.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("")
+            .route(web::get().to(list_resources))
+            .route(web::post().to(create_resource))
+            .default_service(web::to(crate::routes::method_not_allowed)),
+    )
+    .service(
+        web::resource("/.search")
+            .route(web::post().to(search_resources))
+            .default_service(web::to(crate::routes::method_not_allowed)),
+    )
+    .service(
+        web::resource("/{id}")
+            .route(web::get().to(get_resource))
+            .route(web::put().to(replace_resource))
+            .route(web::patch().to(patch_resource))
+            .route(web::delete().to(delete_resource))
+            .default_service(web::to(crate::routes::method_not_allowed)),
+    );
+}
+
+/// A resource response with its ETag and SCIM media type.
+pub fn resource_response(status: actix_web::http::StatusCode, version: i64, body: &Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(SCIM_JSON)
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
+}
+
+fn projection(req: &HttpRequest) -> ApiResult<Projection> {
+    let params = QueryParams::from_request(req)?;
+    Ok(Projection::parse(
+        params.attributes.as_deref(),
+        params.excluded_attributes.as_deref(),
+    )?)
+}
+
+async fn list_resources(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    kind: web::Data<ResourceKind>,
+) -> ApiResult<HttpResponse> {
+    let list = ListRequest::parse(&QueryParams::from_request(&req)?, &state)?;
+    respond_list(Ctx { state, caller }, **kind, &list).await
+}
+
+async fn search_resources(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    kind: web::Data<ResourceKind>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let body = request::json_body(
+        &req,
+        payload,
+        state.config.max_body_bytes,
+        state.config.max_json_depth,
+    )
+    .await?;
+    let list = ListRequest::parse(&QueryParams::from_search_body(&body)?, &state)?;
+    respond_list(Ctx { state, caller }, **kind, &list).await
+}
+
+async fn respond_list(ctx: Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<HttpResponse> {
+    let page = resources::query(&ctx, kind, list).await?;
+    let rendered = page
+        .resources
+        .iter()
+        .map(|r| resources::present(&ctx, r, &list.projection))
+        .collect();
+    let body = resources::list_response(page.total_results, list.start_index, rendered);
+    Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
+}
+
+async fn create_resource(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    kind: web::Data<ResourceKind>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let body = request::json_body(
+        &req,
+        payload,
+        state.config.max_body_bytes,
+        state.config.max_json_depth,
+    )
+    .await?;
+    let projection = projection(&req)?;
+    let ctx = Ctx { state, caller };
+    let stored = resources::create(&ctx, **kind, &body).await?;
+    let location = ctx.location(stored.kind, &stored.id);
+    let rendered = resources::present(&ctx, &stored, &projection);
+    let mut response = resource_response(actix_web::http::StatusCode::CREATED, stored.version, &rendered);
+    if let Ok(value) = header::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+async fn get_resource(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    kind: web::Data<ResourceKind>,
+    id: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let projection = projection(&req)?;
+    let ctx = Ctx { state, caller };
+    let expand = resources::expand_for(&ctx, **kind, &projection);
+    let stored = resources::get(&ctx, **kind, ResourceId::new(id.into_inner().1), expand).await?;
+    if if_none_match_hits(&req, stored.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(stored.version)))
+            .finish());
+    }
+    let rendered = resources::present(&ctx, &stored, &projection);
+    Ok(resource_response(
+        actix_web::http::StatusCode::OK,
+        stored.version,
+        &rendered,
+    ))
+}
+
+async fn replace_resource(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    kind: web::Data<ResourceKind>,
+    id: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let body = request::json_body(
+        &req,
+        payload,
+        state.config.max_body_bytes,
+        state.config.max_json_depth,
+    )
+    .await?;
+    let projection = projection(&req)?;
+    let expected = if_match(&req)?;
+    let ctx = Ctx { state, caller };
+    let id = ResourceId::new(id.into_inner().1);
+    let stored = resources::replace(&ctx, **kind, id.clone(), expected, body).await?;
+    respond_after_write(&ctx, stored, &projection).await
+}
+
+async fn patch_resource(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    kind: web::Data<ResourceKind>,
+    id: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let body = request::json_body(
+        &req,
+        payload,
+        state.config.max_body_bytes,
+        state.config.max_json_depth,
+    )
+    .await?;
+    let projection = projection(&req)?;
+    let expected = if_match(&req)?;
+    let ctx = Ctx { state, caller };
+    let kind = **kind;
+    let stored = resources::patch(&ctx, kind, ResourceId::new(id.into_inner().1), expected, &body).await?;
+    if kind == ResourceKind::Group {
+        // Entra expects 204 for group PATCH; answering with the member list would cost O(members).
+        return Ok(HttpResponse::NoContent()
+            .insert_header((header::ETAG, etag(stored.version)))
+            .finish());
+    }
+    respond_after_write(&ctx, stored, &projection).await
+}
+
+/// 200 with the resource, loading linked lists only if the projection asks for them.
+async fn respond_after_write(
+    ctx: &Ctx,
+    stored: storage::StoredResource,
+    projection: &Projection,
+) -> ApiResult<HttpResponse> {
+    let expand = resources::expand_for(ctx, stored.kind, projection);
+    let stored = if expand.members || expand.groups {
+        resources::get(ctx, stored.kind, stored.id.clone(), expand).await?
+    } else {
+        stored
+    };
+    let rendered = resources::present(ctx, &stored, projection);
+    Ok(resource_response(
+        actix_web::http::StatusCode::OK,
+        stored.version,
+        &rendered,
+    ))
+}
+
+async fn delete_resource(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    kind: web::Data<ResourceKind>,
+    id: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let expected = if_match(&req)?;
+    let ctx = Ctx { state, caller };
+    resources::delete(&ctx, **kind, ResourceId::new(id.into_inner().1), expected).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

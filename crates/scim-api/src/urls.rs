@@ -1,0 +1,134 @@
+//! Public URLs for `meta.location`, `$ref` and `Location`.
+//!
+//! In order of preference: the configured `public_url`; `X-Forwarded-Proto`/`-Host`/`-Prefix` when, and
+//! only when, the direct peer is a configured trusted proxy; otherwise the request's own `Host`. actix's
+//! `ConnectionInfo` is deliberately not used: it believes forwarded headers from anyone.
+
+use actix_web::HttpRequest;
+use scim_core::TenantId;
+
+use crate::state::ApiConfig;
+
+/// `<base>/scim/v2/<tenant>` with no trailing slash.
+pub fn tenant_base_url(req: &HttpRequest, config: &ApiConfig, tenant: &TenantId) -> String {
+    format!("{}/scim/v2/{tenant}", public_origin(req, config))
+}
+
+/// Scheme, host and path prefix under which clients reach this service.
+pub fn public_origin(req: &HttpRequest, config: &ApiConfig) -> String {
+    if let Some(url) = &config.public_url {
+        return url.clone();
+    }
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let peer_trusted = req
+        .peer_addr()
+        .is_some_and(|peer| config.trusted_proxies.iter().any(|net| net.contains(&peer.ip())));
+    if peer_trusted && let Some(host) = header("x-forwarded-host").filter(|h| is_host(h)) {
+        let proto = match header("x-forwarded-proto") {
+            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+            _ => "http",
+        };
+        let prefix = header("x-forwarded-prefix")
+            .filter(|p| is_prefix(p))
+            .unwrap_or("")
+            .trim_end_matches('/');
+        return format!("{proto}://{host}{prefix}");
+    }
+    let host = header("host")
+        .filter(|h| is_host(h))
+        .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
+    let scheme = if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
+}
+
+/// A plausible `host[:port]`: no spaces, slashes or other URL syntax that could redirect links.
+fn is_host(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 255
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+}
+
+/// A path prefix such as `/idp`: starts with `/`, plain path characters only.
+fn is_prefix(value: &str) -> bool {
+    value.starts_with('/')
+        && value.len() <= 255
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.' | '~'))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn config(public_url: Option<&str>, trusted: &[&str]) -> ApiConfig {
+        ApiConfig {
+            public_url: public_url.map(str::to_owned),
+            trusted_proxies: trusted.iter().map(|t| t.parse().unwrap()).collect(),
+            page_size_default: 100,
+            page_size_max: 1000,
+            max_body_bytes: 1024,
+            max_json_depth: 64,
+            bulk_max_operations: 10,
+            bulk_max_payload_bytes: 1024,
+        }
+    }
+
+    fn forwarded(peer: &str) -> HttpRequest {
+        TestRequest::default()
+            .peer_addr(peer.parse().unwrap())
+            .insert_header(("host", "internal:8080"))
+            .insert_header(("x-forwarded-host", "scim.example.com"))
+            .insert_header(("x-forwarded-proto", "https"))
+            .insert_header(("x-forwarded-prefix", "/idp/"))
+            .to_http_request()
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_from_trusted_proxies() {
+        let trusted = config(None, &["10.0.0.0/8"]);
+        assert_eq!(
+            public_origin(&forwarded("10.1.2.3:5000"), &trusted),
+            "https://scim.example.com/idp"
+        );
+        assert_eq!(
+            public_origin(&forwarded("192.0.2.9:5000"), &trusted),
+            "http://internal:8080"
+        );
+    }
+
+    #[test]
+    fn configured_public_url_wins() {
+        let cfg = config(Some("https://public.example"), &["10.0.0.0/8"]);
+        assert_eq!(
+            public_origin(&forwarded("10.1.2.3:5000"), &cfg),
+            "https://public.example"
+        );
+    }
+
+    #[test]
+    fn spoofed_host_with_url_syntax_is_ignored() {
+        let req = TestRequest::default()
+            .peer_addr("10.0.0.1:1".parse().unwrap())
+            .insert_header(("x-forwarded-host", "evil.example/phish?"))
+            .insert_header(("host", "ok.example"))
+            .to_http_request();
+        assert_eq!(
+            public_origin(&req, &config(None, &["10.0.0.0/8"])),
+            "http://ok.example"
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! HTTP tests of scim-api: the real server on 127.0.0.1:0, a real database (SQLite file and PostgreSQL
+//! schema), requests over TCP with reqwest. One binary, one module per area.
+
+// Test bodies are plain async fns run by `on_both_backends!`, so clippy does not see them as tests.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "integration tests: a failed expectation must panic"
+)]
+
+mod helpers;
+
+mod auth;
+mod bulk;
+mod discovery;
+mod entra;
+mod okta;
+mod protocol;
+mod quirks;

@@ -1,0 +1,110 @@
+//! Connecting: URL schemes, real causes of failures, SQLite pragmas, pool state, events.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use scim_core::ResourceKind;
+use storage::schema::events;
+use storage::{Backend, DbConnection, Storage, StorageError};
+
+use crate::common::*;
+
+#[test]
+fn unknown_scheme_is_a_config_error_naming_it() {
+    let err = Storage::connect("mysql://root@127.0.0.1/scim", 2).unwrap_err();
+    match err {
+        StorageError::Config(msg) => assert!(msg.contains("mysql"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn refused_postgres_reports_the_real_cause() {
+    let err = Storage::connect("postgres://postgres@127.0.0.1:1/postgres?connect_timeout=2", 2).unwrap_err();
+    match err {
+        StorageError::Unavailable(msg) => assert!(msg.to_lowercase().contains("refused"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn sqlite_file_and_directory_are_created_for_plain_paths_and_file_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("a/b/plain.db");
+    let storage = Storage::connect(plain.to_str().unwrap(), 2).unwrap();
+    assert_eq!(storage.backend(), Backend::Sqlite);
+    storage.run_migrations().unwrap();
+    storage.ping().unwrap();
+    assert!(plain.exists());
+    let uri = dir.path().join("c/uri.db");
+    let storage = Storage::connect(&format!("file:{}", uri.display()), 2).unwrap();
+    storage.ping().unwrap();
+    assert!(uri.exists());
+}
+
+#[derive(QueryableByName)]
+struct Pragma {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[test]
+fn sqlite_database_is_in_wal_mode() {
+    // foreign_keys = ON on pooled connections is proven by the cascade tests in `members.rs` (SQLite only
+    // cascades with it on); WAL is a property of the file, visible from any connection.
+    let db = storage::testing::TestDb::sqlite();
+    let mut conn = DbConnection::establish(db.url()).unwrap();
+    let mode: Vec<Pragma> = diesel::sql_query("SELECT journal_mode AS value FROM pragma_journal_mode")
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(mode[0].value, "wal");
+}
+
+storage::backend_tests!(every_write_appends_an_event, |db| {
+    let t = tenant(&db, "acme");
+    let u = create_user(&db, &t, "alice");
+    db.replace_resource(&ctx(&t), ResourceKind::User, &u.id, None, user_doc("alice"), None)
+        .unwrap();
+    db.modify_resource(&ctx(&t), ResourceKind::User, &u.id, None, |doc| {
+        doc["active"] = serde_json::json!(false);
+        Ok(vec![])
+    })
+    .unwrap();
+    // A no-op PATCH writes nothing.
+    db.modify_resource(&ctx(&t), ResourceKind::User, &u.id, None, |_| Ok(vec![]))
+        .unwrap();
+    db.delete_resource(&ctx(&t), ResourceKind::User, &u.id, None)
+        .unwrap();
+    let mut conn = DbConnection::establish(db.url()).unwrap();
+    let ops: Vec<(String, i64, Option<String>, Option<String>)> = events::table
+        .select((
+            events::operation,
+            events::version,
+            events::actor_token_id,
+            events::request_id,
+        ))
+        .order(events::id.asc())
+        .load(&mut conn)
+        .unwrap();
+    let ops: Vec<(&str, i64)> = ops.iter().map(|(o, v, _, _)| (o.as_str(), *v)).collect();
+    assert_eq!(ops, [("create", 1), ("replace", 2), ("patch", 3), ("delete", 3)]);
+    let n: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM events WHERE actor_token_id = 'tok-1'")
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(n[0].n, 4);
+});
+
+storage::backend_tests!(ping_and_pool_state_work, |db| {
+    db.ping().unwrap();
+    let state = db.pool_state();
+    assert!(
+        state.connections >= 1 && state.idle <= state.connections,
+        "{state:?}"
+    );
+    assert_eq!(db.pending_migrations().unwrap(), 0);
+});
