@@ -19,8 +19,7 @@ use storage::{NewTenant, Storage};
 
 use crate::error::AdminError;
 use crate::ops::{self, Clock, IssueOptions, TokenView};
-use crate::policy::TenantPolicy;
-use crate::routes::tenants::{TenantView, check_display_name};
+use crate::routes::tenants::{TenantView, check_display_name, default_policy, parse_policy};
 use crate::startup::{DEFAULT_PUBLIC_URL, connect_storage};
 
 /// Tenants, SCIM tokens and OAuth clients for the SCIM server.
@@ -141,17 +140,16 @@ pub fn run_offline(
             let display_name = display_name.unwrap_or_else(|| id.to_string());
             check_display_name(&display_name)?;
             let policy = match policy {
-                None => TenantPolicy::default(),
-                Some(text) => {
-                    let value = serde_json::from_str(&text)
-                        .map_err(|e| AdminError::BadRequest(format!("--policy is not JSON: {e}")))?;
-                    TenantPolicy::parse(value).map_err(AdminError::BadRequest)?
-                }
+                None => default_policy(),
+                Some(text) => parse_policy(
+                    &serde_json::from_str(&text)
+                        .map_err(|e| AdminError::BadRequest(format!("--policy is not JSON: {e}")))?,
+                )?,
             };
             let tenant = storage.create_tenant(&NewTenant {
                 id: id.clone(),
                 display_name,
-                policy: policy.to_value(),
+                policy,
             })?;
             ops::audit(&storage, &operator, "tenant.create", Some(&id), json!({}), now);
             print(out, &TenantView::new(tenant, public_base))

@@ -5,7 +5,6 @@ pub mod cli;
 pub mod error;
 pub mod jwks;
 pub mod ops;
-pub mod policy;
 pub mod routes;
 pub mod startup;
 

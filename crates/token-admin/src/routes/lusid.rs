@@ -15,7 +15,6 @@ use super::AppState;
 use crate::auth::Operator;
 use crate::error::AdminError;
 use crate::ops::{self, IssueOptions};
-use crate::policy::TenantPolicy;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -40,7 +39,7 @@ pub async fn add_scim(state: web::Data<AppState>, operator: Operator) -> Result<
                     let new = NewTenant {
                         id: target.clone(),
                         display_name: target.to_string(),
-                        policy: TenantPolicy::default().to_value(),
+                        policy: super::tenants::default_policy(),
                     };
                     match s.create_tenant(&new) {
                         // Another request created it meanwhile: same outcome.

@@ -1,11 +1,14 @@
 //! `/admin/v1/tenants`: create, list, read, update (display name, policy) and delete tenants.
 //!
 //! A tenant-scoped operator sees and manages only its own tenant (listing returns just that one); the
-//! admin role manages all. Policies are validated by [`TenantPolicy::parse`] on every write.
+//! admin role manages all. Policies are validated on every write by compiling them with
+//! `scim_core::policy::TenantPolicy` (the same code `scim-api` enforces them with) and stored in their
+//! canonical form, defaults filled in.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use scim_core::TenantId;
+use scim_core::policy::TenantPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use storage::{NewTenant, Tenant};
@@ -14,7 +17,6 @@ use super::{AppState, tenant_slug};
 use crate::auth::Operator;
 use crate::error::AdminError;
 use crate::ops;
-use crate::policy::TenantPolicy;
 
 /// `POST /admin/v1/tenants` body.
 #[derive(Debug, Deserialize)]
@@ -71,10 +73,18 @@ pub fn check_display_name(name: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-fn parse_policy(value: serde_json::Value) -> Result<serde_json::Value, AdminError> {
-    TenantPolicy::parse(value)
-        .map(|p| p.to_value())
-        .map_err(AdminError::BadRequest)
+/// Validates a policy document and returns its canonical JSON (unknown keys and undefined attributes are
+/// a 400 naming them).
+pub fn parse_policy(value: &serde_json::Value) -> Result<serde_json::Value, AdminError> {
+    let compiled = TenantPolicy::from_json(value)
+        .map_err(|e| AdminError::BadRequest(format!("invalid policy: {}", e.detail())))?;
+    serde_json::to_value(&compiled.policy)
+        .map_err(|e| AdminError::Internal(format!("cannot serialise a policy: {e}")))
+}
+
+/// The policy of a tenant created without one.
+pub fn default_policy() -> serde_json::Value {
+    serde_json::to_value(TenantPolicy::default()).unwrap_or_else(|_| json!({}))
 }
 
 pub async fn create_tenant(
@@ -87,7 +97,7 @@ pub async fn create_tenant(
     operator.authorize(&id)?;
     let display_name = body.display_name.unwrap_or_else(|| id.to_string());
     check_display_name(&display_name)?;
-    let policy = parse_policy(body.policy.unwrap_or_else(|| json!({})))?;
+    let policy = parse_policy(&body.policy.unwrap_or_else(|| json!({})))?;
     let new = NewTenant {
         id: id.clone(),
         display_name,
@@ -141,7 +151,7 @@ pub async fn patch_tenant(
     if let Some(name) = &body.display_name {
         check_display_name(name)?;
     }
-    let policy = body.policy.map(parse_policy).transpose()?;
+    let policy = body.policy.as_ref().map(parse_policy).transpose()?;
     let changed = json!({"displayName": body.display_name.is_some(), "policy": policy.is_some()});
     let target = id.clone();
     let tenant = state

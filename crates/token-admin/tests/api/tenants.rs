@@ -72,6 +72,31 @@ async fn tenant_crud_round_trip_with_policy() {
 }
 
 #[tokio::test]
+async fn lucid_policy_with_a_custom_extension_is_accepted() {
+    on_each_backend(|db| async {
+        let app = TestApp::spawn(db).await;
+        let policy: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../docs/examples/lucid-policy.json")).unwrap();
+        let (status, created) = app
+            .post(
+                "/admin/v1/tenants",
+                &admin_token(),
+                json!({"id": "lucid", "policy": policy}),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["policy"]["extensions"][0]["resourceType"], "User");
+        let stored = app
+            .storage()
+            .get_tenant(&TenantId::parse("lucid").unwrap())
+            .unwrap();
+        scim_core::policy::TenantPolicy::from_json(&stored.policy)
+            .expect("stored policy compiles for scim-api");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn invalid_policies_and_slugs_are_400() {
     on_each_backend(|db| async {
         let app = TestApp::spawn(db).await;
