@@ -297,4 +297,39 @@ mod tests {
         db.delete_tenant(&acme).unwrap();
         assert!(db.find_oauth_client("c2").unwrap().is_none());
     });
+
+    crate::backend_tests!(token_admin_tables_match_the_schema, |db| {
+        let acme = tenant(&db, "acme");
+        db.insert_oauth_client(&acme, &client("c1"), Utc::now()).unwrap();
+        db.record_admin_action(&crate::admin_audit::NewAdminAuditEntry {
+            operator: "alice".to_owned(),
+            action: "tenant.create".to_owned(),
+            tenant_id: Some(acme),
+            detail: serde_json::json!({}),
+            occurred_at: Utc::now(),
+        })
+        .unwrap();
+        // Every column of both tables, loaded with the types schema.rs declares (the drift check).
+        let mut conn = db.conn().unwrap();
+        type ClientColumns = (
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            NaiveDateTime,
+            Option<NaiveDateTime>,
+        );
+        let clients: Vec<ClientColumns> = oauth_clients::table
+            .select(oauth_clients::all_columns)
+            .load(&mut *conn)
+            .unwrap();
+        assert_eq!(clients.len(), 1);
+        use crate::schema::admin_audit;
+        let audit: Vec<(i64, String, String, Option<String>, String, NaiveDateTime)> = admin_audit::table
+            .select(admin_audit::all_columns)
+            .load(&mut *conn)
+            .unwrap();
+        assert_eq!(audit.len(), 1);
+    });
 }
