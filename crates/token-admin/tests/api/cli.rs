@@ -16,6 +16,9 @@ fn token_admin(db: &TestDb, args: &[&str]) -> (bool, String, String) {
         .env("SCIM_DATABASE_URL", db.url())
         .env("SCIM_PUBLIC_URL", "https://scim.example.test")
         .env("SCIM_LOG_FORMAT", "json")
+        // A scim-api setting and an unknown variable: neither may stop the CLI.
+        .env("SCIM_PAGE_SIZE_MAX", "500")
+        .env("SCIM_NOT_A_SETTING", "x")
         .output()
         .expect("token-admin runs");
     (
@@ -32,6 +35,10 @@ async fn cli_issues_a_token_as_one_json_object() {
         assert!(ok, "{err}");
         let tenant: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(tenant["id"], "acme");
+        assert!(
+            err.contains("SCIM_NOT_A_SETTING"),
+            "unknown variables are warned about: {err}"
+        );
 
         let (ok, out, err) = token_admin(
             &db,
