@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use chrono::Duration;
 use clap::{Parser, Subcommand};
 use scim_core::TenantId;
+use secrecy::ExposeSecret as _;
 use serde::Serialize;
 use serde_json::json;
 use service::Settings;
@@ -20,7 +21,7 @@ use storage::{NewTenant, Storage};
 use crate::error::AdminError;
 use crate::ops::{self, Clock, IssueOptions, TokenView};
 use crate::routes::tenants::{TenantView, check_display_name, default_policy, parse_policy};
-use crate::startup::{DEFAULT_PUBLIC_URL, connect_storage};
+use crate::startup::DEFAULT_PUBLIC_URL;
 
 /// Tenants, SCIM tokens and OAuth clients for the SCIM server.
 #[derive(Debug, Parser)]
@@ -114,23 +115,23 @@ pub fn run_offline(
     clock: &Clock,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {
-    if let Command::Migrate = command {
-        let storage = Storage::connect(
-            secrecy::ExposeSecret::expose_secret(&settings.database_url),
-            CLI_POOL_SIZE,
-        )?;
+    let storage = Storage::connect(settings.database_url.expose_secret(), CLI_POOL_SIZE)?;
+    // `migrate` always migrates; the other commands follow `run_migrations` like the server does.
+    let applied = if matches!(command, Command::Migrate) || settings.run_migrations {
         let pending = storage.pending_migrations()?;
         storage.run_migrations()?;
-        return print(out, &json!({"applied": pending}));
-    }
-    let storage = connect_storage(settings, CLI_POOL_SIZE)?;
+        pending
+    } else {
+        0
+    };
     let public_base = settings.public_base().unwrap_or(DEFAULT_PUBLIC_URL);
     let now = clock.now();
     let operator = cli_operator();
     match command {
-        Command::Serve | Command::Migrate => Err(AdminError::Internal(
-            "serve and migrate are handled before this point".to_owned(),
+        Command::Serve => Err(AdminError::BadRequest(
+            "`serve` runs the HTTP API; it is not an offline command".to_owned(),
         )),
+        Command::Migrate => print(out, &json!({"applied": applied})),
         Command::Tenants(TenantsCommand::Create {
             slug: text,
             display_name,

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, "token-admin failed");
+            // Plain text, not a log line: it may come before logging is set up, and a person reads it.
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

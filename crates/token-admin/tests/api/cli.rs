@@ -31,6 +31,14 @@ fn token_admin(db: &TestDb, args: &[&str]) -> (bool, String, String) {
 #[tokio::test]
 async fn cli_issues_a_token_as_one_json_object() {
     on_each_backend(|db| async move {
+        let (ok, out, err) = token_admin(&db, &["migrate"]);
+        assert!(ok, "{err}");
+        assert_eq!(
+            out.trim(),
+            r#"{"applied":0}"#,
+            "the test database is already migrated"
+        );
+
         let (ok, out, err) = token_admin(&db, &["tenants", "create", "acme", "--display-name", "Acme"]);
         assert!(ok, "{err}");
         let tenant: Value = serde_json::from_str(&out).unwrap();
