@@ -354,7 +354,7 @@ fn lock_resource(
     if conn.dialect() == Dialect::Postgres {
         query = query.sql(" FOR UPDATE");
     }
-    let rows: Vec<ResourceRow> = query.into_query().load(conn)?;
+    let rows: Vec<ResourceRow> = query.cacheable().into_query().load(conn)?;
     rows.into_iter()
         .next()
         .ok_or_else(|| not_found(kind, id.as_str()))
@@ -410,6 +410,7 @@ fn add_members(
             .sql(" AND r.id = ")
             .text(member_id)
             .sql(" ON CONFLICT DO NOTHING")
+            .cacheable()
             .into_query()
             .execute(conn)
             .map_err(|e| {
@@ -427,6 +428,7 @@ fn add_members(
             .text(tenant.as_str())
             .sql(" AND id = ")
             .text(member_id)
+            .cacheable()
             .into_query()
             .load(conn)?;
         if exists.first().is_none_or(|c| c.n == 0) {
@@ -950,7 +952,7 @@ impl Storage {
         write_transaction(&mut conn, |conn| {
             for chunk in rows.chunks(1000) {
                 // Multi-row inserts do not go through MultiBackend: run them on the inner connection.
-                crate::on_inner!(conn, |c| diesel::insert_into(resources::table)
+                crate::connection::on_inner!(conn, |c| diesel::insert_into(resources::table)
                     .values(chunk)
                     .execute(c))?;
             }
@@ -986,7 +988,7 @@ impl Storage {
         let mut conn = self.conn()?;
         write_transaction(&mut conn, |conn| {
             for chunk in rows.chunks(5000) {
-                crate::on_inner!(conn, |c| diesel::insert_into(group_members::table)
+                crate::connection::on_inner!(conn, |c| diesel::insert_into(group_members::table)
                     .values(chunk)
                     .execute(c))?;
             }

@@ -41,6 +41,9 @@ enum Part {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SqlFrag<ST = Bool> {
     parts: Vec<Part>,
+    /// Whether diesel may keep the prepared statement (keyed by its SQL text). Only for statements whose
+    /// text comes from a small fixed set; filters (text shaped by the client) are never cached.
+    cacheable: bool,
     _sql_type: PhantomData<ST>,
 }
 
@@ -48,6 +51,7 @@ impl<ST> Default for SqlFrag<ST> {
     fn default() -> Self {
         Self {
             parts: Vec::new(),
+            cacheable: false,
             _sql_type: PhantomData,
         }
     }
@@ -56,6 +60,12 @@ impl<ST> Default for SqlFrag<ST> {
 impl<ST> SqlFrag<ST> {
     pub(crate) fn new() -> Self {
         Self::default()
+    }
+
+    /// Lets diesel cache this statement's preparation (see the field's doc).
+    pub(crate) fn cacheable(mut self) -> Self {
+        self.cacheable = true;
+        self
     }
 
     /// Appends constant SQL text. Never pass user input here.
@@ -122,6 +132,7 @@ impl<ST> SqlFrag<ST> {
     pub(crate) fn cast<T>(self) -> SqlFrag<T> {
         SqlFrag {
             parts: self.parts,
+            cacheable: self.cacheable,
             _sql_type: PhantomData,
         }
     }
@@ -133,8 +144,9 @@ impl<ST> SqlFrag<ST> {
 
 impl<ST> QueryFragment<MultiBackend> for SqlFrag<ST> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        // The SQL text depends on the run-time filter; never cache it by type.
-        out.unsafe_to_cache_prepared();
+        if !self.cacheable {
+            out.unsafe_to_cache_prepared();
+        }
         for part in &self.parts {
             match part {
                 Part::Sql(text) => out.push_sql(text),
