@@ -320,15 +320,11 @@ pub fn render(ctx: &Ctx, stored: &StoredResource) -> Value {
                 } else {
                     ResourceKind::User
                 };
-                let mut member = json!({
+                json!({
                     "value": m.value.as_str(),
                     "$ref": ctx.location(kind, &m.value),
                     "type": m.member_type,
-                });
-                if let (Some(display), Some(obj)) = (&m.display, member.as_object_mut()) {
-                    obj.insert("display".to_owned(), json!(display));
-                }
-                member
+                })
             })
             .collect();
         object.insert("members".to_owned(), Value::Array(rendered));

@@ -136,8 +136,6 @@ pub struct StoredMember {
     pub value: ResourceId,
     /// `User` or `Group`: always the member resource's real type.
     pub member_type: String,
-    /// The member's `displayName`, or a User's `userName` when it has none.
-    pub display: Option<String>,
 }
 
 /// One group a user directly belongs to.

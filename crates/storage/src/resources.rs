@@ -107,17 +107,13 @@ struct NewEventRow<'a> {
 }
 
 #[derive(Debug, QueryableByName)]
-struct MemberJoinRow {
+struct GroupMemberRow {
     #[diesel(sql_type = Text)]
     group_id: String,
     #[diesel(sql_type = Text)]
     member_id: String,
     #[diesel(sql_type = Text)]
     member_type: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    display_name: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    user_name: Option<String>,
 }
 
 #[derive(Debug, QueryableByName)]
@@ -509,7 +505,8 @@ fn members_only_for_groups(kind: ResourceKind, members: Option<&[MemberRef]>) ->
     Ok(())
 }
 
-/// Members of each group in `group_ids`, with the member's display name (ordered by member id).
+/// Members of each group in `group_ids` (ordered by member id). Read from `group_members` alone: the
+/// member's `display` is not returned (it is optional in RFC 7643 §4.2), so no join per member is needed.
 fn load_members(
     conn: &mut DbConnection,
     tenant: &TenantId,
@@ -517,12 +514,8 @@ fn load_members(
 ) -> Result<HashMap<String, Vec<StoredMember>>, StorageError> {
     let mut out: HashMap<String, Vec<StoredMember>> = HashMap::new();
     for chunk in group_ids.chunks(IN_CHUNK) {
-        let rows: Vec<MemberJoinRow> = SqlFrag::<Text>::new()
-            .sql(
-                "SELECT gm.group_id, gm.member_id, gm.member_type, r.display_name, r.user_name \
-                 FROM group_members gm JOIN resources r ON r.tenant_id = gm.tenant_id AND r.id = gm.member_id \
-                 WHERE gm.tenant_id = ",
-            )
+        let rows: Vec<GroupMemberRow> = SqlFrag::<Text>::new()
+            .sql("SELECT gm.group_id, gm.member_id, gm.member_type FROM group_members gm WHERE gm.tenant_id = ")
             .text(tenant.as_str())
             .sql(" AND gm.group_id IN ")
             .text_list(chunk.iter().copied())
@@ -533,7 +526,6 @@ fn load_members(
             out.entry(row.group_id).or_default().push(StoredMember {
                 value: ResourceId::new(row.member_id),
                 member_type: row.member_type,
-                display: row.display_name.or(row.user_name),
             });
         }
     }

@@ -17,5 +17,7 @@ mod bulk;
 mod discovery;
 mod entra;
 mod okta;
+mod ops;
 mod protocol;
 mod quirks;
+mod snapshots;

@@ -154,6 +154,24 @@ impl<'r> Engine<'r> {
                 (op, Some(value)) => self.pathless(doc, op, value),
             };
         };
+        if let Some(urn) = self.whole_extension(path) {
+            return match (operation.op, value) {
+                // Emptying the block lets `tidy_extensions` drop it and its `schemas` entry.
+                (PatchOpKind::Remove, _) => {
+                    if doc.contains_key(urn) {
+                        doc.insert(urn.to_owned(), Value::Object(Map::new()));
+                        self.touched_extensions.push(urn);
+                    }
+                    Ok(())
+                }
+                (_, None) => Err(missing_value(operation.op)),
+                (op, Some(value)) => {
+                    let mut wrapped = Map::new();
+                    wrapped.insert(urn.to_owned(), value.clone());
+                    self.pathless(doc, op, &Value::Object(wrapped))
+                }
+            };
+        }
         let target = self.target(path)?;
         if self.is_members(&target.attr) {
             return self.members(operation.op, &target, value);
@@ -298,6 +316,19 @@ impl<'r> Engine<'r> {
             }
         }
         Ok(())
+    }
+
+    /// The extension URN when the path names a whole extension block (`"path": "urn:...:enterprise:2.0:User"`,
+    /// RFC 7644 §3.10 allows a schema URN as the attribute path); the URN parser sees it as `urn:...:2.0`
+    /// plus an attribute `User`.
+    fn whole_extension(&self, path: &PatchPath) -> Option<&'r str> {
+        if path.filter.is_some() || path.sub_after_filter.is_some() || path.attr.sub.is_some() {
+            return None;
+        }
+        let full = format!("{}:{}", path.attr.urn.as_deref()?, path.attr.name);
+        self.registry
+            .extension_schema(self.kind, &full)
+            .map(|schema| schema.id.as_str())
     }
 
     /// The canonical URN if `key` names the core schema or an extension of this resource type.

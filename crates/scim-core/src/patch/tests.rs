@@ -1442,3 +1442,35 @@ proptest! {
         }
     }
 }
+
+// ---- whole extension as the path ------------------------------------------------------------------------
+
+#[test]
+fn extension_urn_as_path_adds_replaces_and_removes_the_block() {
+    let mut doc = json!({"schemas": [USER_SCHEMA], "userName": "x"});
+    doc = patched(
+        ResourceKind::User,
+        &doc,
+        json!([{"op": "add", "path": ENTERPRISE_USER_SCHEMA, "value": {"employeeNumber": "7", "department": "Ops"}}]),
+    );
+    assert_eq!(enterprise(&doc)["employeeNumber"], "7");
+    assert!(
+        doc["schemas"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(ENTERPRISE_USER_SCHEMA))
+    );
+    doc = patched(
+        ResourceKind::User,
+        &doc,
+        json!([{"op": "replace", "path": ENTERPRISE_USER_SCHEMA, "value": {"department": "Eng"}}]),
+    );
+    assert_eq!(enterprise(&doc)["department"], "Eng");
+    doc = patched(
+        ResourceKind::User,
+        &doc,
+        json!([{"op": "remove", "path": ENTERPRISE_USER_SCHEMA}]),
+    );
+    assert!(doc.get(ENTERPRISE_USER_SCHEMA).is_none(), "{doc}");
+    assert_eq!(doc["schemas"], json!([USER_SCHEMA]));
+}

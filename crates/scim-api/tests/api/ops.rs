@@ -1,0 +1,167 @@
+//! Operability over HTTP: health, readiness, metrics, request ids, rate limits, tenant policy.
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, assert_scim_error, json, on_both_backends, test_settings};
+
+on_both_backends!(
+    health_readiness_and_metrics_answer,
+    request_ids_are_echoed_or_generated,
+    tenant_policy_limits_group_names,
+    tenant_policy_deactivates_instead_of_deleting,
+);
+
+async fn health_readiness_and_metrics_answer(app: TestApp) {
+    let healthz = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(healthz.status(), 200);
+    let readyz = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(readyz.status(), 200);
+    app.create_user("metered").await;
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains(r#"http_requests_total{method="POST",route="/scim/v2/{tenant}/Users",status="201"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"scim_operations_total{tenant="acme",resource_type="User",operation="create"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("db_pool_connections"), "{metrics}");
+}
+
+async fn request_ids_are_echoed_or_generated(app: TestApp) {
+    let echoed = app
+        .request(reqwest::Method::GET, "/Users")
+        .header("x-request-id", "entra-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers().get("x-request-id").unwrap(), "entra-42");
+    let generated = app.get("/Users").await;
+    let id = generated.headers().get("x-request-id").unwrap().to_str().unwrap();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let hostile = app
+        .request(reqwest::Method::GET, "/Users")
+        .header("x-request-id", "a b\"c")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(hostile.headers().get("x-request-id").unwrap(), "a b\"c");
+}
+
+async fn set_policy(app: &TestApp, policy: serde_json::Value) {
+    let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
+    app.db
+        .storage()
+        .update_tenant(&tenant, None, Some(&policy))
+        .unwrap();
+    // Policies are cached for a few seconds.
+    tokio::time::sleep(scim_api::state::CACHE_TTL).await;
+}
+
+async fn tenant_policy_limits_group_names(app: TestApp) {
+    set_policy(
+        &app,
+        json!({"attributeLimits": {"Group.displayName": {"maxLength": 40}}}),
+    )
+    .await;
+    let ok = app.post("/Groups", &json!({"displayName": "a".repeat(40)})).await;
+    assert_eq!(ok.status(), 201);
+    let id = json(ok).await["id"].as_str().unwrap().to_owned();
+    let body = assert_scim_error(
+        app.post("/Groups", &json!({"displayName": "b".repeat(41)})).await,
+        400,
+        Some("invalidValue"),
+    )
+    .await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("displayName") && detail.contains("40"),
+        "{detail}"
+    );
+    let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "displayName", "value": "c".repeat(41)}]});
+    assert_scim_error(
+        app.patch(&format!("/Groups/{id}"), &rename).await,
+        400,
+        Some("invalidValue"),
+    )
+    .await;
+}
+
+async fn tenant_policy_deactivates_instead_of_deleting(app: TestApp) {
+    set_policy(
+        &app,
+        json!({"deleteMode": "deactivate", "userNameImmutable": true}),
+    )
+    .await;
+    let id = app.create_user("keeper").await;
+    assert_eq!(app.delete(&format!("/Users/{id}")).await.status(), 204);
+    let user = json(app.get(&format!("/Users/{id}")).await).await;
+    assert_eq!(user["active"], false);
+    let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Replace", "path": "userName", "value": "renamed"}]});
+    assert_scim_error(
+        app.patch(&format!("/Users/{id}"), &rename).await,
+        400,
+        Some("mutability"),
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_noisy_tenant_gets_429_with_retry_after_while_others_are_served() {
+    let settings = service::Settings {
+        rate_limit_per_second: 1,
+        rate_limit_burst: 3,
+        ..test_settings()
+    };
+    let app = TestApp::spawn_with(storage::testing::TestDb::sqlite(), settings).await;
+    let quiet_token = app.token_for("quiet").await;
+    let mut limited = None;
+    for _ in 0..10 {
+        let response = app.get("/Users").await;
+        if response.status() == 429 {
+            limited = Some(response);
+            break;
+        }
+    }
+    let response = limited.expect("the burst is exhausted within 10 requests");
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    assert_scim_error(response, 429, None).await;
+    let quiet = app
+        .client
+        .get(format!("{}/scim/v2/quiet/Users", app.address))
+        .bearer_auth(&quiet_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(quiet.status(), 200);
+}
