@@ -8,6 +8,7 @@
 //! indexes on lowercase shadow columns computed in Rust, never by read-then-write. Filters, sorting and
 //! paging run in SQL (`filter_sql.rs`).
 
+pub mod admin_audit;
 // The diesel-facing modules are public only for tests (drift test, raw checks); callers use `Storage`.
 #[cfg(feature = "testing")]
 pub mod connection;
@@ -16,6 +17,7 @@ mod connection;
 pub mod error;
 mod filter_sql;
 mod model;
+pub mod oauth_clients;
 mod resources;
 #[cfg(feature = "testing")]
 pub mod schema;
