@@ -135,7 +135,15 @@ impl Directory {
     /// reprovisioned instead, as Entra does when it comes back into scope.
     pub fn next_change(&mut self) -> Change {
         let roll = self.rng.below(100);
-        let user = self.rng.below(self.users.len());
+        // A few tries for an idle user; when all are busy (slow server, small tenant) the change
+        // degrades to a read-only query, which the per-operation table makes visible.
+        let mut user = self.rng.below(self.users.len());
+        for _ in 0..8 {
+            if self.users.get(user).is_some_and(|u| !u.busy) {
+                break;
+            }
+            user = self.rng.below(self.users.len());
+        }
         if roll < 5 || self.users.is_empty() {
             return Change::Probe {
                 nonce: self.rng.next_u64(),

@@ -132,8 +132,10 @@ pub struct DriverOutcome {
     pub succeeded: u64,
     /// Ticks skipped because `max_in_flight` changes were outstanding.
     pub missed: u64,
-    /// Seconds from the first tick to the last completion.
-    pub elapsed_secs: f64,
+    /// Seconds of the tick schedule (first tick to end or stop): the rate is `sent / window`.
+    pub window_secs: f64,
+    /// Seconds from the first tick until the last change completed.
+    pub drained_secs: f64,
     #[serde(skip)]
     pub stop: Option<StopReason>,
 }
@@ -155,6 +157,7 @@ pub async fn run_open(
     let succeeded = Arc::new(AtomicU64::new(0));
     let mut tasks = JoinSet::new();
     let mut out = DriverOutcome::default();
+    let mut window_end = end;
     loop {
         let tick = interval.tick().await;
         if tick >= end {
@@ -162,6 +165,7 @@ pub async fn run_open(
         }
         if let Err(reason) = client.budget().check() {
             out.stop = Some(reason);
+            window_end = tick;
             break;
         }
         out.ticks += 1;
@@ -187,6 +191,7 @@ pub async fn run_open(
     }
     while tasks.join_next().await.is_some() {}
     out.succeeded = succeeded.load(Ordering::Relaxed);
-    out.elapsed_secs = start.elapsed().as_secs_f64();
+    out.window_secs = window_end.saturating_duration_since(start).as_secs_f64();
+    out.drained_secs = start.elapsed().as_secs_f64();
     out
 }

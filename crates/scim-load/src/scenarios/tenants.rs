@@ -223,8 +223,8 @@ pub async fn run(ctx: &Ctx, common: &Common, args: &TenantsArgs) -> anyhow::Resu
     let mut rates: Vec<f64> = outcomes
         .iter()
         .map(|(_, o)| {
-            if o.elapsed_secs > 0.0 {
-                o.sent as f64 / o.elapsed_secs
+            if o.window_secs > 0.0 {
+                o.sent as f64 / o.window_secs
             } else {
                 0.0
             }
