@@ -183,7 +183,7 @@ impl ScimClient {
                 Ok((status, retry, _)) if status == StatusCode::TOO_MANY_REQUESTS => {
                     self.stats.record(label, latency, Outcome::Throttled);
                     if attempt >= self.options.max_retries {
-                        self.stats.note_error(label, "throttled:retries-exhausted");
+                        self.stats.note_failure(label, "throttled:retries-exhausted");
                         return Err(CallError::Failed);
                     }
                     attempt += 1;
@@ -214,7 +214,7 @@ impl ScimClient {
         expected: &[u16],
     ) -> Result<Reply, CallError> {
         let bytes = serde_json::to_vec(body).map_err(|_| {
-            self.stats.note_error(label, "serialize");
+            self.stats.note_failure(label, "serialize");
             CallError::Failed
         })?;
         self.send(label, method, path, &[], Some(&bytes), expected).await
@@ -403,5 +403,182 @@ mod tests {
             "http://127.0.0.1:8080/scim/v2/t1/Groups/1"
         );
         assert_eq!(client.auth.as_deref(), Some("Bearer tok"));
+    }
+
+    /// A canned HTTP/1.1 server: answers each request with the next response, records requests.
+    mod mock {
+        use std::sync::{Arc, Mutex};
+
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::TcpListener;
+
+        #[derive(Debug, Clone)]
+        pub struct Seen {
+            pub head: String,
+            pub body: String,
+        }
+
+        pub async fn serve(responses: Vec<String>) -> (String, Arc<Mutex<Vec<Seen>>>) {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let queue = Arc::new(Mutex::new(responses.into_iter()));
+            let seen2 = Arc::clone(&seen);
+            tokio::spawn(async move {
+                while let Ok((mut sock, _)) = listener.accept().await {
+                    let (seen, queue) = (Arc::clone(&seen2), Arc::clone(&queue));
+                    tokio::spawn(async move {
+                        let mut buf = Vec::new();
+                        loop {
+                            let mut chunk = [0u8; 4096];
+                            let n = sock.read(&mut chunk).await.unwrap_or(0);
+                            if n == 0 {
+                                return;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                            while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                                let len = head
+                                    .lines()
+                                    .find_map(|l| {
+                                        l.to_ascii_lowercase()
+                                            .strip_prefix("content-length:")
+                                            .map(|v| v.trim().parse::<usize>().unwrap())
+                                    })
+                                    .unwrap_or(0);
+                                if buf.len() < end + 4 + len {
+                                    break;
+                                }
+                                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string();
+                                buf.drain(..end + 4 + len);
+                                seen.lock().unwrap().push(Seen { head, body });
+                                let resp = queue.lock().unwrap().next().unwrap_or_else(|| reply(500, "", ""));
+                                sock.write_all(resp.as_bytes()).await.unwrap();
+                            }
+                        }
+                    });
+                }
+            });
+            (format!("http://{addr}/scim/v2/t1"), seen)
+        }
+
+        pub fn reply(status: u16, extra_headers: &str, body: &str) -> String {
+            format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\n{extra_headers}\r\n{body}",
+                body.len()
+            )
+        }
+    }
+
+    fn client_for(base: &str, budget: Arc<Budget>, retries: u32) -> ScimClient {
+        let options = Arc::new(ClientOptions {
+            max_retries: retries,
+            core_group_schema: false,
+        });
+        let http = http_client(4, Duration::from_secs(5)).unwrap();
+        let url = Url::parse(base).unwrap();
+        ScimClient::new(
+            http,
+            &url,
+            Some("secret"),
+            budget,
+            Arc::new(Stats::new().unwrap()),
+            options,
+        )
+    }
+
+    #[tokio::test]
+    async fn requests_go_out_in_entra_shape_with_bearer_token() {
+        let (base, seen) = mock::serve(vec![
+            mock::reply(200, "", r#"{"totalResults":0,"Resources":[]}"#),
+            mock::reply(201, "", r#"{"id":"u-1"}"#),
+            mock::reply(204, "", ""),
+        ])
+        .await;
+        let client = client_for(&base, Budget::new(10, Duration::from_secs(10)), 0);
+        assert_eq!(client.find_user("user.query", "a.b@load.test").await, Ok(None));
+        let spec = crate::scenarios::user_spec("p", 1);
+        assert_eq!(client.create_user(&spec).await.map(|r| r.0), Ok("u-1".to_owned()));
+        assert!(
+            client
+                .patch_group("group.member.add", "g-1", &entra::add_member("u-1"))
+                .await
+                .is_ok()
+        );
+
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3);
+        assert!(
+            seen[0]
+                .head
+                .starts_with("GET /scim/v2/t1/Users?filter=userName+eq+%22a.b%40load.test%22 HTTP/1.1"),
+            "{}",
+            seen[0].head
+        );
+        for s in &seen {
+            assert!(
+                s.head
+                    .to_ascii_lowercase()
+                    .contains("authorization: bearer secret"),
+                "{}",
+                s.head
+            );
+        }
+        assert!(seen[1].head.starts_with("POST /scim/v2/t1/Users HTTP/1.1"));
+        assert!(
+            seen[1]
+                .head
+                .to_ascii_lowercase()
+                .contains("content-type: application/scim+json; charset=utf-8")
+        );
+        let body: serde_json::Value = serde_json::from_str(&seen[1].body).unwrap();
+        assert_eq!(body["userName"], "p.user000001@load.test");
+        assert!(seen[2].head.starts_with("PATCH /scim/v2/t1/Groups/g-1 HTTP/1.1"));
+        assert_eq!(
+            seen[2].body,
+            r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members","value":[{"$ref":null,"value":"u-1"}]}]}"#
+        );
+        let (ops, total) = client.stats().summary(Duration::from_secs(1)).unwrap();
+        assert_eq!((total.requests, total.ok, total.errors), (3, 3, 0));
+        assert_eq!(ops["user.create"].status_counts["201"], 1);
+    }
+
+    #[tokio::test]
+    async fn throttled_requests_wait_for_retry_after_and_count_apart() {
+        let (base, seen) = mock::serve(vec![
+            mock::reply(429, "Retry-After: 0\r\n", ""),
+            mock::reply(204, "", ""),
+            mock::reply(429, "Retry-After: 0\r\n", ""),
+            mock::reply(429, "Retry-After: 0\r\n", ""),
+        ])
+        .await;
+        let client = client_for(&base, Budget::new(10, Duration::from_secs(10)), 1);
+        assert!(client.delete_user("u-1").await.is_ok());
+        assert_eq!(client.delete_user("u-2").await, Err(CallError::Failed));
+        assert_eq!(seen.lock().unwrap().len(), 4);
+        let (ops, _) = client.stats().summary(Duration::from_secs(1)).unwrap();
+        let del = &ops["user.delete"];
+        assert_eq!((del.requests, del.throttled, del.ok, del.errors), (4, 3, 1, 1));
+        assert_eq!(del.error_kinds["throttled:retries-exhausted"], 1);
+        assert_eq!(del.latency_ms.samples, 1);
+    }
+
+    #[tokio::test]
+    async fn unexpected_statuses_fail_and_exhausted_budget_stops() {
+        let (base, _seen) = mock::serve(vec![mock::reply(400, "", r#"{"status":"400"}"#)]).await;
+        let client = client_for(&base, Budget::new(1, Duration::from_secs(10)), 0);
+        assert_eq!(
+            client
+                .patch_group("group.member.remove", "g", &entra::remove_member("u"))
+                .await,
+            Err(CallError::Failed)
+        );
+        assert_eq!(
+            client.delete_user("u").await,
+            Err(CallError::Stop(StopReason::Requests))
+        );
+        let (ops, _) = client.stats().summary(Duration::from_secs(1)).unwrap();
+        assert_eq!(ops["group.member.remove"].error_kinds["status:400"], 1);
+        assert!(!ops.contains_key("user.delete"));
     }
 }

@@ -210,11 +210,23 @@ impl Stats {
     /// Counts an error found in a response that had an expected status, for example a lookup of a
     /// user we created that came back with `totalResults: 0`.
     pub fn note_error(&self, label: &'static str, kind: &str) {
+        self.add_error(label, kind, true);
+    }
+
+    /// Counts an error that no recorded attempt stands for as ok, for example a request given up
+    /// after its 429 retries (the 429s are already counted as throttled).
+    pub fn note_failure(&self, label: &'static str, kind: &str) {
+        self.add_error(label, kind, false);
+    }
+
+    fn add_error(&self, label: &'static str, kind: &str, demote_ok: bool) {
         let mut ops = self.lock();
         let rec = ops
             .entry(label)
             .or_insert_with(|| OpRecorder::new(self.template.clone()));
-        rec.ok = rec.ok.saturating_sub(1);
+        if demote_ok {
+            rec.ok = rec.ok.saturating_sub(1);
+        }
         *rec.errors.entry(kind.to_owned()).or_default() += 1;
     }
 
