@@ -105,6 +105,11 @@ impl Budget {
         self.cancelled.store(true, Ordering::Relaxed);
     }
 
+    /// The request cap.
+    pub fn max_requests(&self) -> u64 {
+        self.max_requests
+    }
+
     /// The instant after which no request is sent.
     pub fn deadline(&self) -> Instant {
         self.deadline

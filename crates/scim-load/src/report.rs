@@ -74,6 +74,58 @@ fn row(out: &mut String, label: &str, s: &OpSummary) {
     );
 }
 
+fn scalar(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{f:.3}"),
+            _ => n.to_string(),
+        },
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Flattens the scenario figures into `path: value` lines; latency buckets become one line each.
+fn render_extra(out: &mut String, path: &str, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                let p = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                render_extra(out, &p, v);
+            }
+        }
+        serde_json::Value::Array(items)
+            if items.iter().all(|i| i.get("latencyMs").is_some()) && !items.is_empty() =>
+        {
+            let _ = writeln!(out, "  {path}:");
+            for item in items {
+                let l = &item["latencyMs"];
+                let _ = writeln!(
+                    out,
+                    "    members {:>11}: p50 {:>9} p95 {:>9} p99 {:>9} max {:>9} ms (n={})",
+                    scalar(&item["members"]),
+                    scalar(&l["p50"]),
+                    scalar(&l["p95"]),
+                    scalar(&l["p99"]),
+                    scalar(&l["max"]),
+                    scalar(&l["samples"])
+                );
+            }
+        }
+        serde_json::Value::Array(items) => {
+            let list: Vec<String> = items.iter().map(scalar).collect();
+            let _ = writeln!(out, "  {path}: [{}]", list.join(", "));
+        }
+        other => {
+            let _ = writeln!(out, "  {path}: {}", scalar(other));
+        }
+    }
+}
+
 impl RunReport {
     /// The human-readable table.
     pub fn to_text(&self) -> String {
@@ -116,8 +168,8 @@ impl RunReport {
             }
         }
         if !self.extra.is_null() {
-            let pretty = serde_json::to_string_pretty(&self.extra).unwrap_or_default();
-            let _ = writeln!(out, "\nresults: {pretty}");
+            let _ = writeln!(out, "\nresults:");
+            render_extra(&mut out, "", &self.extra);
         }
         let _ = writeln!(
             out,
@@ -128,5 +180,52 @@ impl RunReport {
             let _ = writeln!(out, "STOPPED EARLY: {reason}");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn text_report_flattens_results_and_lists_buckets() {
+        let stats = Arc::new(Stats::new().unwrap());
+        stats.record(
+            "user.create",
+            Duration::from_millis(4),
+            crate::stats::Outcome::Expected(201),
+        );
+        let phase = PhaseReport::from_stats("create", &stats, Duration::from_secs(1)).unwrap();
+        let report = RunReport {
+            tool: "scim-load",
+            version: "0",
+            scenario: "create",
+            run_prefix: "sl-1".into(),
+            targets: vec!["http://127.0.0.1:1/t".into()],
+            params: json!({}),
+            phases: vec![phase],
+            extra: json!({"usersPerSec": 12.5, "nested": {"n": 3},
+                "buckets": [{"members": "1-100", "latencyMs": {"p50": 1.0, "p95": 2.0, "p99": 3.0, "max": 4.0, "samples": 100}}]}),
+            stopped_early: Some("request budget exhausted".into()),
+            budget: BudgetReport {
+                max_requests: 10,
+                max_duration_secs: 60.0,
+                requests_used: 1,
+            },
+        };
+        let text = report.to_text();
+        assert!(text.contains("user.create"), "{text}");
+        assert!(text.contains("usersPerSec: 12.500"), "{text}");
+        assert!(text.contains("nested.n: 3"), "{text}");
+        assert!(text.contains("members       1-100: p50     1.000"), "{text}");
+        assert!(text.contains("STOPPED EARLY: request budget exhausted"), "{text}");
+        let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["phases"][0]["operations"]["user.create"]["statusCounts"]["201"],
+            1
+        );
+        assert_eq!(json["stoppedEarly"], "request budget exhausted");
     }
 }

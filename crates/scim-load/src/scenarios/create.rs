@@ -13,6 +13,7 @@ use crate::client::ScimClient;
 
 /// Runs the scenario.
 pub async fn run(ctx: &Ctx, client: &ScimClient, args: &CreateArgs) -> anyhow::Result<ScenarioOutput> {
+    ctx.warn_if_over_budget(args.count as u64);
     let phase = Phase::start(ctx, "create", Some(args.count as u64), None)?;
     let c = phase.client(client);
     let prefix = ctx.run_prefix.clone();

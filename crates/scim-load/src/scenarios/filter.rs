@@ -20,6 +20,7 @@ use crate::rng::Rng;
 
 /// Runs the scenario.
 pub async fn run(ctx: &Ctx, client: &ScimClient, args: &FilterArgs) -> anyhow::Result<ScenarioOutput> {
+    ctx.warn_if_over_budget(args.users as u64 + args.requests.unwrap_or(0));
     let seed = Phase::start(ctx, "seed", Some(args.users as u64), None)?;
     let seeded = Arc::new(Mutex::new(Vec::with_capacity(args.users)));
     let (c, prefix, s) = (seed.client(client), ctx.run_prefix.clone(), Arc::clone(&seeded));

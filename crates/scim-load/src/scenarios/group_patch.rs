@@ -43,6 +43,7 @@ pub fn slope(samples: &[(f64, f64)]) -> Option<f64> {
 pub async fn run(ctx: &Ctx, client: &ScimClient, args: &GroupPatchArgs) -> anyhow::Result<ScenarioOutput> {
     let n = args.members;
     let bucket = args.bucket.max(1);
+    ctx.warn_if_over_budget(2 * n as u64 + 2);
     let seed = Phase::start(ctx, "seed", Some(n as u64 + 1), None)?;
     let ids: Arc<Mutex<Vec<Option<String>>>> = Arc::new(Mutex::new(vec![None; n]));
     let (c, prefix, ids2) = (seed.client(client), ctx.run_prefix.clone(), Arc::clone(&ids));

@@ -43,6 +43,20 @@ pub struct Ctx {
     pub options: Arc<ClientOptions>,
 }
 
+impl Ctx {
+    /// Warns on stderr when a plan needs more requests than `--max-requests` allows: the run will
+    /// stop early (and say so), which is easy to mistake for a slow server.
+    pub fn warn_if_over_budget(&self, planned: u64) {
+        let cap = self.budget.max_requests();
+        if planned > cap {
+            eprintln!(
+                "scim-load: this plan needs about {planned} requests but --max-requests is {cap}; \
+                 the run will stop early (raise --max-requests to complete it)"
+            );
+        }
+    }
+}
+
 /// A phase in progress.
 #[derive(Debug)]
 pub struct Phase {

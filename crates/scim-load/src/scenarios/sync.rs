@@ -159,6 +159,7 @@ pub async fn run(
         plan.groups,
         args.seed,
     )));
+    ctx.warn_if_over_budget(plan.requests() + u64::from(args.cycles) * args.changes);
     let mut phases = Vec::new();
     let mut stop = None;
 

@@ -146,6 +146,8 @@ pub async fn run(ctx: &Ctx, common: &Common, args: &TenantsArgs) -> anyhow::Resu
         args.groups_per_tenant,
         args.memberships_per_tenant,
     );
+    let steady_planned = (args.rate * args.duration.as_secs_f64()) as u64 * targets.len() as u64;
+    ctx.warn_if_over_budget(plan.requests() * targets.len() as u64 + steady_planned);
     let setup = Phase::start(ctx, "setup", Some(plan.requests() * targets.len() as u64), None)?;
     let setup_stats_client = |url: &Url, token: &Option<String>| {
         let base = ScimClient::new(
