@@ -165,6 +165,10 @@ pub struct TenantsArgs {
     /// Length of the steady phase (bounded by --max-duration).
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
+    /// Tenant start times are spread over this much of the steady phase, so a thousand tenants
+    /// do not open their connections in the same millisecond.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub ramp: Duration,
     /// JSON list `[{"baseUrl":"…","apiToken":"…"}]`, one entry per tenant.
     #[arg(long, conflicts_with = "token_cmd")]
     pub targets_file: Option<PathBuf>,
@@ -184,8 +188,9 @@ pub struct TenantsArgs {
     /// Tenants set up at once.
     #[arg(long, default_value_t = 32)]
     pub setup_concurrency: usize,
-    /// Requests in flight per tenant before ticks are counted as missed.
-    #[arg(long, default_value_t = 64)]
+    /// Changes in flight per tenant before ticks are counted as missed (8 covers 320 ms of
+    /// latency at 25/s; more only piles connections onto a server that is already behind).
+    #[arg(long, default_value_t = 8)]
     pub max_in_flight: usize,
     /// Seed of the change mix.
     #[arg(long, default_value_t = 1)]

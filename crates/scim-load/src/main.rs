@@ -62,7 +62,9 @@ async fn run(common: cli::Common, command: Command) -> anyhow::Result<()> {
         Command::Create(a) => a.concurrency,
         Command::GroupPatch(a) => a.concurrency.max(a.seed_concurrency),
         Command::Sync(a) => a.concurrency,
-        Command::Tenants(a) => a.max_in_flight,
+        // Keep every tenant's connections alive: closing idle ones past a small cap churns
+        // through ephemeral ports (TIME_WAIT) at thousands of requests per second.
+        Command::Tenants(a) => a.max_in_flight.saturating_mul(a.tenants.max(1)),
     };
     let ctx = Ctx {
         http: http_client(connections.max(1), common.request_timeout)?,

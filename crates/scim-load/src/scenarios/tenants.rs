@@ -7,8 +7,9 @@
 //!
 //! Phase `setup` gives each tenant a small initial sync (users, empty groups, memberships; not
 //! rate-limited, `--setup-concurrency` tenants at a time). Phase `steady` then starts one
-//! open-loop driver per tenant at `--rate` changes/s for `--duration` (start times staggered over
-//! one period), all recording into one histogram for the p99 across tenants. Per-tenant achieved
+//! open-loop driver per tenant at `--rate` changes/s until `--duration` ends (start times spread
+//! over `--ramp`, at least one period, so connections open gradually rather than in one SYN
+//! storm), all recording into one histogram for the p99 across tenants. Per-tenant achieved
 //! rates (min/median/max), missed ticks and tenants with errors show whether every tenant got the
 //! rate Entra needs (25 requests/s).
 
@@ -208,7 +209,7 @@ pub async fn run(ctx: &Ctx, common: &Common, args: &TenantsArgs) -> anyhow::Resu
         let n = tenants.len().max(1);
         let mut drivers = JoinSet::new();
         for (i, Tenant { name, client, dir }) in tenants.iter().enumerate() {
-            let offset = period.mul_f64(i as f64 / n as f64);
+            let offset = period.max(args.ramp).mul_f64(i as f64 / n as f64);
             let (client, dir, name) = (steady.client(client), Arc::clone(dir), name.clone());
             let (rate, cap) = (args.rate, args.max_in_flight);
             drivers.spawn(async move { (name, run_open(client, dir, rate, start + offset, end, cap).await) });
@@ -245,7 +246,10 @@ pub async fn run(ctx: &Ctx, common: &Common, args: &TenantsArgs) -> anyhow::Resu
         "tenants": tenants.len(),
         "targetRatePerTenant": args.rate,
         "offeredRate": args.rate * tenants.len() as f64,
-        "achievedRate": steady_total.map(|t| t.throughput_per_sec),
+        // Changes sent per second over each tenant's tick window, summed (what the tool offered).
+        "sentRate": rates.iter().sum::<f64>(),
+        // Responses per second over the steady phase's wall time, drain included.
+        "responsesPerSec": steady_total.map(|t| t.throughput_per_sec),
         "steadyP99Ms": steady_total.map(|t| t.latency_ms.p99),
         "steadyErrors": steady_total.map(|t| t.errors),
         "perTenantChangesPerSec": {
