@@ -173,7 +173,8 @@ pub struct TenantsArgs {
     #[arg(long, conflicts_with = "token_cmd")]
     pub targets_file: Option<PathBuf>,
     /// Shell command run per tenant, `{tenant}` replaced by its name, printing
-    /// `{"baseUrl":"…","apiToken":"…"}`; e.g. `token-admin tokens issue {tenant}`.
+    /// `{"baseUrl":"…","apiToken":"…"}`; e.g. `token-admin tokens issue {tenant}`. With
+    /// --base-url too, its (templated) URL replaces the printed baseUrl.
     #[arg(long)]
     pub token_cmd: Option<String>,
     /// Users provisioned per tenant before the steady phase.

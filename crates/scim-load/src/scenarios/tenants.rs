@@ -74,28 +74,38 @@ fn run_token_cmd(template: &str, tenant: &str) -> anyhow::Result<Target> {
         .with_context(|| format!("{cmd:?} did not print {{\"baseUrl\",\"apiToken\"}}"))
 }
 
+/// Tenant `i`'s name: lowercase, as tenant slugs are (`[a-z0-9][a-z0-9_-]*`).
+fn tenant_name(run_prefix: &str, i: usize) -> String {
+    format!("{}-t{i:04}", run_prefix.to_ascii_lowercase())
+}
+
 /// Resolves the tenants' targets and checks each against the loopback guard.
 pub fn resolve_targets(
     common: &Common,
     args: &TenantsArgs,
     run_prefix: &str,
 ) -> anyhow::Result<Vec<(String, Url, Option<String>)>> {
-    let names: Vec<String> = (0..args.tenants)
-        .map(|i| format!("{run_prefix}-t{i:04}"))
-        .collect();
+    let names: Vec<String> = (0..args.tenants).map(|i| tenant_name(run_prefix, i)).collect();
     let targets: Vec<(String, Target)> = if let Some(path) = &args.targets_file {
         let raw = std::fs::read_to_string(Path::new(path))
             .with_context(|| format!("reading {}", path.display()))?;
         parse_targets(&raw)?
             .into_iter()
             .enumerate()
-            .map(|(i, t)| (format!("{run_prefix}-t{i:04}"), t))
+            .map(|(i, t)| (tenant_name(run_prefix, i), t))
             .collect()
     } else if let Some(cmd) = &args.token_cmd {
-        names
-            .into_iter()
-            .map(|n| run_token_cmd(cmd, &n).map(|t| (n, t)))
-            .collect::<anyhow::Result<_>>()?
+        // The command's baseUrl is the public one; `--base-url` (with `{tenant}`) overrides it, e.g.
+        // to reach a local server whose configured public URL is not loopback.
+        let mut issued = Vec::with_capacity(names.len());
+        for name in names {
+            let mut target = run_token_cmd(cmd, &name)?;
+            if let Some(base) = &common.base_url {
+                target.base_url = expand(base, &name);
+            }
+            issued.push((name, target));
+        }
+        issued
     } else {
         let Some(base) = &common.base_url else {
             bail!(
