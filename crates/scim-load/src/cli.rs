@@ -94,7 +94,8 @@ pub struct FilterArgs {
     /// Concurrent connections for the lookups (and the seeding).
     #[arg(long, short = 'c', default_value_t = 32)]
     pub connections: usize,
-    /// Length of the lookup phase (bounded by --max-duration).
+    /// Length of the lookup phase (bounded by --max-duration; 10s when neither this nor
+    /// --requests is given).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Number of lookups (bounded by --max-requests).

@@ -9,6 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -42,7 +43,12 @@ pub async fn run(ctx: &Ctx, client: &ScimClient, args: &FilterArgs) -> anyhow::R
     }
 
     if stop.is_none() {
-        let budget = Budget::child(&ctx.budget, args.requests, args.duration);
+        // Neither bound given: 10 s, so the phase ends on its own rather than on the run budget.
+        let duration = match (args.requests, args.duration) {
+            (None, None) => Some(Duration::from_secs(10)),
+            (_, d) => d,
+        };
+        let budget = Budget::child(&ctx.budget, args.requests, duration);
         let phase = Phase::start(ctx, "lookup", args.requests, Some(budget))?;
         let c = phase.client(client);
         let misses = Arc::new(AtomicU64::new(0));
