@@ -23,10 +23,6 @@ mod resources;
 pub mod schema;
 #[cfg(not(feature = "testing"))]
 mod schema;
-#[expect(
-    dead_code,
-    reason = "bind kinds and helpers used by the filter compiler, which lands next"
-)]
 mod sql;
 mod tenants;
 #[cfg(feature = "testing")]
