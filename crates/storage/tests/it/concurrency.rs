@@ -106,3 +106,30 @@ storage::backend_tests!(
         assert_eq!((ok, stale), (1, 7), "{results:?}");
     }
 );
+
+storage::backend_tests!(two_groups_adding_each_other_concurrently_do_not_deadlock, |db| {
+    let t = tenant(&db, "acme");
+    let a = create_group(&db, &t, "a");
+    let b = create_group(&db, &t, "b");
+    for round in 0..10 {
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = [(a.id.clone(), b.id.clone()), (b.id.clone(), a.id.clone())]
+            .into_iter()
+            .map(|(group, other)| {
+                let (db, t, barrier) = ((*db).clone(), t.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let op = if round % 2 == 0 {
+                        MemberOp::Add(vec![member(&other)])
+                    } else {
+                        MemberOp::RemoveAll
+                    };
+                    db.modify_resource(&ctx(&t), ResourceKind::Group, &group, None, move |_| Ok(vec![op]))
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+    }
+});
