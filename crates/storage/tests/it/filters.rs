@@ -224,6 +224,7 @@ const USER_FILTERS: &[&str] = &[
     r#"name pr"#,
     r#"name.givenName pr"#,
     r#"name[givenName eq "Bob"]"#,
+    r#"name[not (givenName pr)]"#,
     // multi-valued complex
     r#"emails.value co "EXAMPLE""#,
     r#"emails.value eq "bob@example.com""#,
