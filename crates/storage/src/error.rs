@@ -83,6 +83,11 @@ pub(crate) enum Violation {
     ForeignKey,
 }
 
+/// PostgreSQL deadlock victims and SQLite writers that waited out `busy_timeout`.
+fn is_transient(message: &str) -> bool {
+    message.contains("deadlock detected") || message.contains("database is locked")
+}
+
 impl StorageError {
     /// Classifies a diesel error; constraint violations are handed to `on_violation` together with the
     /// database's message (which names the constraint or columns), everything else is mapped generically.
@@ -103,6 +108,10 @@ impl StorageError {
                     DatabaseErrorKind::ClosedConnection => Self::Unavailable(text),
                     DatabaseErrorKind::SerializationFailure => {
                         Self::Unavailable(format!("transaction conflict, retry: {text}"))
+                    }
+                    // diesel exposes no SQLSTATE: recognise the two transient failures by their text.
+                    _ if is_transient(&text) => {
+                        Self::Unavailable(format!("transient conflict, retry: {text}"))
                     }
                     _ => Self::Internal(format!("database error ({kind:?}): {text}")),
                 }

@@ -42,6 +42,7 @@ pub use model::{
     Expand, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef, StoredMember,
     StoredResource, Tenant, TokenInfo, TokenRecord, WriteContext,
 };
+pub use resources::MAX_INDEXED_BYTES;
 
 #[cfg(not(feature = "testing"))]
 use connection::DbConnection;

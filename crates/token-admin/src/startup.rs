@@ -170,6 +170,11 @@ impl Application {
         self.port
     }
 
+    /// A handle to stop the server (tests stop it when they end).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The storage the service uses (tests inspect the database through it).
     pub fn storage(&self) -> &Storage {
         &self.storage

@@ -78,9 +78,12 @@ pub fn optional_json_body<T: Default + serde::de::DeserializeOwned>(body: &[u8])
     serde_json::from_slice(body).map_err(|e| AdminError::BadRequest(format!("invalid JSON body: {e}")))
 }
 
-/// Parses the `{slug}` path segment.
-pub fn tenant_slug(slug: &str) -> Result<TenantId, AdminError> {
-    TenantId::parse(slug).map_err(|e| AdminError::BadRequest(e.detail().to_owned()))
+/// Parses a tenant slug and checks that the operator may act on that tenant: every handler that names a
+/// tenant goes through here, so none can forget the authorisation.
+pub fn authorized_tenant(operator: &Operator, slug: &str) -> Result<TenantId, AdminError> {
+    let tenant = TenantId::parse(slug).map_err(|e| AdminError::BadRequest(e.detail().to_owned()))?;
+    operator.authorize(&tenant)?;
+    Ok(tenant)
 }
 
 /// Registers every admin route.

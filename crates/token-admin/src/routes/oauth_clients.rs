@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use storage::oauth_clients::{NewOAuthClient, OAuthClientInfo};
 
-use super::{AppState, optional_json_body, tenant_slug};
+use super::{AppState, authorized_tenant, optional_json_body};
 use crate::auth::Operator;
 use crate::error::AdminError;
 
@@ -67,8 +67,7 @@ pub async fn create_oauth_client(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let tenant = tenant_slug(&path)?;
-    operator.authorize(&tenant)?;
+    let tenant = authorized_tenant(&operator, &path)?;
     let body: CreateClientRequest = optional_json_body(&body)?;
     if body
         .label
@@ -115,8 +114,7 @@ pub async fn list_oauth_clients(
     operator: Operator,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let tenant = tenant_slug(&path)?;
-    operator.authorize(&tenant)?;
+    let tenant = authorized_tenant(&operator, &path)?;
     let clients = state
         .run(move |s| {
             s.get_tenant(&tenant)?;
@@ -132,8 +130,7 @@ pub async fn revoke_oauth_client(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, client_id) = path.into_inner();
-    let tenant = tenant_slug(&slug)?;
-    operator.authorize(&tenant)?;
+    let tenant = authorized_tenant(&operator, &slug)?;
     let (now, target, id) = (state.clock.now(), tenant.clone(), client_id.clone());
     state
         .run(move |s| Ok(s.revoke_oauth_client(&target, &id, now)?))

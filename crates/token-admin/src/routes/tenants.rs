@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use storage::{NewTenant, Tenant};
 
-use super::{AppState, tenant_slug};
+use super::{AppState, authorized_tenant};
 use crate::auth::Operator;
 use crate::error::AdminError;
 use crate::ops;
@@ -93,8 +93,7 @@ pub async fn create_tenant(
     body: web::Json<CreateTenantRequest>,
 ) -> Result<HttpResponse, AdminError> {
     let body = body.into_inner();
-    let id = tenant_slug(&body.id)?;
-    operator.authorize(&id)?;
+    let id = authorized_tenant(&operator, &body.id)?;
     let display_name = body.display_name.unwrap_or_else(|| id.to_string());
     check_display_name(&display_name)?;
     let policy = parse_policy(&body.policy.unwrap_or_else(|| json!({})))?;
@@ -133,8 +132,7 @@ pub async fn get_tenant(
     operator: Operator,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let id = tenant_slug(&path)?;
-    operator.authorize(&id)?;
+    let id = authorized_tenant(&operator, &path)?;
     let tenant = state.run(move |s| Ok(s.get_tenant(&id)?)).await?;
     Ok(HttpResponse::Ok().json(TenantView::new(tenant, &state.public_base)))
 }
@@ -145,8 +143,7 @@ pub async fn patch_tenant(
     path: web::Path<String>,
     body: web::Json<PatchTenantRequest>,
 ) -> Result<HttpResponse, AdminError> {
-    let id = tenant_slug(&path)?;
-    operator.authorize(&id)?;
+    let id = authorized_tenant(&operator, &path)?;
     let body = body.into_inner();
     if let Some(name) = &body.display_name {
         check_display_name(name)?;
@@ -166,8 +163,7 @@ pub async fn delete_tenant(
     operator: Operator,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let id = tenant_slug(&path)?;
-    operator.authorize(&id)?;
+    let id = authorized_tenant(&operator, &path)?;
     let target = id.clone();
     state.run(move |s| Ok(s.delete_tenant(&target)?)).await?;
     state.audit(&operator, "tenant.delete", &id, json!({})).await;

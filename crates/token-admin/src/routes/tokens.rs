@@ -6,7 +6,7 @@ use chrono::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{AppState, optional_json_body, tenant_slug};
+use super::{AppState, authorized_tenant, optional_json_body};
 use crate::auth::Operator;
 use crate::error::AdminError;
 use crate::ops::{self, IssueOptions, TokenView};
@@ -48,8 +48,7 @@ pub async fn issue_token(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let tenant = tenant_slug(&path)?;
-    operator.authorize(&tenant)?;
+    let tenant = authorized_tenant(&operator, &path)?;
     let body: IssueTokenRequest = optional_json_body(&body)?;
     let options = IssueOptions {
         label: body.label,
@@ -74,8 +73,7 @@ pub async fn list_tokens(
     operator: Operator,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let tenant = tenant_slug(&path)?;
-    operator.authorize(&tenant)?;
+    let tenant = authorized_tenant(&operator, &path)?;
     let now = state.clock.now();
     let tokens = state
         .run(move |s| {
@@ -93,8 +91,7 @@ pub async fn revoke_token(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (slug, token_id) = path.into_inner();
-    let tenant = tenant_slug(&slug)?;
-    operator.authorize(&tenant)?;
+    let tenant = authorized_tenant(&operator, &slug)?;
     let (now, target, id) = (state.clock.now(), tenant.clone(), token_id.clone());
     state.run(move |s| Ok(s.revoke_token(&target, &id, now)?)).await?;
     state

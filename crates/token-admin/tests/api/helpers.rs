@@ -2,6 +2,10 @@
 //! PostgreSQL schema when a server is reachable), driven with reqwest, plus operator-JWT minting.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::thread::JoinHandle;
+
+use actix_web::dev::ServerHandle;
 
 use chrono::Utc;
 use diesel::{Connection as _, QueryableByName, RunQueryDsl as _};
@@ -35,11 +39,68 @@ pub fn settings(db_url: &str) -> Settings {
     }
 }
 
-/// A running app and its database.
+/// What a [`ServerThread`] start function yields: the bound port, a stop handle and the serving future.
+pub type Started = (u16, ServerHandle, Pin<Box<dyn Future<Output = ()>>>);
+
+/// An HTTP server on its own thread and runtime, stopped and joined on drop, so no server outlives its
+/// test (lingering worker threads holding database pools made the test process crash at exit).
+pub struct ServerThread {
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ServerThread {
+    /// Runs `start` on a new thread's runtime and returns the port it bound.
+    pub fn spawn<F>(start: F) -> (u16, Self)
+    where
+        F: FnOnce() -> Pin<Box<dyn Future<Output = Started>>> + Send + 'static,
+    {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let (port, handle, serve) = start().await;
+                sender.send((port, handle)).expect("port reported");
+                serve.await;
+            });
+        });
+        let (port, handle) = receiver.recv().expect("server started");
+        (
+            port,
+            Self {
+                handle,
+                thread: Some(thread),
+            },
+        )
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; the returned future only waits for completion, which the
+        // join below does instead.
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A running app and its database. The server stops before the database is dropped.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    server: Option<ServerThread>,
     pub db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop(self.server.take());
+    }
 }
 
 impl TestApp {
@@ -50,14 +111,21 @@ impl TestApp {
 
     pub async fn spawn_with(db: TestDb, settings: Settings, options: Options) -> Self {
         service::telemetry::init_for_tests();
-        let app = Application::build_with(settings, options)
-            .await
-            .expect("app builds");
-        let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
+        let (port, server) = ServerThread::spawn(move || {
+            Box::pin(async move {
+                let app = Application::build_with(settings, options)
+                    .await
+                    .expect("app builds");
+                let (port, handle) = (app.port(), app.server_handle());
+                let serve: Pin<Box<dyn Future<Output = ()>>> =
+                    Box::pin(async move { app.run_until_stopped().await.expect("server runs") });
+                (port, handle, serve)
+            })
+        });
         Self {
-            address,
+            address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
+            server: Some(server),
             db,
         }
     }

@@ -1,6 +1,8 @@
 //! Operator JWTs verified against a JWKS served by a local test IdP (actix on port 0), across a key
 //! rotation, with the refresh rate limit and algorithm pinning.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +16,7 @@ use storage::testing::TestDb;
 use token_admin::Options;
 use token_admin::jwks::JwksPolicy;
 
-use crate::helpers::{TestApp, claims, settings, sign};
+use crate::helpers::{ServerThread, TestApp, claims, settings, sign};
 
 const EC_A: &[u8] = include_bytes!("fixtures/ec-p256-a.pem");
 const EC_B: &[u8] = include_bytes!("fixtures/ec-p256-b.pem");
@@ -67,6 +69,7 @@ struct Idp {
     url: String,
     keys: Arc<Mutex<Value>>,
     fetches: Arc<AtomicUsize>,
+    _server: ServerThread,
 }
 
 impl Idp {
@@ -76,29 +79,37 @@ impl Idp {
         ));
         let fetches = Arc::new(AtomicUsize::new(0));
         let (served, counted) = (document.clone(), fetches.clone());
-        let server = HttpServer::new(move || {
-            let (served, counted) = (served.clone(), counted.clone());
-            App::new().route(
-                "/jwks.json",
-                web::get().to(move || {
+        let (port, server) = ServerThread::spawn(move || {
+            Box::pin(async move {
+                let server = HttpServer::new(move || {
                     let (served, counted) = (served.clone(), counted.clone());
-                    async move {
-                        counted.fetch_add(1, Ordering::SeqCst);
-                        let body = served.lock().unwrap().clone();
-                        HttpResponse::Ok().json(body)
-                    }
-                }),
-            )
-        })
-        .workers(1)
-        .bind("127.0.0.1:0")
-        .unwrap();
-        let port = server.addrs()[0].port();
-        tokio::spawn(server.run());
+                    App::new().route(
+                        "/jwks.json",
+                        web::get().to(move || {
+                            let (served, counted) = (served.clone(), counted.clone());
+                            async move {
+                                counted.fetch_add(1, Ordering::SeqCst);
+                                let body = served.lock().unwrap().clone();
+                                HttpResponse::Ok().json(body)
+                            }
+                        }),
+                    )
+                })
+                .workers(1)
+                .bind("127.0.0.1:0")
+                .unwrap();
+                let port = server.addrs()[0].port();
+                let server = server.run();
+                let handle = server.handle();
+                let serve: Pin<Box<dyn Future<Output = ()>>> = Box::pin(async move { server.await.unwrap() });
+                (port, handle, serve)
+            })
+        });
         Self {
             url: format!("http://127.0.0.1:{port}/jwks.json"),
             keys: document,
             fetches,
+            _server: server,
         }
     }
 

@@ -4,7 +4,10 @@ use credentials::{AccessTokenVerifier, HashedToken};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::helpers::{OAUTH_SECRET, TestApp, admin_token, on_each_backend, tenant_operator_token};
+use storage::testing::TestDb;
+use token_admin::Options;
+
+use crate::helpers::{OAUTH_SECRET, TestApp, admin_token, on_each_backend, settings, tenant_operator_token};
 
 /// Registers a client for `slug` and returns `(client_id, client_secret)`.
 async fn register(app: &TestApp, slug: &str) -> (String, String) {
@@ -203,4 +206,20 @@ async fn revoked_clients_get_no_more_tokens() {
         assert!(list[0]["revokedAt"].is_string());
     })
     .await;
+}
+
+#[tokio::test]
+async fn token_endpoint_is_absent_without_a_signing_secret() {
+    let db = TestDb::sqlite();
+    let mut settings = settings(db.url());
+    settings.oauth_signing_secret = None;
+    let app = TestApp::spawn_with(db, settings, Options::default()).await;
+    let response = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
 }

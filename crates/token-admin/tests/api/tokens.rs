@@ -186,3 +186,31 @@ async fn bad_issue_requests_are_400_and_unknown_tenants_404() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn listing_reports_expired_tokens_as_inactive() {
+    on_each_backend(|db| async {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let tenant = scim_core::TenantId::parse("acme").unwrap();
+        let expired = storage::NewToken {
+            id: "expired".to_owned(),
+            token_hash: HashedToken::of("scim_expired-for-the-test").as_hex().to_owned(),
+            prefix: "scim_expir".to_owned(),
+            label: None,
+            expires_at: Some(Utc::now() - Duration::days(1)),
+        };
+        app.storage().insert_token(&tenant, &expired).unwrap();
+        app.issue_token("acme", json!({"expiresIn": "90d"})).await;
+        let (status, list) = app.get("/admin/v1/tenants/acme/tokens", &admin_token()).await;
+        assert_eq!(status, 200);
+        let active: Vec<bool> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["active"] == true)
+            .collect();
+        assert_eq!(active, [false, true]);
+    })
+    .await;
+}
