@@ -100,7 +100,10 @@ impl Storage {
         manager.prepare()?;
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
+            // No background top-up of idle connections: r2d2 opens those on its own threads, and a libpq
+            // connect (with OpenSSL) still running while the process exits crashes it in atexit handlers
+            // (seen as SIGSEGV after `token-admin migrate`). Connections open on demand instead.
+            .min_idle(Some(0))
             .connection_timeout(POOL_CHECKOUT_TIMEOUT)
             .build(manager)
             .map_err(StorageError::from_pool)?;
