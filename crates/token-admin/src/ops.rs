@@ -200,7 +200,12 @@ pub fn audit(
         occurred_at: now,
     };
     match storage.record_admin_action(&entry) {
-        Ok(()) => tracing::info!(operator, action, tenant = ?tenant.map(TenantId::as_str), "admin action"),
+        Ok(()) => tracing::info!(
+            operator,
+            action,
+            tenant = tenant.map_or("", TenantId::as_str),
+            "admin action"
+        ),
         Err(e) => {
             tracing::error!(operator, action, error = ?e, "could not record admin action in the audit log")
         }
