@@ -104,6 +104,9 @@ impl Storage {
             // connect (with OpenSSL) still running while the process exits crashes it in atexit handlers
             // (seen as SIGSEGV after `token-admin migrate`). Connections open on demand instead.
             .min_idle(Some(0))
+            // A PostgreSQL connection can die with the server or the network: check it on checkout. A
+            // SQLite connection is a file handle that cannot, so skip the extra statement per request.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(POOL_CHECKOUT_TIMEOUT)
             .build(manager)
             .map_err(StorageError::from_pool)?;

@@ -868,20 +868,22 @@ impl Storage {
                     .filter(resources::resource_type.eq(kind.as_str()))
                     .into_boxed()
             };
-            let mut count_query = base();
-            if let Some(c) = condition.clone() {
-                count_query = count_query.filter(c);
-            }
-            let total: i64 = count_query.count().get_result(conn)?;
-            let total_results = u64::try_from(total).unwrap_or_default();
-            if query.count == 0 || total == 0 {
+            let count_matches = |conn: &mut DbConnection| {
+                let mut count_query = base();
+                if let Some(c) = condition.clone() {
+                    count_query = count_query.filter(c);
+                }
+                count_query.count().get_result::<i64>(conn)
+            };
+            if query.count == 0 {
+                let total = count_matches(conn)?;
                 return Ok(ResourcePage {
-                    total_results,
+                    total_results: u64::try_from(total).unwrap_or_default(),
                     resources: Vec::new(),
                 });
             }
             let mut page = base().select(ResourceHead::as_select());
-            if let Some(c) = condition {
+            if let Some(c) = condition.clone() {
                 page = page.filter(c);
             }
             page = match &query.sort_by {
@@ -901,6 +903,14 @@ impl Storage {
             let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
             let offset = i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX);
             let heads = page.limit(limit).offset(offset).load(conn)?;
+            // A first page that is not full holds every match: its length is the total, and the COUNT
+            // query is skipped. This is the common case of IdP lookups (`userName eq ...`).
+            let page_len = u64::try_from(heads.len()).unwrap_or(u64::MAX);
+            let total_results = if offset == 0 && page_len < query.count {
+                page_len
+            } else {
+                u64::try_from(count_matches(conn)?).unwrap_or_default()
+            };
             let mut list = heads
                 .into_iter()
                 .map(head_to_stored)
