@@ -16,6 +16,7 @@ mod auth;
 mod bulk;
 mod discovery;
 mod entra;
+mod hostile;
 mod okta;
 mod ops;
 mod protocol;
