@@ -17,6 +17,7 @@ mod bulk;
 mod discovery;
 mod entra;
 mod hostile;
+mod isolation;
 mod okta;
 mod ops;
 mod protocol;
