@@ -14,6 +14,7 @@ mod helpers;
 
 mod auth;
 mod bulk;
+mod concurrency;
 mod discovery;
 mod entra;
 mod hostile;
