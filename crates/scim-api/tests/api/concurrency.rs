@@ -101,7 +101,7 @@ async fn client_task(
                 patch_body(json!([{"op": "replace", "path": "title", "value": format!("t{sequence}")}])),
                 200,
             ),
-            (4 | 5 | 6, Some(user)) => (
+            (4..=6, Some(user)) => (
                 "add member",
                 reqwest::Method::PATCH,
                 format!("/Groups/{group}"),
