@@ -241,12 +241,14 @@ def load(bases, token, seconds, clients, ack_path):
 
 def verify(base, token, ack_path):
     users, titles, members = {}, {}, {}
+    title_acks = 0
     for line in open(ack_path):
         kind, a, b = line.split()
         if kind == "user":
             users[a] = int(b)
             titles[a] = max(titles.get(a, 0), int(b))
         elif kind == "title":
+            title_acks += 1
             titles[a] = max(titles.get(a, 0), int(b))
         else:
             members.setdefault(a, set()).add(b)
@@ -264,7 +266,7 @@ def verify(base, token, ack_path):
         if status != 200 or lost:
             problems.append(f"group {group}: {len(lost)} acknowledged members lost ({status})")
     memberships = sum(len(m) for m in members.values())
-    print(json.dumps({"acknowledged_users": len(users), "acknowledged_title_writes": len(titles),
+    print(json.dumps({"acknowledged_users": len(users), "acknowledged_title_updates": title_acks,
                       "acknowledged_memberships": memberships, "problems": len(problems)}))
     for p in problems[:20]:
         print("  " + p)
