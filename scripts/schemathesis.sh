@@ -60,6 +60,8 @@ cat >"$WORK/schemathesis.toml" <<TOML
 TOML
 
 set +e
+# Run from the work directory so Schemathesis's cache (.schemathesis/) stays out of the repository.
+cd "$WORK"
 timeout "$SECONDS_BUDGET" "$VENV/bin/st" --config-file "$WORK/schemathesis.toml" run \
     "http://127.0.0.1:$PORT/openapi.json" \
     --url "http://127.0.0.1:$PORT" \

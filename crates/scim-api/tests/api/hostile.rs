@@ -20,7 +20,7 @@ on_both_backends!(
     out_of_range_numbers_are_4xx,
     wrong_content_types_are_415,
     nul_bytes_in_strings_are_400,
-    patch_with_ten_thousand_operations_is_answered_quickly,
+    patch_with_ten_thousand_operations_is_answered,
     truncated_and_garbage_bodies_are_400,
 );
 
@@ -441,7 +441,7 @@ async fn nul_bytes_in_strings_are_400(app: TestApp) {
     still_serving(&app).await;
 }
 
-async fn patch_with_ten_thousand_operations_is_answered_quickly(app: TestApp) {
+async fn patch_with_ten_thousand_operations_is_answered(app: TestApp) {
     let user = app.create_user("many-ops").await;
     let operations: Vec<Value> = (0..10_000)
         .map(|i| json!({"op": "replace", "path": "title", "value": format!("t{i}")}))
