@@ -22,6 +22,7 @@ on_both_backends!(
     nul_bytes_in_strings_are_400,
     patch_with_ten_thousand_operations_is_answered,
     truncated_and_garbage_bodies_are_400,
+    filter_operands_are_literals_and_odd_operands_never_500,
 );
 
 /// Generous bound for one hostile request on a loaded 2-core CI machine; a hang is what it catches.
@@ -532,5 +533,66 @@ async fn truncated_and_garbage_bodies_are_400(app: TestApp) {
     );
     let listed = json(app.get("/Users?filter=userName%20eq%20%22short%22").await).await;
     assert_eq!(listed["totalResults"], 0, "{listed}");
+    still_serving(&app).await;
+}
+
+async fn filter_operands_are_literals_and_odd_operands_never_500(app: TestApp) {
+    for name in ["plain", "50%off", "under_score", "back\\slash", "quote'single"] {
+        app.create_user(name).await;
+    }
+    // LIKE wildcards and escapes in co/sw/ew operands match themselves only.
+    for (filter, expected) in [
+        ("userName co \"%\"", vec!["50%off"]),
+        ("userName sw \"_\"", vec![]),
+        ("userName co \"_\"", vec!["under_score"]),
+        ("userName ew \"%\"", vec![]),
+        ("userName co \"\\\\\"", vec!["back\\slash"]),
+        ("userName co \"'\"", vec!["quote'single"]),
+        ("userName eq \"%\"", vec![]),
+    ] {
+        let response = send(
+            app.request(reqwest::Method::GET, "/Users")
+                .query(&[("filter", filter)]),
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{filter}");
+        let body = json(response).await;
+        let mut names: Vec<String> = body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["userName"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, expected, "{filter}");
+    }
+    // Operands of the wrong type or out of range: a 400 or a result list, never a 5xx.
+    for filter in [
+        "userName gt 1e400",
+        "userName gt 123456789012345678901234567890",
+        "active eq 99999999999999999999999",
+        "active gt \"x\"",
+        "meta.created gt \"2020-13-45T99:99:99Z\"",
+        "meta.lastModified lt \"not a date\"",
+        "meta.created gt 5",
+        "emails[value co \"%\" and type eq null].value pr",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber gt -1e308",
+        "name.givenName eq true",
+        "id eq \"' OR 1=1 --\"",
+        "userName eq \"\\u0000\"",
+    ] {
+        let response = send(
+            app.request(reqwest::Method::GET, "/Users")
+                .query(&[("filter", filter)]),
+        )
+        .await;
+        let status = response.status().as_u16();
+        assert!(status == 200 || status == 400, "{filter}: {status}");
+        let body = json(response).await;
+        // Quotes in operands are data, never SQL.
+        if status == 200 && filter.starts_with("id eq") {
+            assert_eq!(body["totalResults"], 0, "{filter}: {body}");
+        }
+    }
     still_serving(&app).await;
 }
