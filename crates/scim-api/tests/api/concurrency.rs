@@ -416,3 +416,113 @@ on_both_backends_unlimited!(
     racing_creates_of_one_user_name_make_exactly_one_user,
     concurrent_if_match_writers_have_exactly_one_winner_per_version,
 );
+
+/// Runs SQL on the test's PostgreSQL schema through `psql` (the test crate has no SQL driver of its own).
+fn psql(db: &storage::testing::TestDb, sql: &str) -> String {
+    let output = std::process::Command::new("psql")
+        .args(["-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", db.url(), "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Database faults (a table gone, every connection killed) answer 5xx with a generic SCIM body, in bulk
+/// responses too, never database text; and the server recovers by itself once the database is back.
+#[actix_web::test]
+async fn database_faults_answer_generic_errors_and_the_server_recovers() {
+    let Some(db) = storage::testing::TestDb::postgres() else {
+        return;
+    };
+    if std::process::Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "psql missing");
+        return;
+    }
+    let app = TestApp::spawn(db).await;
+    let id = app.create_user("before-fault").await;
+    let leaks = |text: &str| {
+        let lower = text.to_ascii_lowercase();
+        [
+            "relation",
+            "resources_gone",
+            "database",
+            "sql",
+            "diesel",
+            "postgres",
+            "connection",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+    };
+
+    psql(&app.db, "ALTER TABLE resources RENAME TO resources_gone");
+    let response = app.get(&format!("/Users/{id}")).await;
+    assert_eq!(response.status(), 500);
+    let body = json(response).await;
+    assert!(!leaks(&body.to_string()), "{body}");
+    let response = app.post("/Users", &json!({"userName": "during-fault"})).await;
+    assert!(response.status().is_server_error());
+    let body = json(response).await;
+    assert!(!leaks(&body.to_string()), "{body}");
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "bulk-during-fault"}}]
+    });
+    let response = app.post("/Bulk", &bulk).await;
+    let status = response.status().as_u16();
+    let body = json(response).await;
+    assert!(!leaks(&body.to_string()), "bulk {status}: {body}");
+    psql(&app.db, "ALTER TABLE resources_gone RENAME TO resources");
+    assert_eq!(app.get(&format!("/Users/{id}")).await.status(), 200);
+
+    // Every connection of a pool dies. Only connections this test opened may be killed (other tests
+    // share the server), so a second server on the same schema gets its own pool, tagged with a unique
+    // application_name. The next requests may fail (generic 5xx), then the pool replaces the dead
+    // connections and the server serves again without a restart.
+    let tag = format!("scim_fault_{}", uuid::Uuid::new_v4().simple());
+    let tagged = storage::Storage::connect(&format!("{}&application_name={tag}", app.db.url()), 4).unwrap();
+    let second = scim_api::Application::build_with(&test_settings(), tagged, chrono::Utc::now).unwrap();
+    let second_url = format!("http://127.0.0.1:{}/scim/v2/{}", second.port(), app.tenant);
+    actix_web::rt::spawn(second.run_until_stopped());
+    let get = || {
+        app.client
+            .get(format!("{second_url}/Users/{id}"))
+            .bearer_auth(&app.token)
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status(), 200);
+    let killed = psql(
+        &app.db,
+        &format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '{tag}'"
+        ),
+    );
+    assert!(
+        killed.parse::<u32>().unwrap() >= 1,
+        "no connection killed: {killed}"
+    );
+    let mut failures = 0;
+    let mut recovered = false;
+    for _ in 0..40 {
+        let response = get().await.unwrap();
+        if response.status() == 200 {
+            recovered = true;
+            break;
+        }
+        assert!(response.status().is_server_error(), "{}", response.status());
+        let body = json(response).await;
+        assert!(!leaks(&body.to_string()), "{body}");
+        failures += 1;
+    }
+    assert!(recovered, "still failing after {failures} requests");
+    eprintln!("recovered after {failures} failed requests once all {killed} pooled connections were killed");
+    assert_eq!(json(app.get("/Users").await).await["totalResults"], 1);
+}
