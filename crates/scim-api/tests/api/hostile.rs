@@ -23,6 +23,7 @@ on_both_backends!(
     patch_with_ten_thousand_operations_is_answered,
     truncated_and_garbage_bodies_are_400,
     filter_operands_are_literals_and_odd_operands_never_500,
+    hostile_bulk_requests_are_refused_or_answered_per_operation,
 );
 
 /// Generous bound for one hostile request on a loaded 2-core CI machine; a hang is what it catches.
@@ -593,6 +594,52 @@ async fn filter_operands_are_literals_and_odd_operands_never_500(app: TestApp) {
         if status == 200 && filter.starts_with("id eq") {
             assert_eq!(body["totalResults"], 0, "{filter}: {body}");
         }
+    }
+    still_serving(&app).await;
+}
+
+async fn hostile_bulk_requests_are_refused_or_answered_per_operation(app: TestApp) {
+    let bulk = |operations: Vec<Value>| {
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": operations})
+            .to_string()
+    };
+    // Over maxOperations (1000): refused whole.
+    let many: Vec<Value> = (0..1_001)
+        .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"), "data": {"userName": format!("bulk{i}")}}))
+        .collect();
+    let response = send(post_raw(&app, "/Bulk", bulk(many))).await;
+    assert_scim_error(response, 413, None).await;
+    assert_eq!(json(app.get("/Users").await).await["totalResults"], 0);
+    // Circular and dangling bulkId references, unknown methods and paths, operations that are not
+    // objects: each operation gets its own 4xx, the request as a whole is answered, nothing hangs.
+    let operations = vec![
+        json!({"method": "POST", "path": "/Groups", "bulkId": "a", "data": {"displayName": "ga", "members": [{"value": "bulkId:b"}]}}),
+        json!({"method": "POST", "path": "/Groups", "bulkId": "b", "data": {"displayName": "gb", "members": [{"value": "bulkId:a"}]}}),
+        json!({"method": "POST", "path": "/Groups", "bulkId": "c", "data": {"displayName": "gc", "members": [{"value": "bulkId:c"}]}}),
+        json!({"method": "PATCH", "path": "/Users/bulkId:nowhere", "data": {"Operations": []}}),
+        json!({"method": "TRACE", "path": "/Users"}),
+        json!({"method": "POST", "path": "/../../etc/passwd", "data": {}}),
+        json!({"method": "POST", "path": "/Bulk", "data": {}}),
+        json!("not an object"),
+        json!({"method": "DELETE", "path": "/Users/%00"}),
+    ];
+    let response = send(post_raw(&app, "/Bulk", bulk(operations))).await;
+    let status = response.status().as_u16();
+    let body = json(response).await;
+    if status == 200 {
+        let results = body["Operations"].as_array().unwrap();
+        for result in results {
+            let code: u16 = result["status"].as_str().unwrap().parse().unwrap();
+            assert!(code < 500, "{result}");
+        }
+    } else {
+        assert!((400..500).contains(&status), "{status}: {body}");
+    }
+    // Nothing that references a group not yet created got linked to anything.
+    let groups = json(app.get("/Groups").await).await;
+    for group in groups["Resources"].as_array().unwrap() {
+        let members = group.get("members").and_then(Value::as_array).map_or(0, Vec::len);
+        assert_eq!(members, 0, "{group}");
     }
     still_serving(&app).await;
 }
