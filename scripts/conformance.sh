@@ -34,7 +34,7 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 export SCIM_LISTEN="127.0.0.1:$port" SCIM_PUBLIC_URL="http://127.0.0.1:$port" SCIM_LOG_FORMAT=json RUST_LOG=warn
 
 "$bin/token-admin" migrate >/dev/null
-"$bin/token-admin" tenants create conformance --display-name "Conformance" --policy docs/examples/lucid-policy.json >/dev/null
+"$bin/token-admin" tenants create conformance --display-name "Conformance" --policy "$(cat docs/examples/lucid-policy.json)" >/dev/null
 issued="$("$bin/token-admin" tokens issue conformance --label conformance)"
 token="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["apiToken"])' <<<"$issued")"
 base="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["baseUrl"])' <<<"$issued")"

@@ -63,23 +63,11 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
         .and_then(|t| TenantId::parse(t).ok())
         .ok_or(ApiError::Unauthorized)?;
     let token = bearer_token(req).ok_or(ApiError::Unauthorized)?;
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
-
-    let record = match state.tokens.get(&hash) {
-        Some(record) => record,
-        None => {
-            let storage = state.storage.clone();
-            let lookup_hash = hash.clone();
-            let found = service::blocking(move || storage.find_token(&lookup_hash)).await??;
-            let record = found.ok_or(ApiError::Unauthorized)?;
-            state.tokens.insert(hash, record.clone());
-            record
-        }
+    let credential = match &state.access_tokens {
+        Some(verifier) if looks_like_jwt(token) => oauth_credential(&state, verifier, token).await?,
+        _ => secret_token_credential(&state, token).await?,
     };
-    let now = (state.clock)();
-    let revoked = record.revoked_at.is_some_and(|at| at <= now);
-    let expired = record.expires_at.is_some_and(|at| at <= now);
-    if revoked || expired || record.tenant != path_tenant {
+    if credential.tenant != path_tenant {
         return Err(ApiError::Unauthorized);
     }
     tracing::Span::current().record("tenant", path_tenant.as_str());
@@ -95,17 +83,97 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
             retry_after_secs: retry_after_secs.max(1),
         });
     }
-    state.note_token_use(&record.id);
+    if let Some(token_id) = &credential.secret_token_id {
+        state.note_token_use(token_id);
+    }
 
     let policy = tenant_policy(&state, &path_tenant).await?;
     let base_url = urls::tenant_base_url(req, &state.config, &path_tenant);
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     Ok(Caller {
         tenant: path_tenant,
-        token_id: record.id,
+        token_id: credential.actor,
         request_id,
         policy,
         base_url,
+    })
+}
+
+/// Who a valid bearer credential speaks for.
+struct Credential {
+    tenant: TenantId,
+    /// Recorded as the actor of writes: the token id, or `oauth:<client id>`.
+    actor: String,
+    /// Set for Secret Tokens, whose last-used time is kept.
+    secret_token_id: Option<String>,
+}
+
+/// A Secret Token: found by its SHA-256 hash; revoked or expired tokens are refused.
+async fn secret_token_credential(state: &web::Data<AppState>, token: &str) -> ApiResult<Credential> {
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let record = match state.tokens.get(&hash) {
+        Some(record) => record,
+        None => {
+            let storage = state.storage.clone();
+            let lookup_hash = hash.clone();
+            let found = service::blocking(move || storage.find_token(&lookup_hash)).await??;
+            let record = found.ok_or(ApiError::Unauthorized)?;
+            state.tokens.insert(hash, record.clone());
+            record
+        }
+    };
+    let now = (state.clock)();
+    let revoked = record.revoked_at.is_some_and(|at| at <= now);
+    let expired = record.expires_at.is_some_and(|at| at <= now);
+    if revoked || expired {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(Credential {
+        tenant: record.tenant,
+        actor: record.id.clone(),
+        secret_token_id: Some(record.id),
+    })
+}
+
+/// `header.payload.signature` in base64url: Secret Tokens never contain a dot.
+fn looks_like_jwt(token: &str) -> bool {
+    token.split('.').count() == 3
+}
+
+/// An OAuth 2.0 client-credentials access token issued by token-admin: verified without a database read,
+/// then its client is checked (through the short cache) so that revoking the client stops its tokens.
+async fn oauth_credential(
+    state: &web::Data<AppState>,
+    verifier: &credentials::AccessTokenVerifier,
+    token: &str,
+) -> ApiResult<Credential> {
+    let verified = verifier.verify(token).map_err(|_| ApiError::Unauthorized)?;
+    let tenant = TenantId::parse(&verified.tenant).map_err(|_| ApiError::Unauthorized)?;
+    let client = match state.oauth_clients.get(&verified.client_id) {
+        Some(client) => client,
+        None => {
+            let storage = state.storage.clone();
+            let client_id = verified.client_id.clone();
+            let found = service::blocking(move || storage.find_oauth_client(&client_id)).await??;
+            let client = found.ok_or(ApiError::Unauthorized)?;
+            let cached = crate::state::OAuthClientState {
+                tenant: client.tenant,
+                revoked_at: client.revoked_at,
+            };
+            state
+                .oauth_clients
+                .insert(verified.client_id.clone(), cached.clone());
+            cached
+        }
+    };
+    let now = (state.clock)();
+    if client.revoked_at.is_some_and(|at| at <= now) || client.tenant != tenant {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(Credential {
+        tenant,
+        actor: format!("oauth:{}", verified.client_id),
+        secret_token_id: None,
     })
 }
 

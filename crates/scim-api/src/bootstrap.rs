@@ -25,9 +25,10 @@ pub async fn issue_first_token(
     slug: &str,
 ) -> anyhow::Result<IssuedToken> {
     let tenant = TenantId::parse(slug)?;
-    let base = settings
-        .public_base()
-        .map_or_else(|| format!("http://{}", settings.listen), str::to_owned);
+    let base = settings.public_base().map_or_else(
+        || format!("http://{}", local_address(&settings.listen)),
+        str::to_owned,
+    );
     let storage = storage.clone();
     let issued = tokio::task::spawn_blocking(move || -> anyhow::Result<IssuedToken> {
         match storage.get_tenant(&tenant) {
@@ -61,4 +62,25 @@ pub async fn issue_first_token(
     })
     .await??;
     Ok(issued)
+}
+
+/// The listen address as a client on this machine reaches it: a wildcard bind (`0.0.0.0`, `[::]`) is
+/// reached through loopback.
+fn local_address(listen: &str) -> String {
+    match listen.rsplit_once(':') {
+        Some(("0.0.0.0" | "[::]" | "::", port)) => format!("127.0.0.1:{port}"),
+        _ => listen.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_address;
+
+    #[test]
+    fn wildcard_listen_addresses_print_as_loopback() {
+        assert_eq!(local_address("0.0.0.0:8080"), "127.0.0.1:8080");
+        assert_eq!(local_address("[::]:8080"), "127.0.0.1:8080");
+        assert_eq!(local_address("127.0.0.1:9000"), "127.0.0.1:9000");
+    }
 }

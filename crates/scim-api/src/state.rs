@@ -143,6 +143,13 @@ impl ApiMetrics {
     }
 }
 
+/// What scim-api needs to know about an OAuth client: whose it is and whether it was revoked.
+#[derive(Debug, Clone)]
+pub struct OAuthClientState {
+    pub tenant: TenantId,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 /// Everything handlers share.
 pub struct AppState {
     pub storage: Storage,
@@ -150,6 +157,9 @@ pub struct AppState {
     pub clock: Clock,
     pub tokens: TtlCache<String, TokenRecord>,
     pub policies: TtlCache<TenantId, Arc<CompiledPolicy>>,
+    pub oauth_clients: TtlCache<String, OAuthClientState>,
+    /// Verifies OAuth client-credentials access tokens; `None` when `oauth_signing_secret` is unset.
+    pub access_tokens: Option<credentials::AccessTokenVerifier>,
     /// Token id → last time it was used; flushed to storage in batches.
     pub token_uses: Mutex<HashMap<String, DateTime<Utc>>>,
     pub rate_limiter: Option<DefaultKeyedRateLimiter<TenantId>>,
@@ -175,12 +185,20 @@ impl AppState {
             let burst = NonZeroU32::new(settings.rate_limit_burst).unwrap_or(per_second);
             RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst))
         });
+        let access_tokens = settings
+            .oauth_signing_secret
+            .as_ref()
+            .map(credentials::AccessTokenVerifier::new)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("oauth_signing_secret: {e}"))?;
         Ok(Self {
             storage,
             config: ApiConfig::from_settings(settings)?,
             clock,
             tokens: TtlCache::default(),
             policies: TtlCache::default(),
+            oauth_clients: TtlCache::default(),
+            access_tokens,
             token_uses: Mutex::new(HashMap::new()),
             rate_limiter,
             metrics,

@@ -26,7 +26,8 @@
 //! Then required attributes are enforced (an empty or blank string counts as missing) and, for PUT, the
 //! immutable rules of RFC 7644 §3.5.1. Every error names the attribute path at fault.
 //!
-//! writeOnly attributes (`password`) are stored; [`crate::projection`] never returns them.
+//! writeOnly attributes (`password`) are accepted, type-checked and then dropped: never stored, so never
+//! returned or filterable.
 //!
 //! Not enforced, deliberately: `canonicalValues` (RFC 7643 §7 lets a provider accept others, and IdPs
 //! send types such as `WindowsAzureActiveDirectoryRole`), uniqueness of `type` values within a
@@ -62,9 +63,8 @@ pub fn validate_for_create(
 ///
 /// RFC 7644 §3.5.1: readOnly values in the body are ignored; an immutable attribute that already has a
 /// value may be sent again only with the same value (else `mutability`), and keeps its value when omitted;
-/// a writeOnly attribute (`password`) omitted from the body keeps its stored value, because clients can
-/// never read it back to resend it; every other writable attribute takes the body's value, so omitting it
-/// clears it. Immutability is checked on top-level attributes and on sub-attributes of single-valued
+/// every other writable attribute takes the body's value, so omitting it clears it (writeOnly values are
+/// never stored at all). Immutability is checked on top-level attributes and on sub-attributes of single-valued
 /// complex attributes; elements of multi-valued attributes have no identity to compare, so they are not.
 pub fn validate_for_replace(
     registry: &SchemaRegistry,
@@ -382,11 +382,13 @@ impl<'r> Cleaned<'r> {
         Ok(())
     }
 
-    fn into_document(self) -> Value {
+    fn into_document(mut self) -> Value {
+        drop_write_only(&mut self.core);
         let mut doc = Map::new();
         let mut schemas = vec![Value::String(self.core.schema.id.clone())];
         doc.extend(self.core.attrs);
-        for section in self.extensions {
+        for mut section in self.extensions {
+            drop_write_only(&mut section);
             if !section.attrs.is_empty() {
                 schemas.push(Value::String(section.schema.id.clone()));
                 doc.insert(section.schema.id.clone(), Value::Object(section.attrs));
@@ -394,6 +396,16 @@ impl<'r> Cleaned<'r> {
         }
         doc.insert("schemas".to_owned(), Value::Array(schemas));
         Value::Object(doc)
+    }
+}
+
+/// writeOnly values (`password`) are accepted and checked, then dropped: this server provisions identities
+/// and never authenticates anyone, so it keeps no secret it would have to protect or could leak.
+fn drop_write_only(section: &mut Section<'_>) {
+    for def in &section.schema.attributes {
+        if def.mutability == Mutability::WriteOnly {
+            section.attrs.remove(&def.name);
+        }
     }
 }
 
@@ -1095,9 +1107,9 @@ mod tests {
     }
 
     #[test]
-    fn password_is_stored_for_the_write_only_rules() {
+    fn password_is_accepted_but_never_stored() {
         let doc = create_user(&core(), json!({"userName": "a", "password": "t1meMa$heen"})).unwrap();
-        assert_eq!(doc["password"], "t1meMa$heen");
+        assert!(doc.get("password").is_none(), "{doc}");
     }
 
     #[test]
@@ -1190,7 +1202,7 @@ mod tests {
     }
 
     #[test]
-    fn replace_keeps_omitted_immutable_and_write_only_values_and_clears_the_rest() {
+    fn replace_keeps_omitted_immutable_values_and_clears_the_rest() {
         let reg = with_badge();
         let existing = create_user(
             &reg,
@@ -1210,7 +1222,6 @@ mod tests {
             json!({
                 "schemas": [USER_SCHEMA, "urn:example:badge"],
                 "userName": "A",
-                "password": "secret",
                 "urn:example:badge": {"badgeId": "b1", "site": {"code": "PAR"}}
             })
         );

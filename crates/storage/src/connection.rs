@@ -43,8 +43,10 @@ impl std::fmt::Debug for DbConnection {
 
 /// Runs the same expression on whichever concrete connection `conn` wraps, for statements `MultiBackend`
 /// cannot express (multi-row inserts, `ON CONFLICT` through the DSL), like vaultwarden's `db_run!`.
-#[macro_export]
-#[doc(hidden)]
+#[cfg_attr(
+    not(feature = "testing"),
+    expect(unused_macros, reason = "only the testing bulk helpers use it so far")
+)]
 macro_rules! on_inner {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
@@ -53,6 +55,11 @@ macro_rules! on_inner {
         }
     };
 }
+#[cfg_attr(
+    not(feature = "testing"),
+    expect(unused_imports, reason = "only the testing bulk helpers use it so far")
+)]
+pub(crate) use on_inner;
 
 /// Which backend a [`crate::Storage`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,6 +111,9 @@ impl DbTarget {
                 ))),
             };
         }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            return Self::sqlite_path(rest);
+        }
         if let Some(rest) = url.strip_prefix("file:") {
             // An SQLite URI filename: keep it as is (it may carry `?mode=...`), create the directory of its path.
             let path = rest.split(['?', '#']).next().unwrap_or_default();
@@ -125,6 +135,18 @@ impl DbTarget {
             open: path.to_owned(),
             file,
         })
+    }
+
+    /// An in-memory SQLite database exists once per connection, so a pool of them would be several
+    /// unrelated databases.
+    pub(crate) fn check_pool_size(&self, pool_size: u32) -> Result<(), StorageError> {
+        match self {
+            Self::Sqlite { file: None, .. } if pool_size > 1 => Err(StorageError::Config(
+                "an in-memory SQLite database is private to one connection: use a file, or a pool size of 1"
+                    .to_owned(),
+            )),
+            Self::Sqlite { .. } | Self::Postgres(_) => Ok(()),
+        }
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -310,6 +332,16 @@ mod tests {
             DbTarget::from_url("/var/lib/scim/scim.db").unwrap().backend(),
             Backend::Sqlite
         );
+        assert_eq!(
+            DbTarget::from_url("sqlite:scim.db").unwrap(),
+            DbTarget::Sqlite {
+                open: "scim.db".into(),
+                file: Some("scim.db".into())
+            }
+        );
+        let memory = DbTarget::from_url("sqlite://:memory:").unwrap();
+        assert!(memory.check_pool_size(1).is_ok());
+        assert!(matches!(memory.check_pool_size(4), Err(StorageError::Config(_))));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Strategy: diesel errors are classified once, here, by *kind* (unique violation, foreign-key violation,
 //! closed connection, pool timeout) so that SQLite and PostgreSQL produce the same variant. Call sites that
 //! know better (the `userName` being written, the tenant a token belongs to) map the kind to a precise
-//! message with [`StorageError::from_diesel_with`]. Messages of `NotFound`, `Uniqueness`,
+//! message with `StorageError::from_diesel_with`. Messages of `NotFound`, `Uniqueness`,
 //! `PreconditionFailed` and `InvalidReference` are safe to show to clients; `Internal` and `Unavailable`
 //! carry the database's own text and belong in logs only (the HTTP layer maps them to a generic 5xx body).
 
@@ -83,6 +83,11 @@ pub(crate) enum Violation {
     ForeignKey,
 }
 
+/// PostgreSQL deadlock victims and SQLite writers that waited out `busy_timeout`.
+fn is_transient(message: &str) -> bool {
+    message.contains("deadlock detected") || message.contains("database is locked")
+}
+
 impl StorageError {
     /// Classifies a diesel error; constraint violations are handed to `on_violation` together with the
     /// database's message (which names the constraint or columns), everything else is mapped generically.
@@ -103,6 +108,10 @@ impl StorageError {
                     DatabaseErrorKind::ClosedConnection => Self::Unavailable(text),
                     DatabaseErrorKind::SerializationFailure => {
                         Self::Unavailable(format!("transaction conflict, retry: {text}"))
+                    }
+                    // diesel exposes no SQLSTATE: recognise the two transient failures by their text.
+                    _ if is_transient(&text) => {
+                        Self::Unavailable(format!("transient conflict, retry: {text}"))
                     }
                     _ => Self::Internal(format!("database error ({kind:?}): {text}")),
                 }
@@ -138,5 +147,36 @@ impl StorageError {
     /// Corrupt or unexpected stored data.
     pub(crate) fn corrupt(what: impl fmt::Display) -> StorageError {
         Self::Internal(format!("stored data is corrupt: {what}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scim_core::ScimError;
+
+    #[test]
+    fn debug_names_the_variant_and_prints_the_cause_chain() {
+        let err = StorageError::Scim(ScimError::Mutability("userName is immutable".into()));
+        assert_eq!(format!("{err:?}"), "StorageError::Scim: userName is immutable");
+        let err = StorageError::Unavailable("cannot connect: Connection refused".into());
+        assert_eq!(
+            format!("{err:?}"),
+            "StorageError::Unavailable: database unavailable: cannot connect: Connection refused"
+        );
+    }
+
+    #[test]
+    fn diesel_errors_map_by_kind() {
+        assert!(matches!(
+            StorageError::from(DieselError::NotFound),
+            StorageError::NotFound(_)
+        ));
+        assert!(matches!(
+            StorageError::from(DieselError::BrokenTransactionManager),
+            StorageError::Unavailable(_)
+        ));
+        let refused = StorageError::from_connection(ConnectionError::BadConnection("refused\n".into()));
+        assert!(matches!(refused, StorageError::Unavailable(m) if m.ends_with("refused")));
     }
 }

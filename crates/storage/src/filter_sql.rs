@@ -489,9 +489,25 @@ impl Compiler {
         filter: &ResolvedFilter,
         depth: usize,
     ) -> Result<Frag, StorageError> {
-        // Inner paths are absolute (attr + sub), so resolving them against the resource is the same thing.
-        let _ = path;
-        self.filter(filter, Scope::Resource, depth + 1)
+        // Inner paths are absolute (attr + sub), so they compile against the resource as they are; the
+        // attribute itself must be there (an object), as for `matches`, where a missing one has no element.
+        let object = JsonLoc::Doc(self.doc_keys(path, false)?);
+        let is_object = match self.dialect {
+            Dialect::Sqlite => Frag::new()
+                .sql("COALESCE(json_type")
+                .frag(Self::sqlite_args(&object))
+                .sql(" = 'object', FALSE)"),
+            Dialect::Postgres => Frag::new()
+                .sql("COALESCE(jsonb_typeof")
+                .frag(Self::pg_json(&object))
+                .sql(" = 'object', FALSE)"),
+        };
+        Ok(Frag::new()
+            .sql("(")
+            .frag(is_object)
+            .sql(" AND ")
+            .frag(self.filter(filter, Scope::Resource, depth + 1)?)
+            .sql(")"))
     }
 
     /// Entra's `emails[type eq "work" and value eq "x"]` on the indexed work email.

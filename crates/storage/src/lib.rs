@@ -1,23 +1,28 @@
 //! Persistence for tenants, tokens and SCIM resources on SQLite and PostgreSQL.
 //!
-//! Strategy: one code path for both backends through diesel's `MultiConnection` ([`connection`]), one
-//! portable hand-written [`schema`], per-backend migrations with identical folder names under
+//! Strategy: one code path for both backends through diesel's `MultiConnection` (`connection.rs`), one
+//! portable hand-written `schema.rs`, per-backend migrations with identical folder names under
 //! `migrations/{sqlite,postgres}` embedded at compile time. Every call is synchronous and takes the tenant
 //! first; the HTTP layer runs it on a blocking thread. Every write is one transaction that also appends
 //! an `events` row. Uniqueness (case-insensitive `userName`, group `displayName`) is enforced by unique
 //! indexes on lowercase shadow columns computed in Rust, never by read-then-write. Filters, sorting and
-//! paging run in SQL ([`filter_sql`]).
+//! paging run in SQL (`filter_sql.rs`).
 
+pub mod admin_audit;
+// The diesel-facing modules are public only for tests (drift test, raw checks); callers use `Storage`.
+#[cfg(feature = "testing")]
 pub mod connection;
+#[cfg(not(feature = "testing"))]
+mod connection;
 pub mod error;
 mod filter_sql;
 mod model;
+pub mod oauth_clients;
 mod resources;
+#[cfg(feature = "testing")]
 pub mod schema;
-#[expect(
-    dead_code,
-    reason = "bind kinds and helpers used by the filter compiler, which lands next"
-)]
+#[cfg(not(feature = "testing"))]
+mod schema;
 mod sql;
 mod tenants;
 #[cfg(feature = "testing")]
@@ -29,13 +34,18 @@ use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use connection::{Backend, DbConnection};
+pub use connection::Backend;
+#[cfg(feature = "testing")]
+pub use connection::DbConnection;
 pub use error::StorageError;
 pub use model::{
     Expand, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef, StoredMember,
     StoredResource, Tenant, TokenInfo, TokenRecord, WriteContext,
 };
+pub use resources::MAX_INDEXED_BYTES;
 
+#[cfg(not(feature = "testing"))]
+use connection::DbConnection;
 use connection::{DbConnManager, DbTarget};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -48,9 +58,15 @@ const MIGRATION_LOCK_KEY: i64 = 0x5C1A_0001;
 const POOL_CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Pool = r2d2::Pool<DbConnManager>;
+
+#[derive(diesel::QueryableByName)]
+struct ViolationCount {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
 pub(crate) type PooledConn = r2d2::PooledConnection<DbConnManager>;
 
-/// The storage handle: an r2d2 pool of [`DbConnection`]s. Cheap to clone.
+/// The storage handle: an r2d2 pool of SQLite or PostgreSQL connections. Cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
     pool: Pool,
@@ -67,7 +83,8 @@ impl std::fmt::Debug for Storage {
 }
 
 impl Storage {
-    /// Connects to `url` (see [`connection`] for the accepted forms) with at most `pool_size`
+    /// Connects to `url` (`postgres://`, `postgresql://`, `sqlite://path`, `sqlite:path`, `file:path` or a
+    /// plain file path; any other scheme is `Config`) with at most `pool_size`
     /// connections. One connection is opened first so that a refused or misconfigured database is
     /// reported with its real cause (`Unavailable` / `Config`).
     pub fn connect(url: &str, pool_size: u32) -> Result<Storage, StorageError> {
@@ -77,12 +94,16 @@ impl Storage {
             ));
         }
         let target = DbTarget::from_url(url)?;
+        target.check_pool_size(pool_size)?;
         let backend = target.backend();
         let manager = DbConnManager::new(target);
         manager.prepare()?;
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
+            // No background top-up of idle connections: r2d2 opens those on its own threads, and a libpq
+            // connect (with OpenSSL) still running while the process exits crashes it in atexit handlers
+            // (seen as SIGSEGV after `token-admin migrate`). Connections open on demand instead.
+            .min_idle(Some(0))
             .connection_timeout(POOL_CHECKOUT_TIMEOUT)
             .build(manager)
             .map_err(StorageError::from_pool)?;
@@ -101,7 +122,22 @@ impl Storage {
         };
         match &mut *conn {
             DbConnection::Sqlite(c) => {
-                c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(failed)?;
+                // Like vaultwarden: foreign keys off while migrating, so a future table rebuild
+                // (SQLite's way to ALTER) does not cascade; then verify and switch them back on.
+                c.batch_execute("PRAGMA foreign_keys = OFF")?;
+                let result = c
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|_| ())
+                    .map_err(failed);
+                let violations = diesel::sql_query("SELECT COUNT(*) AS n FROM pragma_foreign_key_check")
+                    .get_result::<ViolationCount>(c);
+                c.batch_execute("PRAGMA foreign_keys = ON")?;
+                result?;
+                if violations?.n > 0 {
+                    return Err(StorageError::Internal(
+                        "migrations left rows violating foreign keys (PRAGMA foreign_key_check)".to_owned(),
+                    ));
+                }
             }
             DbConnection::Postgres(c) => {
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;

@@ -10,9 +10,9 @@
 //!   targeted statements: an add is `INSERT ... SELECT` from `resources` (which both checks that the member
 //!   exists in the tenant and takes its real type) with `ON CONFLICT DO NOTHING` (idempotent); a remove is a
 //!   `DELETE ... IN (...)`. The member list is never loaded to change it.
-//! - Every write is one transaction: `BEGIN IMMEDIATE` on SQLite, row lock with `SELECT ... FOR UPDATE`
-//!   on PostgreSQL for replace/patch/delete; `expected_version` is checked inside it. Each write appends one
-//!   `events` row.
+//! - Every write is one transaction: `BEGIN IMMEDIATE` on SQLite; on PostgreSQL a row lock taken by the
+//!   first read (`FOR NO KEY UPDATE` for replace/patch, `FOR UPDATE` for delete). `expected_version` is
+//!   checked inside it. Each write appends one `events` row.
 //! - Values storage cannot hold identically on both backends are refused up front with
 //!   `Scim(InvalidValue)`: NUL characters (PostgreSQL text and jsonb reject them) and indexed values over
 //!   [`MAX_INDEXED_BYTES`] (PostgreSQL b-tree entries are limited to about 2.7 kB).
@@ -333,12 +333,24 @@ fn row_to_stored(row: ResourceRow) -> Result<StoredResource, StorageError> {
     })
 }
 
+/// How a write locks the row it read (PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serialises writers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowLock {
+    /// Replace/patch: `FOR NO KEY UPDATE`, which does not block the `FOR KEY SHARE` locks that foreign-key
+    /// checks of concurrent member inserts take on this row (so two groups adding each other cannot
+    /// deadlock).
+    Update,
+    /// Delete: `FOR UPDATE`.
+    Delete,
+}
+
 /// Reads the resource and, on PostgreSQL, locks its row until the transaction ends.
 fn lock_resource(
     conn: &mut DbConnection,
     tenant: &TenantId,
     kind: ResourceKind,
     id: &ResourceId,
+    lock: RowLock,
 ) -> Result<ResourceRow, StorageError> {
     let mut query = SqlFrag::<Text>::new()
         .sql("SELECT * FROM resources WHERE tenant_id = ")
@@ -348,9 +360,12 @@ fn lock_resource(
         .sql(" AND id = ")
         .text(id.as_str());
     if conn.dialect() == Dialect::Postgres {
-        query = query.sql(" FOR UPDATE");
+        query = query.sql(match lock {
+            RowLock::Update => " FOR NO KEY UPDATE",
+            RowLock::Delete => " FOR UPDATE",
+        });
     }
-    let rows: Vec<ResourceRow> = query.into_query().load(conn)?;
+    let rows: Vec<ResourceRow> = query.cacheable().into_query().load(conn)?;
     rows.into_iter()
         .next()
         .ok_or_else(|| not_found(kind, id.as_str()))
@@ -406,6 +421,7 @@ fn add_members(
             .sql(" AND r.id = ")
             .text(member_id)
             .sql(" ON CONFLICT DO NOTHING")
+            .cacheable()
             .into_query()
             .execute(conn)
             .map_err(|e| {
@@ -423,6 +439,7 @@ fn add_members(
             .text(tenant.as_str())
             .sql(" AND id = ")
             .text(member_id)
+            .cacheable()
             .into_query()
             .load(conn)?;
         if exists.first().is_none_or(|c| c.n == 0) {
@@ -704,7 +721,7 @@ impl Storage {
         let now = to_db_time(ctx.now);
         let mut conn = self.conn()?;
         write_transaction(&mut conn, |conn| {
-            let current = lock_resource(conn, &ctx.tenant, kind, id)?;
+            let current = lock_resource(conn, &ctx.tenant, kind, id, RowLock::Update)?;
             check_version(kind, id.as_str(), current.version, expected_version)?;
             let version = current.version + 1;
             diesel::update(
@@ -761,7 +778,7 @@ impl Storage {
         let now = to_db_time(ctx.now);
         let mut conn = self.conn()?;
         write_transaction(&mut conn, |conn| {
-            let current = lock_resource(conn, &ctx.tenant, kind, id)?;
+            let current = lock_resource(conn, &ctx.tenant, kind, id, RowLock::Update)?;
             check_version(kind, id.as_str(), current.version, expected_version)?;
             let before: Value = serde_json::from_str(&current.document)
                 .map_err(|e| StorageError::corrupt(format!("document of {id}: {e}")))?;
@@ -817,7 +834,7 @@ impl Storage {
     ) -> Result<(), StorageError> {
         let mut conn = self.conn()?;
         write_transaction(&mut conn, |conn| {
-            let current = lock_resource(conn, &ctx.tenant, kind, id)?;
+            let current = lock_resource(conn, &ctx.tenant, kind, id, RowLock::Delete)?;
             check_version(kind, id.as_str(), current.version, expected_version)?;
             diesel::delete(
                 resources::table
@@ -942,7 +959,7 @@ impl Storage {
         write_transaction(&mut conn, |conn| {
             for chunk in rows.chunks(1000) {
                 // Multi-row inserts do not go through MultiBackend: run them on the inner connection.
-                crate::on_inner!(conn, |c| diesel::insert_into(resources::table)
+                crate::connection::on_inner!(conn, |c| diesel::insert_into(resources::table)
                     .values(chunk)
                     .execute(c))?;
             }
@@ -978,7 +995,7 @@ impl Storage {
         let mut conn = self.conn()?;
         write_transaction(&mut conn, |conn| {
             for chunk in rows.chunks(5000) {
-                crate::on_inner!(conn, |c| diesel::insert_into(group_members::table)
+                crate::connection::on_inner!(conn, |c| diesel::insert_into(group_members::table)
                     .values(chunk)
                     .execute(c))?;
             }

@@ -72,4 +72,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oauth_clients (client_id) {
+        client_id -> Text,
+        tenant_id -> Text,
+        secret_hash -> Text,
+        secret_prefix -> Text,
+        label -> Nullable<Text>,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    admin_audit (id) {
+        id -> BigInt,
+        operator -> Text,
+        action -> Text,
+        tenant_id -> Nullable<Text>,
+        detail -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(tenants, scim_tokens, resources, group_members, events);

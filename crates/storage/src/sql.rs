@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 use chrono::NaiveDateTime;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bool, Double, Text, Timestamp, Untyped};
+use diesel::sql_types::{Bool, Double, Text, Timestamp, Untyped};
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::connection::{DbConnection, MultiBackend};
@@ -25,7 +25,6 @@ use crate::connection::{DbConnection, MultiBackend};
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum BindValue {
     Text(String),
-    BigInt(i64),
     Double(f64),
     Bool(bool),
     Timestamp(NaiveDateTime),
@@ -41,6 +40,9 @@ enum Part {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SqlFrag<ST = Bool> {
     parts: Vec<Part>,
+    /// Whether diesel may keep the prepared statement (keyed by its SQL text). Only for statements whose
+    /// text comes from a small fixed set; filters (text shaped by the client) are never cached.
+    cacheable: bool,
     _sql_type: PhantomData<ST>,
 }
 
@@ -48,6 +50,7 @@ impl<ST> Default for SqlFrag<ST> {
     fn default() -> Self {
         Self {
             parts: Vec::new(),
+            cacheable: false,
             _sql_type: PhantomData,
         }
     }
@@ -56,6 +59,12 @@ impl<ST> Default for SqlFrag<ST> {
 impl<ST> SqlFrag<ST> {
     pub(crate) fn new() -> Self {
         Self::default()
+    }
+
+    /// Lets diesel cache this statement's preparation (see the field's doc).
+    pub(crate) fn cacheable(mut self) -> Self {
+        self.cacheable = true;
+        self
     }
 
     /// Appends constant SQL text. Never pass user input here.
@@ -75,10 +84,6 @@ impl<ST> SqlFrag<ST> {
     pub(crate) fn bind(mut self, value: BindValue) -> Self {
         self.parts.push(Part::Bind(value));
         self
-    }
-
-    pub(crate) fn push_bind(&mut self, value: BindValue) {
-        self.parts.push(Part::Bind(value));
     }
 
     pub(crate) fn text(self, value: impl Into<String>) -> Self {
@@ -122,6 +127,7 @@ impl<ST> SqlFrag<ST> {
     pub(crate) fn cast<T>(self) -> SqlFrag<T> {
         SqlFrag {
             parts: self.parts,
+            cacheable: self.cacheable,
             _sql_type: PhantomData,
         }
     }
@@ -133,13 +139,13 @@ impl<ST> SqlFrag<ST> {
 
 impl<ST> QueryFragment<MultiBackend> for SqlFrag<ST> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        // The SQL text depends on the run-time filter; never cache it by type.
-        out.unsafe_to_cache_prepared();
+        if !self.cacheable {
+            out.unsafe_to_cache_prepared();
+        }
         for part in &self.parts {
             match part {
                 Part::Sql(text) => out.push_sql(text),
                 Part::Bind(BindValue::Text(v)) => out.push_bind_param::<Text, String>(v)?,
-                Part::Bind(BindValue::BigInt(v)) => out.push_bind_param::<BigInt, i64>(v)?,
                 Part::Bind(BindValue::Double(v)) => out.push_bind_param::<Double, f64>(v)?,
                 Part::Bind(BindValue::Bool(v)) => out.push_bind_param::<Bool, bool>(v)?,
                 Part::Bind(BindValue::Timestamp(v)) => out.push_bind_param::<Timestamp, NaiveDateTime>(v)?,

@@ -1,3 +1,45 @@
-//! token-admin
+//! `token-admin`: parse the command line, load settings, start logging, dispatch. Everything else lives in
+//! the library so tests can drive it.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use service::Settings;
+use token_admin::Application;
+use token_admin::cli::{Cli, Command};
+use token_admin::ops::Clock;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Plain text, not a log line: it may come before logging is set up, and a person reads it.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let loaded = Settings::load(cli.config.as_deref())?;
+    service::telemetry::init(loaded.settings.log_format);
+    for name in &loaded.unknown_env {
+        tracing::warn!(variable = %name, "ignoring unknown SCIM_ environment variable");
+    }
+    match cli.command {
+        Command::Serve => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let app = Application::build(loaded.settings).await?;
+                app.run_until_stopped().await?;
+                anyhow::Ok(())
+            })
+        }
+        command => {
+            let stdout = std::io::stdout();
+            token_admin::cli::run_offline(command, &loaded.settings, &Clock::system(), &mut stdout.lock())?;
+            Ok(())
+        }
+    }
+}

@@ -19,6 +19,7 @@ mod discovery;
 mod entra;
 mod hostile;
 mod isolation;
+mod oauth;
 mod okta;
 mod ops;
 mod protocol;

@@ -18,6 +18,7 @@ on_both_backends!(
     oversized_and_too_deep_bodies_are_refused,
     invalid_json_is_400_invalid_syntax,
     unknown_member_is_400,
+    passwords_are_accepted_but_never_stored_returned_or_filterable,
 );
 
 async fn json_and_scim_json_with_charset_are_accepted_and_others_refused(app: TestApp) {
@@ -237,4 +238,28 @@ async fn unknown_member_is_400(app: TestApp) {
         Some("invalidValue"),
     )
     .await;
+}
+
+async fn passwords_are_accepted_but_never_stored_returned_or_filterable(app: TestApp) {
+    let response = app
+        .post("/Users", &json!({"userName": "pw", "password": "t1meMa$heen"}))
+        .await;
+    assert_eq!(response.status(), 201);
+    let user = json(response).await;
+    assert!(user.get("password").is_none());
+    let id = scim_core::ResourceId::new(user["id"].as_str().unwrap());
+    let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
+    let stored = app
+        .db
+        .storage()
+        .get_resource(&tenant, scim_core::ResourceKind::User, &id, storage::Expand::NONE)
+        .unwrap();
+    assert!(!stored.doc.to_string().contains("t1meMa$heen"), "{}", stored.doc);
+    let probe = app
+        .request(reqwest::Method::GET, "/Users")
+        .query(&[("filter", "password sw \"t\"")])
+        .send()
+        .await
+        .unwrap();
+    assert_scim_error(probe, 400, Some("invalidFilter")).await;
 }

@@ -24,6 +24,9 @@ on_both_backends!(
     add_on_single_valued_attribute_replaces,
     filter_on_work_email_value_path,
     add_multiple_members_in_one_patch,
+    display_name_wrapped_in_array_is_unwrapped,
+    json_encoded_role_strings_are_stored_as_sent,
+    replace_members_replaces_the_list_unless_the_tenant_makes_it_additive,
 );
 
 fn op(ops: Value) -> Value {
@@ -314,6 +317,61 @@ async fn add_multiple_members_in_one_patch(app: TestApp) {
     ]));
     assert_eq!(app.patch(&format!("/Groups/{group}"), &body).await.status(), 204);
     let mut expected = users.to_vec();
+    expected.sort();
+    assert_eq!(member_ids(&app, &group).await, expected);
+}
+
+async fn display_name_wrapped_in_array_is_unwrapped(app: TestApp) {
+    let id = app.create_user("wrapped").await;
+    let response = app
+        .patch(&format!("/Users/{id}"), &op(json!([{"op": "Replace", "path": "displayName", "value": [{"$ref": null, "value": "User x"}]}])))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await["displayName"], "User x");
+}
+
+async fn json_encoded_role_strings_are_stored_as_sent(app: TestApp) {
+    let id = app.create_user("roles").await;
+    let role = r#"{"id":"06b07648-ecfe-589f-9d2f-6325724a46ee","value":"25","displayName":"Role1234"}"#;
+    let response = app
+        .patch(
+            &format!("/Users/{id}"),
+            &op(json!([{"op": "Add", "path": "roles", "value": [{"value": role}]}])),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await["roles"], json!([{"value": role}]));
+    let response = app
+        .patch(&format!("/Users/{id}"), &op(json!([{"op": "replace", "path": "roles", "value": [{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]}])))
+        .await;
+    assert_eq!(
+        json(response).await["roles"],
+        json!([{"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}])
+    );
+}
+
+async fn replace_members_replaces_the_list_unless_the_tenant_makes_it_additive(app: TestApp) {
+    let (group, a, b) = group_with_two_members(&app).await;
+    let c = app.create_user("c@x").await;
+    let replace = op(json!([{"op": "Replace", "path": "members", "value": [{"value": c}]}]));
+    assert_eq!(
+        app.patch(&format!("/Groups/{group}"), &replace).await.status(),
+        204
+    );
+    assert_eq!(member_ids(&app, &group).await, vec![c.clone()]);
+
+    let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
+    app.db
+        .storage()
+        .update_tenant(&tenant, None, Some(&json!({"membersReplaceIsAdditive": true})))
+        .unwrap();
+    tokio::time::sleep(scim_api::state::CACHE_TTL).await;
+    let replace = op(json!([{"op": "Replace", "path": "members", "value": [{"value": a}, {"value": b}]}]));
+    assert_eq!(
+        app.patch(&format!("/Groups/{group}"), &replace).await.status(),
+        204
+    );
+    let mut expected = vec![a, b, c];
     expected.sort();
     assert_eq!(member_ids(&app, &group).await, expected);
 }

@@ -234,6 +234,19 @@ impl<'r> Resolver<'r> {
 
     /// The registry's answer, falling back to the resource type's extensions for an unqualified name.
     fn lookup(&self, path: &AttrPath) -> Result<crate::schema::ResolvedAttr<'r>, ScimError> {
+        let found = self.lookup_defined(path)?;
+        // A value that is never returned (`password`) must not be recoverable by probing with filters.
+        if found.attr.returned == crate::schema::Returned::Never
+            || found
+                .sub
+                .is_some_and(|s| s.returned == crate::schema::Returned::Never)
+        {
+            return Err(invalid(format!("attribute {path} cannot be used in a filter")));
+        }
+        Ok(found)
+    }
+
+    fn lookup_defined(&self, path: &AttrPath) -> Result<crate::schema::ResolvedAttr<'r>, ScimError> {
         if let Some(found) = self.registry.resolve(self.kind, path) {
             return Ok(found);
         }
@@ -637,6 +650,12 @@ mod tests {
             let detail = refusal(text);
             assert!(detail.contains(expected), "{text}: {detail:?} lacks {expected:?}");
         }
+    }
+
+    #[test]
+    fn never_returned_attributes_cannot_be_filtered() {
+        assert!(refusal("password sw \"H\"").contains("password"));
+        assert!(refusal("password pr").contains("password"));
     }
 
     #[test]

@@ -224,6 +224,7 @@ const USER_FILTERS: &[&str] = &[
     r#"name pr"#,
     r#"name.givenName pr"#,
     r#"name[givenName eq "Bob"]"#,
+    r#"name[not (givenName pr)]"#,
     // multi-valued complex
     r#"emails.value co "EXAMPLE""#,
     r#"emails.value eq "bob@example.com""#,
@@ -534,4 +535,38 @@ storage::backend_tests!(filter_sort_and_paging_combine, |db| {
         .collect();
     assert_eq!(names, ["carol_x", "dave%"]);
     assert!(page.resources.iter().all(|r| r.groups == Some(vec![])));
+});
+
+storage::backend_tests!(random_combinations_of_filters_agree_with_the_evaluator, |db| {
+    let reg = registry();
+    let t = tenant(&db, "acme");
+    let all = seed_users(&db, &t);
+    // A fixed linear congruential sequence: reproducible, no extra dependency.
+    let mut state: u64 = 0x5eed;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from(state >> 33).unwrap() % n
+    };
+    let mut mismatches = Vec::new();
+    for _ in 0..150 {
+        let a = USER_FILTERS[next(USER_FILTERS.len())];
+        let b = USER_FILTERS[next(USER_FILTERS.len())];
+        let c = USER_FILTERS[next(USER_FILTERS.len())];
+        let text = match next(4) {
+            0 => format!("({a}) and not ({b})"),
+            1 => format!("not (({a}) or ({b})) or ({c})"),
+            2 => format!("(({a}) and ({b})) or not ({c})"),
+            _ => format!("not (not ({a}) and ({b} or {c}))"),
+        };
+        if resolve(&parse(&text).unwrap(), &reg, ResourceKind::User).is_err() {
+            continue;
+        }
+        if query(&db, &t, ResourceKind::User, &reg, &text) != expected(&all, ResourceKind::User, &reg, &text)
+        {
+            mismatches.push(text);
+        }
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
 });

@@ -1,0 +1,368 @@
+//! Operator authentication: `Authorization: Bearer <JWT>` on every admin route.
+//!
+//! Strategy: one of two key sources, chosen by configuration and never both: an HS256 shared secret
+//! (`SCIM_ADMIN_JWT_HS256_SECRET`, small setups) or a JWKS URL (`SCIM_ADMIN_JWT_JWKS_URL`, RS256/ES256 keys of
+//! an existing IdP, see [`crate::jwks`]). The allowed algorithm list is fixed per source *before* the token
+//! is looked at: `[HS256]`, or exactly the algorithm bound to the JWKS key named by `kid`. `alg: none` is not
+//! even parseable as a jsonwebtoken `Algorithm`. Issuer, audience, subject and expiry are required and
+//! pinned (30 s leeway).
+//!
+//! Authorisation comes from two claims: the role claim (`SCIM_ADMIN_JWT_ROLE_CLAIM`, a string or an array of
+//! strings) containing `SCIM_ADMIN_JWT_ADMIN_ROLE` grants every tenant; otherwise the tenant claim
+//! (`SCIM_ADMIN_JWT_TENANT_CLAIM`) scopes the operator to that one tenant. A token with neither is
+//! refused (403). Handlers take an [`Operator`] (an actix extractor) and call [`Operator::authorize`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use scim_core::TenantId;
+use secrecy::ExposeSecret as _;
+use service::Settings;
+
+use crate::error::AdminError;
+use crate::jwks::{JwksCache, JwksPolicy};
+
+/// Allowed clock skew for `exp`.
+const LEEWAY_SECONDS: u64 = 30;
+/// Shortest accepted HS256 operator secret (RFC 7518 §3.2).
+const MIN_HS256_SECRET_BYTES: usize = 32;
+
+/// Why the operator-auth settings are unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("operator authentication: {0}")]
+pub struct AuthConfigError(String);
+
+enum KeySource {
+    Hs256(DecodingKey),
+    Jwks(JwksCache),
+}
+
+/// Verifies operator JWTs; built once at start-up from the settings.
+pub struct OperatorAuthenticator {
+    keys: KeySource,
+    issuer: String,
+    audience: String,
+    tenant_claim: String,
+    role_claim: String,
+    admin_role: String,
+}
+
+impl fmt::Debug for OperatorAuthenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let source = match &self.keys {
+            KeySource::Hs256(_) => "hs256",
+            KeySource::Jwks(_) => "jwks",
+        };
+        f.debug_struct("OperatorAuthenticator")
+            .field("source", &source)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An authenticated operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// The JWT `sub`, recorded in the audit log.
+    pub subject: String,
+    /// The tenant claim, when present and a valid slug.
+    pub tenant: Option<TenantId>,
+    /// The role claim holds the admin role: every tenant is in scope.
+    pub is_admin: bool,
+}
+
+impl Operator {
+    /// The operator is allowed to act on `tenant`.
+    pub fn authorize(&self, tenant: &TenantId) -> Result<(), AdminError> {
+        if self.is_admin || self.tenant.as_ref() == Some(tenant) {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden(format!(
+                "operator is not allowed to manage tenant {tenant}"
+            )))
+        }
+    }
+}
+
+impl OperatorAuthenticator {
+    /// Builds the authenticator, refusing ambiguous or incomplete settings.
+    pub fn from_settings(settings: &Settings, jwks_policy: JwksPolicy) -> Result<Self, AuthConfigError> {
+        let keys = match (&settings.admin_jwt_hs256_secret, &settings.admin_jwt_jwks_url) {
+            (Some(_), Some(_)) => {
+                return Err(AuthConfigError(
+                    "set either admin_jwt_hs256_secret or admin_jwt_jwks_url, not both".to_owned(),
+                ));
+            }
+            (None, None) => {
+                return Err(AuthConfigError(
+                    "set admin_jwt_hs256_secret or admin_jwt_jwks_url; the admin API has no anonymous mode"
+                        .to_owned(),
+                ));
+            }
+            (Some(secret), None) => {
+                let bytes = secret.expose_secret().as_bytes();
+                if bytes.len() < MIN_HS256_SECRET_BYTES {
+                    return Err(AuthConfigError(format!(
+                        "admin_jwt_hs256_secret must be at least {MIN_HS256_SECRET_BYTES} bytes"
+                    )));
+                }
+                KeySource::Hs256(DecodingKey::from_secret(bytes))
+            }
+            (None, Some(url)) => KeySource::Jwks(
+                JwksCache::new(url.clone(), jwks_policy)
+                    .map_err(|e| AuthConfigError(format!("cannot build the JWKS HTTP client: {e}")))?,
+            ),
+        };
+        let required = |value: &Option<String>, key: &str| {
+            value.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
+                AuthConfigError(format!("{key} is required (operator tokens are pinned to it)"))
+            })
+        };
+        Ok(Self {
+            keys,
+            issuer: required(&settings.admin_jwt_issuer, "admin_jwt_issuer")?,
+            audience: required(&settings.admin_jwt_audience, "admin_jwt_audience")?,
+            tenant_claim: settings.admin_jwt_tenant_claim.clone(),
+            role_claim: settings.admin_jwt_role_claim.clone(),
+            admin_role: settings.admin_jwt_admin_role.clone(),
+        })
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        validation.algorithms = vec![algorithm];
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.leeway = LEEWAY_SECONDS;
+        validation
+    }
+
+    /// Verifies a bearer JWT and derives the operator's scope from its claims.
+    pub async fn authenticate(&self, token: &str) -> Result<Operator, AdminError> {
+        let invalid = |what: &str| AdminError::Unauthorized(format!("invalid operator token: {what}"));
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed or unsupported header"))?;
+        let (key, algorithm) = match &self.keys {
+            KeySource::Hs256(key) => {
+                if header.alg != Algorithm::HS256 {
+                    return Err(invalid("algorithm not allowed"));
+                }
+                (key.clone(), Algorithm::HS256)
+            }
+            KeySource::Jwks(jwks) => {
+                if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+                    return Err(invalid("algorithm not allowed"));
+                }
+                let kid = header.kid.as_deref().ok_or_else(|| invalid("no kid in header"))?;
+                (jwks.key(kid, header.alg).await?, header.alg)
+            }
+        };
+        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(
+            token,
+            &key,
+            &self.validation(algorithm),
+        )
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => invalid("expired"),
+            jsonwebtoken::errors::ErrorKind::InvalidAudience => invalid("wrong audience"),
+            jsonwebtoken::errors::ErrorKind::InvalidIssuer => invalid("wrong issuer"),
+            _ => invalid("signature or claims rejected"),
+        })?;
+        self.operator_from_claims(&data.claims)
+    }
+
+    fn operator_from_claims(
+        &self,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Operator, AdminError> {
+        let subject = claims
+            .get("sub")
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| AdminError::Unauthorized("invalid operator token: no subject".to_owned()))?
+            .to_owned();
+        let is_admin = match claims.get(&self.role_claim) {
+            Some(serde_json::Value::String(role)) => *role == self.admin_role,
+            Some(serde_json::Value::Array(roles)) => {
+                roles.iter().any(|r| r.as_str() == Some(&self.admin_role))
+            }
+            _ => false,
+        };
+        let tenant = claims
+            .get(&self.tenant_claim)
+            .and_then(serde_json::Value::as_str)
+            .map(TenantId::parse)
+            .transpose()
+            .map_err(|_| {
+                AdminError::Forbidden("the token's tenant claim is not a valid tenant slug".to_owned())
+            })?;
+        if !is_admin && tenant.is_none() {
+            return Err(AdminError::Forbidden(format!(
+                "the token carries neither the admin role nor a {:?} claim",
+                self.tenant_claim
+            )));
+        }
+        Ok(Operator {
+            subject,
+            tenant,
+            is_admin,
+        })
+    }
+}
+
+/// The bearer value of the `Authorization` header (scheme compared case-insensitively, RFC 7235 §2.1).
+pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl FromRequest for Operator {
+    type Error = AdminError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let authenticator = req.app_data::<web::Data<OperatorAuthenticator>>().cloned();
+        let token = bearer_token(req).map(str::to_owned);
+        Box::pin(async move {
+            let authenticator = authenticator
+                .ok_or_else(|| AdminError::Internal("operator authenticator not configured".to_owned()))?;
+            let token = token
+                .ok_or_else(|| AdminError::Unauthorized("missing Authorization: Bearer token".to_owned()))?;
+            let operator = authenticator.authenticate(&token).await?;
+            tracing::debug!(operator = %operator.subject, admin = operator.is_admin, "operator authenticated");
+            Ok(operator)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{EncodingKey, Header};
+    use secrecy::SecretString;
+
+    use super::*;
+
+    const SECRET: &str = "operator-secret-of-at-least-32-bytes!";
+
+    fn settings() -> Settings {
+        Settings {
+            admin_jwt_hs256_secret: Some(SecretString::from(SECRET)),
+            admin_jwt_issuer: Some("https://idp.example".to_owned()),
+            admin_jwt_audience: Some("token-admin".to_owned()),
+            ..Settings::default()
+        }
+    }
+
+    fn authenticator() -> OperatorAuthenticator {
+        OperatorAuthenticator::from_settings(&settings(), JwksPolicy::default()).unwrap()
+    }
+
+    fn token(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn claims(extra: serde_json::Value) -> serde_json::Value {
+        let mut base = serde_json::json!({
+            "iss": "https://idp.example", "aud": "token-admin", "sub": "alice",
+            "exp": chrono::Utc::now().timestamp() + 300
+        });
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        base
+    }
+
+    #[tokio::test]
+    async fn tenant_claim_scopes_the_operator() {
+        let op = authenticator()
+            .authenticate(&token(claims(serde_json::json!({"tenant": "acme"}))))
+            .await
+            .unwrap();
+        assert_eq!(op.subject, "alice");
+        assert!(!op.is_admin);
+        op.authorize(&TenantId::parse("acme").unwrap()).unwrap();
+        assert!(matches!(
+            op.authorize(&TenantId::parse("other").unwrap()),
+            Err(AdminError::Forbidden(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn admin_role_in_string_or_array_grants_all_tenants() {
+        for role in [
+            serde_json::json!("scim-admin"),
+            serde_json::json!(["reader", "scim-admin"]),
+        ] {
+            let op = authenticator()
+                .authenticate(&token(claims(serde_json::json!({"role": role}))))
+                .await
+                .unwrap();
+            assert!(op.is_admin);
+            op.authorize(&TenantId::parse("anything").unwrap()).unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn token_without_scope_is_forbidden() {
+        let err = authenticator()
+            .authenticate(&token(claims(serde_json::json!({}))))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AdminError::Forbidden(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn missing_subject_or_exp_is_rejected() {
+        let mut c = claims(serde_json::json!({"tenant": "acme"}));
+        c.as_object_mut().unwrap().remove("sub");
+        assert!(matches!(
+            authenticator().authenticate(&token(c)).await,
+            Err(AdminError::Unauthorized(_))
+        ));
+        let mut c = claims(serde_json::json!({"tenant": "acme"}));
+        c.as_object_mut().unwrap().remove("exp");
+        assert!(matches!(
+            authenticator().authenticate(&token(c)).await,
+            Err(AdminError::Unauthorized(_))
+        ));
+    }
+
+    #[test]
+    fn ambiguous_or_incomplete_settings_are_refused() {
+        let both = Settings {
+            admin_jwt_jwks_url: Some("http://idp/jwks".to_owned()),
+            ..settings()
+        };
+        assert!(OperatorAuthenticator::from_settings(&both, JwksPolicy::default()).is_err());
+        let neither = Settings {
+            admin_jwt_hs256_secret: None,
+            ..settings()
+        };
+        assert!(OperatorAuthenticator::from_settings(&neither, JwksPolicy::default()).is_err());
+        let short = Settings {
+            admin_jwt_hs256_secret: Some(SecretString::from("short")),
+            ..settings()
+        };
+        assert!(OperatorAuthenticator::from_settings(&short, JwksPolicy::default()).is_err());
+        let no_aud = Settings {
+            admin_jwt_audience: None,
+            ..settings()
+        };
+        assert!(OperatorAuthenticator::from_settings(&no_aud, JwksPolicy::default()).is_err());
+    }
+}

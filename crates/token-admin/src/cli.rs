@@ -1,0 +1,275 @@
+//! The `token-admin` command line: `serve`, `migrate`, and bootstrap / break-glass commands that work on
+//! the database directly, with no operator JWT (whoever can run the binary with the database URL already
+//! holds the keys).
+//!
+//! Strategy: clap derive types here, execution in [`run_offline`] on top of [`crate::ops`] (the same code
+//! the HTTP handlers use). Every command prints exactly one JSON value on stdout, so scripts can pipe it to
+//! `jq`; logs go to stderr. Offline actions are recorded in the audit log as operator `cli:<$USER>`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use chrono::Duration;
+use clap::{Parser, Subcommand};
+use scim_core::TenantId;
+use secrecy::ExposeSecret as _;
+use serde::Serialize;
+use serde_json::json;
+use service::Settings;
+use storage::{NewTenant, Storage};
+
+use crate::error::AdminError;
+use crate::ops::{self, Clock, IssueOptions, TokenView};
+use crate::routes::tenants::{TenantView, check_display_name, default_policy, parse_policy};
+use crate::startup::DEFAULT_PUBLIC_URL;
+
+/// Tenants, SCIM tokens and OAuth clients for the SCIM server.
+#[derive(Debug, Parser)]
+#[command(name = "token-admin", version)]
+pub struct Cli {
+    /// A TOML or JSON settings file; `SCIM_*` environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the admin HTTP API on `admin_listen`.
+    Serve,
+    /// Apply pending database migrations and exit (for a Kubernetes Job).
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Manage a tenant's SCIM bearer tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Create a tenant.
+    Create {
+        /// The tenant slug, used in `/scim/v2/<slug>`.
+        slug: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The policy document as JSON.
+        #[arg(long)]
+        policy: Option<String>,
+    },
+    /// List tenants.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Issue a token; prints `{"id","baseUrl","apiToken","expiresAt"}`. The token is shown only here.
+    Issue {
+        slug: String,
+        /// Revoke the tenant's other tokens.
+        #[arg(long)]
+        rotate: bool,
+        #[arg(long)]
+        label: Option<String>,
+        /// Lifetime such as `90d`, `12h`; without it the token does not expire.
+        #[arg(long, value_parser = ops::parse_duration)]
+        expires_in: Option<Duration>,
+        /// With `--rotate`: how long the other tokens keep working, e.g. `1h`.
+        #[arg(long, requires = "rotate", value_parser = ops::parse_duration)]
+        grace: Option<Duration>,
+    },
+    /// Revoke a token now.
+    Revoke { slug: String, id: String },
+    /// List a tenant's tokens (metadata only).
+    List { slug: String },
+}
+
+/// Pool size of the short-lived CLI commands.
+const CLI_POOL_SIZE: u32 = 2;
+
+fn slug(text: &str) -> Result<TenantId, AdminError> {
+    TenantId::parse(text).map_err(|e| AdminError::BadRequest(e.detail().to_owned()))
+}
+
+fn print(out: &mut impl Write, value: &impl Serialize) -> Result<(), AdminError> {
+    serde_json::to_writer(&mut *out, value)
+        .map_err(|e| AdminError::Internal(format!("cannot write output: {e}")))?;
+    writeln!(out).map_err(|e| AdminError::Internal(format!("cannot write output: {e}")))
+}
+
+/// The audit subject of offline commands.
+fn cli_operator() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+    )
+}
+
+/// Runs every command except `serve`, printing one JSON value to `out`.
+pub fn run_offline(
+    command: Command,
+    settings: &Settings,
+    clock: &Clock,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    let storage = Storage::connect(settings.database_url.expose_secret(), CLI_POOL_SIZE)?;
+    // `migrate` always migrates; the other commands follow `run_migrations` like the server does.
+    let applied = if matches!(command, Command::Migrate) || settings.run_migrations {
+        let pending = storage.pending_migrations()?;
+        storage.run_migrations()?;
+        pending
+    } else {
+        0
+    };
+    let public_base = settings.public_base().unwrap_or(DEFAULT_PUBLIC_URL);
+    let now = clock.now();
+    let operator = cli_operator();
+    match command {
+        Command::Serve => Err(AdminError::BadRequest(
+            "`serve` runs the HTTP API; it is not an offline command".to_owned(),
+        )),
+        Command::Migrate => print(out, &json!({"applied": applied})),
+        Command::Tenants(TenantsCommand::Create {
+            slug: text,
+            display_name,
+            policy,
+        }) => {
+            let id = slug(&text)?;
+            let display_name = display_name.unwrap_or_else(|| id.to_string());
+            check_display_name(&display_name)?;
+            let policy = match policy {
+                None => default_policy(),
+                Some(text) => parse_policy(
+                    &serde_json::from_str(&text)
+                        .map_err(|e| AdminError::BadRequest(format!("--policy is not JSON: {e}")))?,
+                )?,
+            };
+            let tenant = storage.create_tenant(&NewTenant {
+                id: id.clone(),
+                display_name,
+                policy,
+            })?;
+            ops::audit(&storage, &operator, "tenant.create", Some(&id), json!({}), now);
+            print(out, &TenantView::new(tenant, public_base))
+        }
+        Command::Tenants(TenantsCommand::List) => {
+            let tenants: Vec<TenantView> = storage
+                .list_tenants()?
+                .into_iter()
+                .map(|t| TenantView::new(t, public_base))
+                .collect();
+            print(out, &tenants)
+        }
+        Command::Tokens(TokensCommand::Issue {
+            slug: text,
+            rotate,
+            label,
+            expires_in,
+            grace,
+        }) => {
+            let id = slug(&text)?;
+            let options = IssueOptions {
+                label,
+                expires_in,
+                rotate,
+                grace: grace.unwrap_or_else(Duration::zero),
+            };
+            let issued = ops::issue_token(&storage, &id, &options, public_base, now)?;
+            ops::audit(
+                &storage,
+                &operator,
+                "token.issue",
+                Some(&id),
+                json!({"tokenId": issued.id, "rotate": rotate}),
+                now,
+            );
+            print(out, &issued)
+        }
+        Command::Tokens(TokensCommand::Revoke {
+            slug: text,
+            id: token_id,
+        }) => {
+            let id = slug(&text)?;
+            storage.revoke_token(&id, &token_id, now)?;
+            ops::audit(
+                &storage,
+                &operator,
+                "token.revoke",
+                Some(&id),
+                json!({"tokenId": token_id}),
+                now,
+            );
+            print(out, &json!({"revoked": token_id}))
+        }
+        Command::Tokens(TokensCommand::List { slug: text }) => {
+            let id = slug(&text)?;
+            storage.get_tenant(&id)?;
+            let tokens: Vec<TokenView> = storage
+                .list_tokens(&id)?
+                .into_iter()
+                .map(|t| TokenView::new(t, now))
+                .collect();
+            print(out, &tokens)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn issue_parses_flags() {
+        let cli = Cli::try_parse_from([
+            "token-admin",
+            "--config",
+            "x.toml",
+            "tokens",
+            "issue",
+            "acme",
+            "--rotate",
+            "--label",
+            "entra",
+            "--expires-in",
+            "90d",
+            "--grace",
+            "1h",
+        ])
+        .unwrap();
+        assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+        let Command::Tokens(TokensCommand::Issue {
+            slug,
+            rotate,
+            label,
+            expires_in,
+            grace,
+        }) = cli.command
+        else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(
+            (slug.as_str(), rotate, label.as_deref()),
+            ("acme", true, Some("entra"))
+        );
+        assert_eq!(expires_in, Some(Duration::days(90)));
+        assert_eq!(grace, Some(Duration::hours(1)));
+    }
+
+    #[test]
+    fn grace_requires_rotate() {
+        assert!(Cli::try_parse_from(["token-admin", "tokens", "issue", "acme", "--grace", "1h"]).is_err());
+        assert!(
+            Cli::try_parse_from(["token-admin", "tokens", "issue", "acme", "--expires-in", "soon"]).is_err()
+        );
+    }
+}

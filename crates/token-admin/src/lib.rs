@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod cli;
+pub mod error;
+pub mod jwks;
+pub mod ops;
+pub mod routes;
+pub mod startup;
+
+pub use error::AdminError;
+pub use startup::{Application, Options, StartupError};

@@ -1,0 +1,189 @@
+//! Building and running the admin HTTP server.
+//!
+//! Strategy (z2p's `Application`): [`Application::build`] does everything that can fail (settings checks,
+//! database connection and migrations, binding the socket) and returns a server that is not yet running,
+//! with the port it actually bound, so tests listen on `127.0.0.1:0` and read the port back.
+//! [`Application::run_until_stopped`] serves until SIGTERM/Ctrl-C, then drains (readiness fails, in-flight
+//! requests finish within `shutdown_timeout_seconds`).
+
+use std::net::TcpListener;
+
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use credentials::AccessTokenIssuer;
+use secrecy::ExposeSecret as _;
+use service::{Health, Metrics, Settings};
+use storage::{Storage, StorageError};
+
+use crate::auth::OperatorAuthenticator;
+use crate::error::AdminError;
+use crate::jwks::JwksPolicy;
+use crate::ops::Clock;
+use crate::routes::{self, AppState};
+
+/// Public base URL used for `baseUrl` when `public_url` is not set.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+/// Largest accepted request body (policies with extension schemas are the largest).
+const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The admin API sees little traffic; two workers keep it responsive without many threads.
+const WORKERS: usize = 2;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Storage(#[from] StorageError),
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Knobs that are not settings: the clock and the JWKS refresh policy (tests shorten it).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub clock: Clock,
+    pub jwks: JwksPolicy,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            clock: Clock::system(),
+            jwks: JwksPolicy::default(),
+        }
+    }
+}
+
+/// Connects to the database and, unless `run_migrations` is off, applies pending migrations.
+pub fn connect_storage(settings: &Settings, pool_size: u32) -> Result<Storage, StorageError> {
+    let storage = Storage::connect(settings.database_url.expose_secret(), pool_size)?;
+    if settings.run_migrations {
+        storage.run_migrations()?;
+    }
+    Ok(storage)
+}
+
+/// The access-token issuer, when the OAuth client-credentials mode is configured.
+pub fn access_token_issuer(settings: &Settings) -> Result<Option<AccessTokenIssuer>, StartupError> {
+    let Some(secret) = &settings.oauth_signing_secret else {
+        return Ok(None);
+    };
+    let ttl = i64::try_from(settings.oauth_token_ttl_seconds)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(|| StartupError::Config("oauth_token_ttl_seconds is out of range".to_owned()))?;
+    AccessTokenIssuer::new(secret, ttl)
+        .map(Some)
+        .map_err(|e| StartupError::Config(format!("oauth_signing_secret: {e}")))
+}
+
+/// A bound, not yet running admin server.
+pub struct Application {
+    port: u16,
+    storage: Storage,
+    health: Health,
+    server: actix_web::dev::Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Builds the service from settings with the system clock.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with(settings, Options::default()).await
+    }
+
+    /// Builds the service with explicit [`Options`].
+    pub async fn build_with(settings: Settings, options: Options) -> Result<Self, StartupError> {
+        let authenticator = OperatorAuthenticator::from_settings(&settings, options.jwks)
+            .map_err(|e| StartupError::Config(e.to_string()))?;
+        let access_tokens = access_token_issuer(&settings)?;
+        let oauth_enabled = access_tokens.is_some();
+        let storage = {
+            let settings = settings.clone();
+            tokio::task::spawn_blocking(move || connect_storage(&settings, settings.database_pool_size))
+                .await
+                .map_err(|e| StartupError::Config(format!("start-up task failed: {e}")))??
+        };
+        let listener = TcpListener::bind(&settings.admin_listen)?;
+        let port = listener.local_addr()?.port();
+
+        let readiness_storage = storage.clone();
+        let health = Health::new(std::sync::Arc::new(move || {
+            readiness_storage.ping().map_err(|e| format!("database: {e}"))?;
+            match readiness_storage.pending_migrations() {
+                Ok(0) => Ok(()),
+                Ok(n) => Err(format!("{n} database migrations pending")),
+                Err(e) => Err(format!("database: {e}")),
+            }
+        }));
+        let state = web::Data::new(AppState {
+            storage: storage.clone(),
+            public_base: settings.public_base().unwrap_or(DEFAULT_PUBLIC_URL).to_owned(),
+            clock: options.clock,
+            access_tokens,
+        });
+        let authenticator = web::Data::new(authenticator);
+        let metrics = web::Data::new(Metrics::new());
+        let health_data = web::Data::new(health.clone());
+        let json_config = web::JsonConfig::default()
+            .limit(MAX_BODY_BYTES)
+            .error_handler(|err, _req| AdminError::BadRequest(format!("invalid JSON body: {err}")).into());
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(service::middleware::observe))
+                .app_data(state.clone())
+                .app_data(authenticator.clone())
+                .app_data(metrics.clone())
+                .app_data(health_data.clone())
+                .app_data(json_config.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .configure(Health::configure)
+                .route("/metrics", web::get().to(service::metrics_endpoint))
+                .configure(|cfg| routes::configure(cfg, oauth_enabled))
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(AdminError::NotFound("no such route".to_owned()))
+                }))
+        })
+        .workers(WORKERS)
+        .shutdown_timeout(settings.shutdown_timeout_seconds)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, oauth_enabled, "token-admin listening");
+        Ok(Self {
+            port,
+            storage,
+            health,
+            server,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server (tests stop it when they end).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// The storage the service uses (tests inspect the database through it).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Serves until a shutdown signal, then drains.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(service::shutdown_on_signal(handle, self.health));
+        self.server.await
+    }
+}
