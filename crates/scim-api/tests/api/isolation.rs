@@ -117,6 +117,17 @@ async fn every_endpoint_refuses_missing_malformed_revoked_and_foreign_tokens(app
             "token as a parameter",
             Some(format!("Bearer token={}", app.token)),
         ),
+        // Shaped like an OAuth client-credentials access token (a JWT), but not signed by us.
+        (
+            "forged access token",
+            Some(
+                "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0ZW5hbnQiOiJhY21lIn0.c2lnbmF0dXJl".to_owned(),
+            ),
+        ),
+        (
+            "unsigned access token",
+            Some("Bearer eyJhbGciOiJub25lIn0.eyJ0ZW5hbnQiOiJhY21lIn0.".to_owned()),
+        ),
         ("revoked", Some(format!("Bearer {}", revoked.api_token))),
         ("another tenant's", Some(format!("Bearer {foreign}"))),
     ];
