@@ -98,19 +98,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let detail = match self {
-            Self::Scim(e) => e.detail().to_owned(),
-            Self::Unauthorized => "A valid bearer token for this tenant is required.".to_owned(),
-            Self::Unavailable(cause) => {
-                tracing::warn!(cause = %cause, "storage unavailable");
-                "The service is temporarily unavailable; retry later.".to_owned()
-            }
-            Self::Internal(cause) => {
-                tracing::error!(cause = %cause, "internal error");
-                "An internal error occurred.".to_owned()
-            }
-            other => other.to_string(),
-        };
+        let detail = self.public_detail();
         let scim_type = match self {
             Self::Scim(e) => e.scim_type(),
             _ => None,
@@ -127,6 +115,26 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(ErrorBody::new(status.as_u16(), scim_type, &detail))
+    }
+}
+
+impl ApiError {
+    /// The `detail` a client may see. Server errors get a fixed text and their cause goes to the log, so
+    /// database text never reaches a client (also inside Bulk responses, which render errors themselves).
+    pub fn public_detail(&self) -> String {
+        match self {
+            Self::Scim(e) => e.detail().to_owned(),
+            Self::Unauthorized => "A valid bearer token for this tenant is required.".to_owned(),
+            Self::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "storage unavailable");
+                "The service is temporarily unavailable; retry later.".to_owned()
+            }
+            Self::Internal(cause) => {
+                tracing::error!(cause = %cause, "internal error");
+                "An internal error occurred.".to_owned()
+            }
+            other => other.to_string(),
+        }
     }
 }
 

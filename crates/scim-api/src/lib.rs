@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod error;
+pub mod openapi;
 pub mod request;
 pub mod resources;
 pub mod routes;
@@ -83,6 +84,7 @@ impl Application {
                 .wrap(from_fn(service::middleware::observe))
                 .configure(Health::configure)
                 .route("/metrics", web::get().to(metrics_endpoint))
+                .route(openapi::PATH, web::get().to(openapi::serve))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })

@@ -43,11 +43,115 @@ fn check_media_type(req: &HttpRequest) -> ApiResult<()> {
 
 /// Parses JSON after checking its nesting depth without recursion, so a 10,000-deep body is a 400, not a
 /// stack overflow.
+///
+/// Stricter than `serde_json::from_slice::<Value>` in two ways. A duplicate member name is
+/// `invalidSyntax`: RFC 8259 §4 leaves its meaning undefined, and a proxy or auditor reading the first
+/// value while we store the last would disagree about what was written. A NUL character (U+0000) in any
+/// string or name is `invalidValue`: PostgreSQL text cannot hold it, so the same body must not succeed on
+/// SQLite and fail (or be truncated) on PostgreSQL.
 pub fn parse_json(bytes: &[u8], max_depth: usize) -> ApiResult<Value> {
     if json_depth(bytes) > max_depth {
         return Err(ScimError::InvalidSyntax(format!("JSON nesting deeper than {max_depth} levels")).into());
     }
-    serde_json::from_slice(bytes).map_err(|e| ScimError::InvalidSyntax(format!("invalid JSON: {e}")).into())
+    let StrictJson(value) =
+        serde_json::from_slice(bytes).map_err(|e| ScimError::InvalidSyntax(format!("invalid JSON: {e}")))?;
+    if contains_nul(&value) {
+        return Err(
+            ScimError::InvalidValue("strings must not contain NUL (U+0000) characters".to_owned()).into(),
+        );
+    }
+    Ok(value)
+}
+
+/// True when any string or member name in the value holds U+0000.
+fn contains_nul(value: &Value) -> bool {
+    let mut pending = vec![value];
+    while let Some(next) = pending.pop() {
+        match next {
+            Value::String(s) if s.contains('\0') => return true,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(members) => {
+                if members.keys().any(|k| k.contains('\0')) {
+                    return true;
+                }
+                pending.extend(members.values());
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A JSON value deserialized with duplicate member names refused.
+struct StrictJson(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = StrictJson;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<StrictJson, E> {
+        Ok(StrictJson(Value::Null))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<StrictJson, E> {
+        Ok(StrictJson(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<StrictJson, E> {
+        Ok(StrictJson(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<StrictJson, E> {
+        Ok(StrictJson(Value::from(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<StrictJson, E> {
+        // serde_json never yields a non-finite float (1e400 is already a parse error).
+        Ok(StrictJson(
+            serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number),
+        ))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<StrictJson, E> {
+        Ok(StrictJson(Value::String(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<StrictJson, E> {
+        Ok(StrictJson(Value::String(v)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<StrictJson, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(StrictJson(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(StrictJson(Value::Array(items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<StrictJson, A::Error> {
+        let mut members = serde_json::Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let StrictJson(value) = map.next_value()?;
+            if members.contains_key(&name) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate member name {name:?}"
+                )));
+            }
+            members.insert(name, value);
+        }
+        Ok(StrictJson(Value::Object(members)))
+    }
 }
 
 /// Maximum nesting of arrays/objects, ignoring brackets inside strings.
@@ -107,7 +211,37 @@ impl QueryParams {
             };
             *slot = Some(value);
         }
+        params.refuse_nul()?;
         Ok(params)
+    }
+
+    /// A NUL character can match nothing, and PostgreSQL refuses it in query parameters: a 400, not a
+    /// database error.
+    fn refuse_nul(&self) -> ApiResult<()> {
+        if self.filter.as_deref().is_some_and(|f| f.contains('\0')) {
+            return Err(ScimError::InvalidFilter(
+                "a filter must not contain NUL (U+0000) characters".to_owned(),
+            )
+            .into());
+        }
+        let others = [
+            &self.attributes,
+            &self.excluded_attributes,
+            &self.sort_by,
+            &self.sort_order,
+            &self.start_index,
+            &self.count,
+        ];
+        if others
+            .iter()
+            .any(|v| v.as_deref().is_some_and(|v| v.contains('\0')))
+        {
+            return Err(ScimError::InvalidValue(
+                "query parameters must not contain NUL (U+0000) characters".to_owned(),
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// The same parameters from a `.search` body (RFC 7644 §3.4.3), where lists are JSON arrays.
@@ -140,6 +274,7 @@ impl QueryParams {
             };
             *slot = Some(text);
         }
+        params.refuse_nul()?;
         Ok(params)
     }
 }
@@ -249,6 +384,36 @@ mod tests {
             ..Default::default()
         };
         assert!(page(&params, 100, 1000).is_err());
+    }
+
+    #[test]
+    fn duplicate_names_and_nul_characters_are_refused() {
+        let duplicate = parse_json(br#"{"a":{"b":1,"b":2}}"#, 64).unwrap_err();
+        assert!(
+            matches!(duplicate, ApiError::Scim(ScimError::InvalidSyntax(_))),
+            "{duplicate:?}"
+        );
+        let nul = parse_json(br#"{"a":["x\u0000"]}"#, 64).unwrap_err();
+        assert!(
+            matches!(nul, ApiError::Scim(ScimError::InvalidValue(_))),
+            "{nul:?}"
+        );
+        let nul_name = parse_json(br#"{"a\u0000":1}"#, 64).unwrap_err();
+        assert!(
+            matches!(nul_name, ApiError::Scim(ScimError::InvalidValue(_))),
+            "{nul_name:?}"
+        );
+        let value = parse_json(br#"{"a":[1,-2,2.5,true,null,"s",{"b":{}}],"A":1}"#, 64).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"a":[1,-2,2.5,true,null,"s",{"b":{}}],"A":1})
+        );
+        let req = TestRequest::with_uri("/Users?filter=userName%20eq%20%22a%00%22").to_http_request();
+        let err = QueryParams::from_request(&req).unwrap_err();
+        assert!(
+            matches!(err, ApiError::Scim(ScimError::InvalidFilter(_))),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -113,7 +113,7 @@ async fn run_operation(ctx: &Ctx, operation: &Value, created: &mut HashMap<Strin
             let mut response = json!({
                 "schemas": [scim_core::error::ERROR_SCHEMA],
                 "status": status.to_string(),
-                "detail": error.to_string(),
+                "detail": error.public_detail(),
             });
             if let (Some(t), Some(obj)) = (scim_type, response.as_object_mut()) {
                 obj.insert("scimType".into(), json!(t));

@@ -41,12 +41,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-pub async fn method_not_allowed() -> ApiResult<HttpResponse> {
+/// Authenticates first (every answer under a tenant's URL needs its token), then 405.
+pub async fn method_not_allowed(_caller: crate::auth::Caller) -> ApiResult<HttpResponse> {
     Err(ApiError::MethodNotAllowed)
 }
 
 /// RFC 7644 §3.11: tokens here authenticate a client (the IdP), not a user, so there is no "me".
-async fn me() -> ApiResult<HttpResponse> {
+/// Authenticated like every tenant endpoint.
+async fn me(_caller: crate::auth::Caller) -> ApiResult<HttpResponse> {
     Err(ApiError::NotImplemented(
         "/Me is not supported: tokens identify a provisioning client, not a user",
     ))

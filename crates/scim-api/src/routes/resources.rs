@@ -44,6 +44,15 @@ pub fn resource_response(status: actix_web::http::StatusCode, version: i64, body
         .json(body)
 }
 
+/// The id in the path. Ids never contain NUL (we mint UUIDs, and bodies with NUL are refused), and
+/// PostgreSQL rejects it in a query parameter, so such an id is simply not found.
+fn resource_id(id: String) -> ApiResult<ResourceId> {
+    if id.contains('\0') {
+        return Err(scim_core::ScimError::NotFound("no resource has an id containing NUL".to_owned()).into());
+    }
+    Ok(ResourceId::new(id))
+}
+
 fn projection(req: &HttpRequest) -> ApiResult<Projection> {
     let params = QueryParams::from_request(req)?;
     Ok(Projection::parse(
@@ -127,7 +136,7 @@ async fn get_resource(
     let projection = projection(&req)?;
     let ctx = Ctx { state, caller };
     let expand = resources::expand_for(&ctx, **kind, &projection);
-    let stored = resources::get(&ctx, **kind, ResourceId::new(id.into_inner().1), expand).await?;
+    let stored = resources::get(&ctx, **kind, resource_id(id.into_inner().1)?, expand).await?;
     if if_none_match_hits(&req, stored.version) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(stored.version)))
@@ -159,7 +168,7 @@ async fn replace_resource(
     let projection = projection(&req)?;
     let expected = if_match(&req)?;
     let ctx = Ctx { state, caller };
-    let id = ResourceId::new(id.into_inner().1);
+    let id = resource_id(id.into_inner().1)?;
     let stored = resources::replace(&ctx, **kind, id.clone(), expected, body).await?;
     respond_after_write(&ctx, stored, &projection).await
 }
@@ -183,7 +192,7 @@ async fn patch_resource(
     let expected = if_match(&req)?;
     let ctx = Ctx { state, caller };
     let kind = **kind;
-    let stored = resources::patch(&ctx, kind, ResourceId::new(id.into_inner().1), expected, &body).await?;
+    let stored = resources::patch(&ctx, kind, resource_id(id.into_inner().1)?, expected, &body).await?;
     if kind == ResourceKind::Group {
         // Entra expects 204 for group PATCH; answering with the member list would cost O(members).
         return Ok(HttpResponse::NoContent()
@@ -222,6 +231,6 @@ async fn delete_resource(
 ) -> ApiResult<HttpResponse> {
     let expected = if_match(&req)?;
     let ctx = Ctx { state, caller };
-    resources::delete(&ctx, **kind, ResourceId::new(id.into_inner().1), expected).await?;
+    resources::delete(&ctx, **kind, resource_id(id.into_inner().1)?, expected).await?;
     Ok(HttpResponse::NoContent().finish())
 }

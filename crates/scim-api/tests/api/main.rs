@@ -14,8 +14,11 @@ mod helpers;
 
 mod auth;
 mod bulk;
+mod concurrency;
 mod discovery;
 mod entra;
+mod hostile;
+mod isolation;
 mod oauth;
 mod okta;
 mod ops;

@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Crash safety: `kill -9` scim-api in the middle of load, restart it, and check that every write it had
+# acknowledged is there. Runs on SQLite, on PostgreSQL, and with two scim-api replicas on one PostgreSQL
+# database (one replica is killed and restarted while both take load). Loopback only, bounded in time.
+#
+# Usage: scripts/crash-test.sh [sqlite|postgres|replicas|all]     (default all)
+#   CRASH_SECONDS=20   load per scenario (the kill lands in the middle)
+#   CRASH_CLIENTS=16   concurrent clients
+#   SCIM_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres   admin URL for a scratch database
+#
+# The load and the check are a small standard-library Python program (written to the work directory):
+# clients create users, raise a per-user `title` sequence number, and add users to four shared groups;
+# only monotonic writes, so "every acknowledged write is present" is an exact check. Writes in flight at
+# the kill may land or not; both are fine.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+SCENARIO="${1:-all}"
+SECONDS_PER="${CRASH_SECONDS:-20}"
+CLIENTS="${CRASH_CLIENTS:-16}"
+ADMIN_URL="${SCIM_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+cargo build --quiet -p scim-api --bin scim-api
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+BIN="$TARGET_DIR/debug/scim-api"
+WORK="$(mktemp -d)"
+LOAD="$WORK/crash-load.py"
+PIDS=()
+SCRATCH_DB=""
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    done
+    if [ -n "$SCRATCH_DB" ]; then psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $SCRATCH_DB" >/dev/null 2>&1 || true; fi
+    echo "logs: $WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_server NAME DATABASE_URL PORT [--bootstrap-tenant acme]; sets LAST_PID
+start_server() {
+    local name="$1" url="$2" port="$3"
+    shift 3
+    SCIM_DATABASE_URL="$url" SCIM_LISTEN="127.0.0.1:$port" SCIM_RATE_LIMIT_PER_SECOND=0 SCIM_LOG_FORMAT=json \
+        "$BIN" "$@" >>"$WORK/$name.out" 2>>"$WORK/$name.log" &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+    for _ in $(seq 1 300); do
+        if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    echo "server $name did not start"; tail -20 "$WORK/$name.log"; exit 1
+}
+
+token_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiToken"])' "$WORK/$1.out"; }
+
+# scenario NAME DATABASE_URL REPLICAS
+scenario() {
+    local name="$1" url="$2" replicas="$3"
+    echo "== $name: $CLIENTS clients, ${SECONDS_PER}s, $replicas replica(s), kill -9 of replica 1 at $((SECONDS_PER / 2))s"
+    local ports=() pids=() bases=()
+    local port
+    port="$(free_port)"
+    start_server "$name-1" "$url" "$port" --bootstrap-tenant acme
+    ports+=("$port"); pids+=("$LAST_PID"); bases+=("http://127.0.0.1:$port/scim/v2/acme")
+    local token
+    token="$(token_of "$name-1")"
+    if [ "$replicas" = 2 ]; then
+        port="$(free_port)"
+        start_server "$name-2" "$url" "$port"
+        ports+=("$port"); pids+=("$LAST_PID"); bases+=("http://127.0.0.1:$port/scim/v2/acme")
+    fi
+    local joined
+    joined="$(IFS=,; echo "${bases[*]}")"
+    python3 "$LOAD" load "$joined" "$token" "$SECONDS_PER" "$CLIENTS" "$WORK/$name.acks" >"$WORK/$name.load.json" &
+    local load_pid=$!
+    sleep "$((SECONDS_PER / 2))"
+    kill -9 "${pids[0]}"
+    wait "${pids[0]}" 2>/dev/null || true
+    echo "   killed replica 1 (pid ${pids[0]}) with SIGKILL after $(wc -l <"$WORK/$name.acks") acknowledged writes"
+    sleep 1
+    start_server "$name-1" "$url" "${ports[0]}"
+    echo "   restarted replica 1"
+    wait "$load_pid"
+    echo "   load: $(cat "$WORK/$name.load.json")"
+    # A second, cold check after stopping everything: nothing acknowledged lives only in memory.
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    PIDS=()
+    port="$(free_port)"
+    start_server "$name-verify" "$url" "$port"
+    if python3 "$LOAD" verify "http://127.0.0.1:$port/scim/v2/acme" "$token" "$WORK/$name.acks"; then
+        echo "   OK: every acknowledged write survived"
+    else
+        echo "   FAILED: acknowledged writes lost"; exit 1
+    fi
+    kill -TERM "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
+    PIDS=()
+    local server_errors
+    server_errors="$(cat "$WORK/$name"-*.log | grep -c '"status":5' || true)"
+    echo "   5xx answers logged: $server_errors"
+}
+
+# Creates a scratch database; sets SCRATCH_DB and SCRATCH_URL.
+new_pg_database() {
+    SCRATCH_DB="scim_crash_$(date +%s)_$$"
+    psql -q "$ADMIN_URL" -c "CREATE DATABASE $SCRATCH_DB" >/dev/null
+    SCRATCH_URL="${ADMIN_URL%/*}/$SCRATCH_DB"
+}
+
+drop_pg_database() {
+    psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $SCRATCH_DB" >/dev/null
+    SCRATCH_DB=""
+}
+
+cat >"$LOAD" <<'PY'
+#!/usr/bin/env python3
+"""Load generator and verifier for scripts/crash-test.sh (standard library only).
+
+load:   crash-load.py load BASE_URLS TOKEN SECONDS CLIENTS ACK_FILE
+        Clients create users, raise each user's `title` sequence number, and add users to 4 shared groups,
+        for SECONDS, spreading requests over the comma-separated BASE_URLS (replicas). Only monotonic writes,
+        so "every acknowledged write is present" is exact: each 2xx is appended to ACK_FILE as it arrives.
+        Connection errors (the server was killed) are counted, not fatal: clients keep going until the end.
+verify: crash-load.py verify BASE_URL TOKEN ACK_FILE
+        Every acknowledged user exists, its title is at least the last acknowledged one (a write in flight at
+        the kill may have landed too), and every acknowledged membership is present. Exit 1 otherwise.
+"""
+import json
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+SCIM = "application/scim+json"
+
+
+def call(base, token, method, path, body=None, timeout=30):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Authorization", "Bearer " + token)
+    if data is not None:
+        req.add_header("Content-Type", SCIM)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            text = resp.read()
+            return resp.status, (json.loads(text) if text else None)
+    except urllib.error.HTTPError as e:
+        return e.code, None
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return 0, None
+
+
+def patch(ops):
+    return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}
+
+
+def ensure_groups(base, token):
+    groups = []
+    for g in range(4):
+        name = f"crash-shared-{g}"
+        status, body = call(base, token, "GET", "/Groups?filter=displayName%20eq%20%22" + name + "%22")
+        if status == 200 and body["totalResults"] == 1:
+            groups.append(body["Resources"][0]["id"])
+            continue
+        status, body = call(base, token, "POST", "/Groups", {"displayName": name})
+        if status != 201:
+            sys.exit(f"cannot create group {name}: {status}")
+        groups.append(body["id"])
+    return groups
+
+
+def load(bases, token, seconds, clients, ack_path):
+    groups = ensure_groups(bases[0], token)
+    deadline = time.monotonic() + seconds
+    lock = threading.Lock()
+    ack = open(ack_path, "a", buffering=1)
+    stats = {"requests": 0, "acknowledged": 0, "no_answer": 0, "5xx": 0, "4xx": 0}
+    run = str(int(time.time() * 1000))
+
+    def record(line, status):
+        with lock:
+            stats["requests"] += 1
+            if line is not None:
+                stats["acknowledged"] += 1
+                ack.write(line + "\n")
+            elif status == 0:
+                stats["no_answer"] += 1
+            elif status >= 500:
+                stats["5xx"] += 1
+            else:
+                stats["4xx"] += 1
+
+    def client(n):
+        users = []
+        seq = 0
+        i = 0
+        while time.monotonic() < deadline:
+            seq += 1
+            i += 1
+            base = bases[i % len(bases)]
+            roll = (seq * 7 + n) % 10
+            if not users or roll < 3:
+                name = f"crash-{run}-{n}-{seq}"
+                status, body = call(base, token, "POST", "/Users", {"userName": name, "title": str(seq)})
+                if status == 201:
+                    users.append(body["id"])
+                    record(f"user {body['id']} {seq}", status)
+                else:
+                    record(None, status)
+                    if status == 0:
+                        time.sleep(0.05)
+            elif roll < 6:
+                user = users[seq % len(users)]
+                status, _ = call(base, token, "PATCH", f"/Users/{user}",
+                                 patch([{"op": "replace", "path": "title", "value": str(seq)}]))
+                record(f"title {user} {seq}" if status == 200 else None, status)
+            else:
+                user = users[seq % len(users)]
+                group = groups[seq % len(groups)]
+                status, _ = call(base, token, "PATCH", f"/Groups/{group}",
+                                 patch([{"op": "add", "path": "members", "value": [{"value": user}]}]))
+                record(f"member {group} {user}" if status == 204 else None, status)
+            if status == 0:
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    ack.close()
+    print(json.dumps({"clients": clients, "seconds": round(elapsed, 1), **stats,
+                      "per_second": round(stats["requests"] / elapsed, 1)}))
+
+
+def verify(base, token, ack_path):
+    users, titles, members = {}, {}, {}
+    title_acks = 0
+    for line in open(ack_path):
+        kind, a, b = line.split()
+        if kind == "user":
+            users[a] = int(b)
+            titles[a] = max(titles.get(a, 0), int(b))
+        elif kind == "title":
+            title_acks += 1
+            titles[a] = max(titles.get(a, 0), int(b))
+        else:
+            members.setdefault(a, set()).add(b)
+    problems = []
+    for user, last in titles.items():
+        status, body = call(base, token, "GET", f"/Users/{user}?attributes=title")
+        if status != 200:
+            problems.append(f"acknowledged user {user} missing ({status})")
+        elif int(body.get("title", "0")) < last:
+            problems.append(f"user {user} title {body.get('title')} older than acknowledged {last}")
+    for group, expected in members.items():
+        status, body = call(base, token, "GET", f"/Groups/{group}")
+        stored = {m["value"] for m in (body or {}).get("members", [])}
+        lost = expected - stored
+        if status != 200 or lost:
+            problems.append(f"group {group}: {len(lost)} acknowledged members lost ({status})")
+    memberships = sum(len(m) for m in members.values())
+    print(json.dumps({"acknowledged_users": len(users), "acknowledged_title_updates": title_acks,
+                      "acknowledged_memberships": memberships, "problems": len(problems)}))
+    for p in problems[:20]:
+        print("  " + p)
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "load":
+        load(sys.argv[2].split(","), sys.argv[3], float(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+    elif mode == "verify":
+        verify(sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        sys.exit(__doc__)
+PY
+
+case "$SCENARIO" in
+sqlite | all) scenario sqlite "sqlite://$WORK/scim.db" 1 ;;&
+postgres | all)
+    new_pg_database
+    scenario postgres "$SCRATCH_URL" 1
+    drop_pg_database
+    ;;&
+replicas | all)
+    new_pg_database
+    scenario replicas "$SCRATCH_URL" 2
+    drop_pg_database
+    ;;
+sqlite | postgres) ;;
+*) echo "usage: $0 [sqlite|postgres|replicas|all]"; exit 2 ;;
+esac
+echo "crash test passed"
