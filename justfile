@@ -26,6 +26,18 @@ conformance:
     scripts/conformance.sh sqlite
     scripts/conformance.sh postgres
 
+# Coverage-guided fuzzing of the filter, PATCH and validation parsers (10 minutes per target).
+fuzz:
+    scripts/fuzz.sh 600
+
+# Property-based HTTP testing against the served OpenAPI description.
+schemathesis:
+    scripts/schemathesis.sh
+
+# kill -9 under load on SQLite, PostgreSQL and two replicas; every acknowledged write must survive.
+crash-test:
+    scripts/crash-test.sh all
+
 deploy-check:
     deploy/check.sh
 
