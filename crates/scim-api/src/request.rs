@@ -8,10 +8,16 @@ use scim_core::ScimError;
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
+use crate::state::ApiConfig;
+
+/// Reads and parses a request body within the configured size and depth limits.
+pub async fn json_body(req: &HttpRequest, payload: web::Payload, config: &ApiConfig) -> ApiResult<Value> {
+    json_body_limited(req, payload, config.max_body_bytes, config.max_json_depth).await
+}
 
 /// Reads and parses a JSON body. Accepts `application/scim+json`, `application/json` (any parameters) or no
 /// content type at all; anything else is 415.
-pub async fn json_body(
+pub async fn json_body_limited(
     req: &HttpRequest,
     payload: web::Payload,
     max_bytes: usize,

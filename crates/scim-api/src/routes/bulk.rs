@@ -25,7 +25,7 @@ pub async fn post_bulk(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let config = state.config.clone();
-    let body = request::json_body(
+    let body = request::json_body_limited(
         &req,
         payload,
         config.bulk_max_payload_bytes,

@@ -78,13 +78,7 @@ async fn search_resources(
     kind: web::Data<ResourceKind>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(
-        &req,
-        payload,
-        state.config.max_body_bytes,
-        state.config.max_json_depth,
-    )
-    .await?;
+    let body = request::json_body(&req, payload, &state.config).await?;
     let list = ListRequest::parse(&QueryParams::from_search_body(&body)?, &state)?;
     respond_list(Ctx { state, caller }, **kind, &list).await
 }
@@ -107,13 +101,7 @@ async fn create_resource(
     kind: web::Data<ResourceKind>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(
-        &req,
-        payload,
-        state.config.max_body_bytes,
-        state.config.max_json_depth,
-    )
-    .await?;
+    let body = request::json_body(&req, payload, &state.config).await?;
     let projection = projection(&req)?;
     let ctx = Ctx { state, caller };
     let stored = resources::create(&ctx, **kind, &body).await?;
@@ -158,18 +146,12 @@ async fn replace_resource(
     id: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(
-        &req,
-        payload,
-        state.config.max_body_bytes,
-        state.config.max_json_depth,
-    )
-    .await?;
+    let body = request::json_body(&req, payload, &state.config).await?;
     let projection = projection(&req)?;
     let expected = if_match(&req)?;
     let ctx = Ctx { state, caller };
     let id = resource_id(id.into_inner().1)?;
-    let stored = resources::replace(&ctx, **kind, id.clone(), expected, body).await?;
+    let stored = resources::replace(&ctx, **kind, id, expected, body).await?;
     respond_after_write(&ctx, stored, &projection).await
 }
 
@@ -181,13 +163,7 @@ async fn patch_resource(
     id: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(
-        &req,
-        payload,
-        state.config.max_body_bytes,
-        state.config.max_json_depth,
-    )
-    .await?;
+    let body = request::json_body(&req, payload, &state.config).await?;
     let projection = projection(&req)?;
     let expected = if_match(&req)?;
     let ctx = Ctx { state, caller };

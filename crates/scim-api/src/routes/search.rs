@@ -17,13 +17,7 @@ pub async fn search_all(
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(
-        &req,
-        payload,
-        state.config.max_body_bytes,
-        state.config.max_json_depth,
-    )
-    .await?;
+    let body = request::json_body(&req, payload, &state.config).await?;
     let list = ListRequest::parse(&QueryParams::from_search_body(&body)?, &state)?;
     let ctx = Ctx { state, caller };
 
