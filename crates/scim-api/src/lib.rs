@@ -32,6 +32,8 @@ pub struct Application {
     server: Server,
     health: Health,
     state: web::Data<AppState>,
+    /// How long to keep serving with readiness failing after SIGTERM.
+    drain: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -97,6 +99,7 @@ impl Application {
             server,
             health,
             state,
+            drain: Duration::from_secs(settings.shutdown_drain_seconds),
         })
     }
 
@@ -108,7 +111,11 @@ impl Application {
     /// Serves until SIGTERM/Ctrl-C, then drains gracefully and writes pending token last-used times.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
-        tokio::spawn(service::shutdown_on_signal(handle, self.health.clone()));
+        tokio::spawn(service::shutdown_on_signal(
+            handle,
+            self.health.clone(),
+            self.drain,
+        ));
         let flusher = self.state.clone();
         let flush_task = tokio::spawn(async move {
             let mut interval = tokio::time::interval(TOKEN_USE_FLUSH_INTERVAL);

@@ -34,12 +34,17 @@ pub async fn metrics_endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
         .body(metrics.render())
 }
 
-/// Waits for SIGTERM or Ctrl-C, then marks the service as draining (readiness fails) and stops the server
+/// Waits for SIGTERM or Ctrl-C, then marks the service as draining (`/readyz` answers 503), keeps serving
+/// for `drain` so load balancers that poll readiness can stop routing here, and stops the server
 /// gracefully: no new connections, in-flight requests finish within the configured shutdown timeout.
-pub async fn shutdown_on_signal(handle: ServerHandle, health: Health) {
+pub async fn shutdown_on_signal(handle: ServerHandle, health: Health, drain: std::time::Duration) {
     wait_for_signal().await;
-    tracing::info!("shutdown signal received; draining");
+    tracing::info!(
+        drain_seconds = drain.as_secs(),
+        "shutdown signal received; draining"
+    );
     health.start_draining();
+    tokio::time::sleep(drain).await;
     handle.stop(true).await;
 }
 

@@ -50,6 +50,8 @@ pub struct Settings {
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
     pub shutdown_timeout_seconds: u64,
+    /// After SIGTERM, how long to keep serving with `/readyz` failing before closing the listener.
+    pub shutdown_drain_seconds: u64,
     /// token-admin listen address.
     pub admin_listen: String,
     pub admin_jwt_hs256_secret: Option<SecretString>,
@@ -84,6 +86,7 @@ impl Default for Settings {
             bulk_max_operations: 1000,
             bulk_max_payload_bytes: 1024 * 1024,
             shutdown_timeout_seconds: 30,
+            shutdown_drain_seconds: 0,
             admin_listen: "127.0.0.1:8081".to_owned(),
             admin_jwt_hs256_secret: None,
             admin_jwt_jwks_url: None,
@@ -116,6 +119,7 @@ pub const KEYS: &[&str] = &[
     "bulk_max_operations",
     "bulk_max_payload_bytes",
     "shutdown_timeout_seconds",
+    "shutdown_drain_seconds",
     "admin_listen",
     "admin_jwt_hs256_secret",
     "admin_jwt_jwks_url",

@@ -84,6 +84,8 @@ pub struct Application {
     storage: Storage,
     health: Health,
     server: actix_web::dev::Server,
+    /// How long to keep serving with readiness failing after SIGTERM.
+    drain: std::time::Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -162,6 +164,7 @@ impl Application {
             storage,
             health,
             server,
+            drain: std::time::Duration::from_secs(settings.shutdown_drain_seconds),
         })
     }
 
@@ -183,7 +186,7 @@ impl Application {
     /// Serves until a shutdown signal, then drains.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
-        tokio::spawn(service::shutdown_on_signal(handle, self.health));
+        tokio::spawn(service::shutdown_on_signal(handle, self.health, self.drain));
         self.server.await
     }
 }
