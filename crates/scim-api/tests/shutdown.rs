@@ -1,13 +1,6 @@
 //! Graceful shutdown of the real binary: after SIGTERM, `/readyz` answers 503 for the drain period while
 //! requests are still served, then the process exits cleanly.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "a failed expectation must panic"
-)]
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
