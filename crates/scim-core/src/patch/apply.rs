@@ -245,9 +245,19 @@ impl<'r> Engine<'r> {
         if op != PatchOpKind::Remove && value.is_none() {
             return Err(missing_value(op));
         }
-        if let Some(member_op) =
-            members::member_op(op, target.filter, target.sub.is_some(), value, self.options)?
-        {
+        let member_types = target
+            .attr
+            .attr
+            .sub_attribute("type")
+            .map_or(&[][..], |def| def.canonical_values.as_slice());
+        if let Some(member_op) = members::member_op(
+            op,
+            target.filter,
+            target.sub.is_some(),
+            value,
+            self.options,
+            member_types,
+        )? {
             self.member_ops.push(member_op);
         }
         Ok(())

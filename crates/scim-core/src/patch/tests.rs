@@ -676,7 +676,7 @@ fn bare_string_member_value_is_added() {
 #[test]
 fn single_member_object_is_added() {
     // A lone object instead of a list, as some clients send.
-    let ops = member_ops(json!([{"op": "add", "path": "members", "value": {"value": "u7", "type": "User"}}]));
+    let ops = member_ops(json!([{"op": "add", "path": "members", "value": {"value": "u7", "type": "user"}}]));
     assert_eq!(ops, [MemberOp::Add(vec![user_member("u7")])]);
 }
 
@@ -686,6 +686,7 @@ fn empty_operations_is_a_successful_noop() {
     let mut doc = user();
     let outcome = patch(ResourceKind::User, &mut doc, &body(json!([]))).unwrap();
     assert_eq!(outcome, PatchOutcome::default());
+    assert!(outcome.is_noop());
     assert_eq!(doc, user());
 }
 
