@@ -2,6 +2,11 @@
 //! one named test per Entra quirk (entra-requests.md §4, numbered in each test's comment), the RFC 7644
 //! §3.5.2 examples, Entra's tutorial requests (entra-requests.md §1), atomicity, mutability, and a
 //! property test that no input panics.
+//!
+//! Quirks outside PATCH are tested where they live: URL-encoded filters (item 15) in the HTTP layer,
+//! case-insensitive `userName` matching (item 16) in the filter module, foreign schema URIs and a
+//! colon-less enterprise URN on create (item 12) in resource validation. Item 12's foreign URIs inside a
+//! path-less PATCH value are covered here.
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
