@@ -39,7 +39,10 @@ use crate::ScimError;
 use crate::filter::Filter;
 use crate::ids::ResourceKind;
 use crate::path::AttrPath;
-use crate::schema::{AttributeDef, AttributeType, Mutability, ResolvedAttr, SchemaRegistry};
+use crate::resource::ENTERPRISE_URN_WITHOUT_COLON;
+use crate::schema::{
+    AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Mutability, ResolvedAttr, SchemaRegistry,
+};
 
 /// Applies `request` to `doc` (a `kind` resource in SCIM JSON shape) atomically: on error `doc` is
 /// unchanged. Group member changes are returned as [`MemberOp`]s and never written to `doc`.
@@ -216,8 +219,16 @@ impl<'r> Engine<'r> {
         if let Some(attr) = self.registry.resolve(self.kind, path) {
             return Some(attr);
         }
-        if path.urn.is_some() {
-            return None;
+        if let Some(urn) = &path.urn {
+            // Entra's older enterprise URN without the colon before `User`, read as create reads it.
+            if !urn.eq_ignore_ascii_case(ENTERPRISE_URN_WITHOUT_COLON) {
+                return None;
+            }
+            let fixed = AttrPath {
+                urn: Some(ENTERPRISE_USER_SCHEMA.to_owned()),
+                ..path.clone()
+            };
+            return self.registry.resolve(self.kind, &fixed);
         }
         self.registry.extensions(self.kind).iter().find_map(|extension| {
             let qualified = AttrPath {
@@ -316,6 +327,11 @@ impl<'r> Engine<'r> {
         if core.id.eq_ignore_ascii_case(key) {
             return Some(core.id.as_str());
         }
+        let key = if key.eq_ignore_ascii_case(ENTERPRISE_URN_WITHOUT_COLON) {
+            ENTERPRISE_USER_SCHEMA
+        } else {
+            key
+        };
         self.registry
             .extension_schema(self.kind, key)
             .map(|schema| schema.id.as_str())

@@ -5,8 +5,8 @@
 //!
 //! Quirks outside PATCH are tested where they live: URL-encoded filters (item 15) in the HTTP layer,
 //! case-insensitive `userName` matching (item 16) in the filter module, foreign schema URIs and a
-//! colon-less enterprise URN on create (item 12) in resource validation. Item 12's foreign URIs inside a
-//! path-less PATCH value are covered here.
+//! colon-less enterprise URN on create (item 12) in resource validation. Item 12 inside PATCH bodies
+//! (foreign URIs in a path-less value, the colon-less enterprise URN) is covered here.
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -251,6 +251,25 @@ fn pathless_add_with_extension_urn_block_creates_the_extension() {
     );
     assert_eq!(doc["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
     assert_eq!(doc["nickName"], "Testy");
+}
+
+#[test]
+fn enterprise_urn_without_colon_is_read_as_the_enterprise_urn() {
+    // §4 item 12 / §1: older Entra examples spell the URN `…:enterprise:2.0User`.
+    let colon_less = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User";
+    let doc = patched(
+        ResourceKind::User,
+        &entra_user(),
+        json!([
+            {"op": "add", "value": {colon_less: {"department": "Sales"}}},
+            {"op": "replace", "path": format!("{colon_less}:costCenter"), "value": "4130"}
+        ]),
+    );
+    assert_eq!(
+        enterprise(&doc),
+        &json!({"department": "Sales", "costCenter": "4130"})
+    );
+    assert!(doc.get(colon_less).is_none());
 }
 
 #[test]
