@@ -1360,6 +1360,44 @@ fn non_object_documents_are_refused_without_panicking() {
     assert_eq!(err.scim_type(), Some(ScimType::InvalidValue));
 }
 
+#[test]
+fn patched_documents_pass_resource_validation_unchanged() {
+    // The HTTP layer re-validates after PATCH (`resource::validate_document`); what PATCH writes must
+    // already be in the stored shape, so validation neither rejects nor rewrites it.
+    let mut stored =
+        crate::resource::validate_document(&SchemaRegistry::core(), ResourceKind::User, &user()).unwrap();
+    patch(
+        ResourceKind::User,
+        &mut stored,
+        &body(json!([
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com"},
+            {"op": "add", "path": "emails[type eq \"home\"].primary", "value": "True"},
+            {"op": "Replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "555"},
+            {"op": "Add", "path": "manager", "value": [{"$ref": null, "value": "m2"}]},
+            {"op": "Replace", "path": "active", "value": "False"},
+            {"op": "replace", "value": {"name.givenName": "Barb", "roles": [{"value": "Admin", "primary": "true"}]}}
+        ])),
+    )
+    .unwrap();
+    let validated =
+        crate::resource::validate_document(&SchemaRegistry::core(), ResourceKind::User, &stored).unwrap();
+    assert_eq!(validated, stored);
+}
+
+#[test]
+fn removing_a_required_attribute_is_caught_by_resource_validation() {
+    // PATCH itself lets `userName` go (the Validator's "remove attributes" test tries it, §5); the
+    // re-validation the HTTP layer runs after `apply` refuses the result.
+    let doc = patched(
+        ResourceKind::User,
+        &user(),
+        json!([{"op": "remove", "path": "userName"}]),
+    );
+    let err =
+        crate::resource::validate_document(&SchemaRegistry::core(), ResourceKind::User, &doc).unwrap_err();
+    assert_eq!(err.status(), 400);
+}
+
 // ---- property: never panic -----------------------------------------------------------------------------
 
 fn arb_json() -> impl Strategy<Value = Value> {
