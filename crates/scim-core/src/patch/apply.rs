@@ -39,7 +39,10 @@ use crate::ScimError;
 use crate::filter::Filter;
 use crate::ids::ResourceKind;
 use crate::path::AttrPath;
-use crate::schema::{AttributeDef, AttributeType, Mutability, ResolvedAttr, SchemaRegistry};
+use crate::resource::ENTERPRISE_URN_WITHOUT_COLON;
+use crate::schema::{
+    AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Mutability, ResolvedAttr, SchemaRegistry,
+};
 
 /// Applies `request` to `doc` (a `kind` resource in SCIM JSON shape) atomically: on error `doc` is
 /// unchanged. Group member changes are returned as [`MemberOp`]s and never written to `doc`.
@@ -234,8 +237,16 @@ impl<'r> Engine<'r> {
         if let Some(attr) = self.registry.resolve(self.kind, path) {
             return Some(attr);
         }
-        if path.urn.is_some() {
-            return None;
+        if let Some(urn) = &path.urn {
+            // Entra's older enterprise URN without the colon before `User`, read as create reads it.
+            if !urn.eq_ignore_ascii_case(ENTERPRISE_URN_WITHOUT_COLON) {
+                return None;
+            }
+            let fixed = AttrPath {
+                urn: Some(ENTERPRISE_USER_SCHEMA.to_owned()),
+                ..path.clone()
+            };
+            return self.registry.resolve(self.kind, &fixed);
         }
         self.registry.extensions(self.kind).iter().find_map(|extension| {
             let qualified = AttrPath {
@@ -263,9 +274,19 @@ impl<'r> Engine<'r> {
         if op != PatchOpKind::Remove && value.is_none() {
             return Err(missing_value(op));
         }
-        if let Some(member_op) =
-            members::member_op(op, target.filter, target.sub.is_some(), value, self.options)?
-        {
+        let member_types = target
+            .attr
+            .attr
+            .sub_attribute("type")
+            .map_or(&[][..], |def| def.canonical_values.as_slice());
+        if let Some(member_op) = members::member_op(
+            op,
+            target.filter,
+            target.sub.is_some(),
+            value,
+            self.options,
+            member_types,
+        )? {
             self.member_ops.push(member_op);
         }
         Ok(())
@@ -337,6 +358,11 @@ impl<'r> Engine<'r> {
         if core.id.eq_ignore_ascii_case(key) {
             return Some(core.id.as_str());
         }
+        let key = if key.eq_ignore_ascii_case(ENTERPRISE_URN_WITHOUT_COLON) {
+            ENTERPRISE_USER_SCHEMA
+        } else {
+            key
+        };
         self.registry
             .extension_schema(self.kind, key)
             .map(|schema| schema.id.as_str())

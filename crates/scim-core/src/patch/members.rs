@@ -18,6 +18,8 @@
 //! - `add`/`replace` with a value filter, and any path to a member sub-attribute (`members.value`),
 //!   are `invalidPath`: a member is identified by its id and has nothing else to change.
 //! - A member object whose `value` is missing, empty or not a string is `invalidValue`.
+//! - A `type` matching one of the schema's canonical values in another case is written in the canonical
+//!   case (`user` → `User`), as create and replace do, so storage can match on it.
 
 use serde_json::Value;
 
@@ -34,6 +36,7 @@ pub(super) fn member_op(
     has_sub_attribute: bool,
     value: Option<&Value>,
     options: PatchOptions,
+    member_types: &[String],
 ) -> Result<Option<MemberOp>, ScimError> {
     if has_sub_attribute {
         return Err(ScimError::InvalidPath(
@@ -46,7 +49,10 @@ pub(super) fn member_op(
         (PatchOpKind::Remove, None) => match value {
             None => Ok(Some(MemberOp::RemoveAll)),
             Some(value) => {
-                let ids: Vec<ResourceId> = member_refs(value)?.into_iter().map(|m| m.value).collect();
+                let ids: Vec<ResourceId> = member_refs(value, member_types)?
+                    .into_iter()
+                    .map(|m| m.value)
+                    .collect();
                 Ok((!ids.is_empty()).then_some(MemberOp::Remove(ids)))
             }
         },
@@ -54,11 +60,17 @@ pub(super) fn member_op(
             "members[filter] can only be used with remove, not {op}"
         ))),
         (PatchOpKind::Add, None) => {
-            let refs = value.map(member_refs).transpose()?.unwrap_or_default();
+            let refs = value
+                .map(|v| member_refs(v, member_types))
+                .transpose()?
+                .unwrap_or_default();
             Ok((!refs.is_empty()).then_some(MemberOp::Add(refs)))
         }
         (PatchOpKind::Replace, None) => {
-            let refs = value.map(member_refs).transpose()?.unwrap_or_default();
+            let refs = value
+                .map(|v| member_refs(v, member_types))
+                .transpose()?
+                .unwrap_or_default();
             if options.members_replace_is_additive {
                 Ok((!refs.is_empty()).then_some(MemberOp::Add(refs)))
             } else {
@@ -69,7 +81,8 @@ pub(super) fn member_op(
 }
 
 /// Members listed in a value: a list, a single member object, or a bare id. Null entries are skipped.
-fn member_refs(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
+/// `member_types` are the canonical values of `members.type`.
+fn member_refs(value: &Value, member_types: &[String]) -> Result<Vec<MemberRef>, ScimError> {
     let items = match value {
         Value::Array(items) => items.as_slice(),
         single => std::slice::from_ref(single),
@@ -98,7 +111,12 @@ fn member_refs(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
                         )));
                     }
                 };
-                let member_type = get("type").and_then(Value::as_str).map(str::to_owned);
+                let member_type = get("type").and_then(Value::as_str).map(|sent| {
+                    member_types
+                        .iter()
+                        .find(|canonical| canonical.eq_ignore_ascii_case(sent))
+                        .map_or_else(|| sent.to_owned(), Clone::clone)
+                });
                 refs.push(MemberRef {
                     value: member_id(id)?,
                     member_type,
@@ -172,6 +190,10 @@ mod tests {
         }
     }
 
+    fn types() -> Vec<String> {
+        vec!["User".to_owned(), "Group".to_owned()]
+    }
+
     fn ids(list: &[&str]) -> Vec<ResourceId> {
         list.iter().map(|id| ResourceId::new(*id)).collect()
     }
@@ -210,19 +232,31 @@ mod tests {
 
     #[test]
     fn member_values_may_be_lists_objects_or_bare_ids() {
-        let refs = member_refs(&json!([
-            {"value": "u1", "type": "User", "$ref": null, "display": "U"},
-            "u2",
-            null,
-            {"Value": "g1", "Type": "Group"}
-        ]))
+        let refs = member_refs(
+            &json!([
+                {"value": "u1", "type": "user", "$ref": null, "display": "U"},
+                "u2",
+                null,
+                {"Value": "g1", "Type": "Group"},
+                {"value": "d1", "type": "Device"}
+            ]),
+            &types(),
+        )
         .unwrap();
         let shown: Vec<(&str, Option<&str>)> = refs
             .iter()
             .map(|m| (m.value.as_str(), m.member_type.as_deref()))
             .collect();
-        assert_eq!(shown, [("u1", Some("User")), ("u2", None), ("g1", Some("Group"))]);
-        assert_eq!(member_refs(&json!({"value": "u3"})).unwrap().len(), 1);
+        assert_eq!(
+            shown,
+            [
+                ("u1", Some("User")),
+                ("u2", None),
+                ("g1", Some("Group")),
+                ("d1", Some("Device"))
+            ]
+        );
+        assert_eq!(member_refs(&json!({"value": "u3"}), &types()).unwrap().len(), 1);
     }
 
     #[test]
@@ -235,7 +269,7 @@ mod tests {
             json!([12]),
             json!(true),
         ] {
-            let err = member_refs(&bad).unwrap_err();
+            let err = member_refs(&bad, &types()).unwrap_err();
             assert_eq!(err.scim_type(), Some(ScimType::InvalidValue), "{bad}");
         }
     }
@@ -249,12 +283,13 @@ mod tests {
             false,
             Some(&value),
             PatchOptions::default(),
+            &[],
         );
         assert!(matches!(strict, Ok(Some(MemberOp::ReplaceAll(_)))));
         let additive = PatchOptions {
             members_replace_is_additive: true,
         };
-        let additive = member_op(PatchOpKind::Replace, None, false, Some(&value), additive);
+        let additive = member_op(PatchOpKind::Replace, None, false, Some(&value), additive, &[]);
         assert!(matches!(additive, Ok(Some(MemberOp::Add(_)))));
     }
 
@@ -263,15 +298,15 @@ mod tests {
         let empty = json!([]);
         let none = PatchOptions::default();
         assert_eq!(
-            member_op(PatchOpKind::Add, None, false, Some(&empty), none),
+            member_op(PatchOpKind::Add, None, false, Some(&empty), none, &[]),
             Ok(None)
         );
         assert_eq!(
-            member_op(PatchOpKind::Remove, None, false, Some(&empty), none),
+            member_op(PatchOpKind::Remove, None, false, Some(&empty), none, &[]),
             Ok(None)
         );
         assert_eq!(
-            member_op(PatchOpKind::Replace, None, false, Some(&empty), none),
+            member_op(PatchOpKind::Replace, None, false, Some(&empty), none, &[]),
             Ok(Some(MemberOp::ReplaceAll(Vec::new())))
         );
     }

@@ -3,16 +3,16 @@
 //! targeted inserts and deletes without loading the member list.
 //!
 //! Strategy:
-//! - [`parse`] turns the body into a [`PatchRequest`]. It is lenient about structure (key case and order,
+//! - `parse.rs` turns the body into a [`PatchRequest`]. It is lenient about structure (key case and order,
 //!   extra keys, `op` case, an empty `Operations` list) and strict about meaning: a path that does not parse
 //!   is `invalidPath`, a bad value filter `invalidFilter`, a missing `op` `invalidSyntax`.
 //! - [`apply()`] resolves every path against the [`SchemaRegistry`](crate::schema::SchemaRegistry), works on a
 //!   clone of the document and writes it back only when every operation succeeded (RFC 7644 §3.5.2: "the
-//!   PATCH operation MUST be atomic"). Values are coerced to the attribute's type by [`coerce`] (Entra's
+//!   PATCH operation MUST be atomic"). Values are coerced to the attribute's type by `coerce.rs` (Entra's
 //!   `"False"`, one-element arrays around single values, `$ref: null`).
-//! - `members` of a Group never touches the document: [`members`] turns those operations into
+//! - `members` of a Group never touches the document: `members.rs` turns those operations into
 //!   [`MemberOp`]s.
-//! - [`selector`] is the bridge to the filter module for `attr[filter]` paths.
+//! - `selector.rs` is the bridge to the filter module for `attr[filter]` paths.
 //!
 //! Every quirk of `reference/entra-requests.md` §4 that concerns PATCH has a named test in `tests.rs`.
 

@@ -2,6 +2,11 @@
 //! one named test per Entra quirk (entra-requests.md §4, numbered in each test's comment), the RFC 7644
 //! §3.5.2 examples, Entra's tutorial requests (entra-requests.md §1), atomicity, mutability, and a
 //! property test that no input panics.
+//!
+//! Quirks outside PATCH are tested where they live: URL-encoded filters (item 15) in the HTTP layer,
+//! case-insensitive `userName` matching (item 16) in the filter module, foreign schema URIs and a
+//! colon-less enterprise URN on create (item 12) in resource validation. Item 12 inside PATCH bodies
+//! (foreign URIs in a path-less value, the colon-less enterprise URN) is covered here.
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -246,6 +251,25 @@ fn pathless_add_with_extension_urn_block_creates_the_extension() {
     );
     assert_eq!(doc["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
     assert_eq!(doc["nickName"], "Testy");
+}
+
+#[test]
+fn enterprise_urn_without_colon_is_read_as_the_enterprise_urn() {
+    // §4 item 12 / §1: older Entra examples spell the URN `…:enterprise:2.0User`.
+    let colon_less = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User";
+    let doc = patched(
+        ResourceKind::User,
+        &entra_user(),
+        json!([
+            {"op": "add", "value": {colon_less: {"department": "Sales"}}},
+            {"op": "replace", "path": format!("{colon_less}:costCenter"), "value": "4130"}
+        ]),
+    );
+    assert_eq!(
+        enterprise(&doc),
+        &json!({"department": "Sales", "costCenter": "4130"})
+    );
+    assert!(doc.get(colon_less).is_none());
 }
 
 #[test]
@@ -676,7 +700,7 @@ fn bare_string_member_value_is_added() {
 #[test]
 fn single_member_object_is_added() {
     // A lone object instead of a list, as some clients send.
-    let ops = member_ops(json!([{"op": "add", "path": "members", "value": {"value": "u7", "type": "User"}}]));
+    let ops = member_ops(json!([{"op": "add", "path": "members", "value": {"value": "u7", "type": "user"}}]));
     assert_eq!(ops, [MemberOp::Add(vec![user_member("u7")])]);
 }
 
@@ -686,6 +710,7 @@ fn empty_operations_is_a_successful_noop() {
     let mut doc = user();
     let outcome = patch(ResourceKind::User, &mut doc, &body(json!([]))).unwrap();
     assert_eq!(outcome, PatchOutcome::default());
+    assert!(outcome.is_noop());
     assert_eq!(doc, user());
 }
 
@@ -1333,6 +1358,44 @@ fn non_object_documents_are_refused_without_panicking() {
     )
     .unwrap_err();
     assert_eq!(err.scim_type(), Some(ScimType::InvalidValue));
+}
+
+#[test]
+fn patched_documents_pass_resource_validation_unchanged() {
+    // The HTTP layer re-validates after PATCH (`resource::validate_document`); what PATCH writes must
+    // already be in the stored shape, so validation neither rejects nor rewrites it.
+    let mut stored =
+        crate::resource::validate_document(&SchemaRegistry::core(), ResourceKind::User, &user()).unwrap();
+    patch(
+        ResourceKind::User,
+        &mut stored,
+        &body(json!([
+            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "new@example.com"},
+            {"op": "add", "path": "emails[type eq \"home\"].primary", "value": "True"},
+            {"op": "Replace", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "555"},
+            {"op": "Add", "path": "manager", "value": [{"$ref": null, "value": "m2"}]},
+            {"op": "Replace", "path": "active", "value": "False"},
+            {"op": "replace", "value": {"name.givenName": "Barb", "roles": [{"value": "Admin", "primary": "true"}]}}
+        ])),
+    )
+    .unwrap();
+    let validated =
+        crate::resource::validate_document(&SchemaRegistry::core(), ResourceKind::User, &stored).unwrap();
+    assert_eq!(validated, stored);
+}
+
+#[test]
+fn removing_a_required_attribute_is_caught_by_resource_validation() {
+    // PATCH itself lets `userName` go (the Validator's "remove attributes" test tries it, §5); the
+    // re-validation the HTTP layer runs after `apply` refuses the result.
+    let doc = patched(
+        ResourceKind::User,
+        &user(),
+        json!([{"op": "remove", "path": "userName"}]),
+    );
+    let err =
+        crate::resource::validate_document(&SchemaRegistry::core(), ResourceKind::User, &doc).unwrap_err();
+    assert_eq!(err.status(), 400);
 }
 
 // ---- property: never panic -----------------------------------------------------------------------------
