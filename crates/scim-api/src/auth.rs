@@ -111,17 +111,20 @@ struct Credential {
 /// A Secret Token: found by its SHA-256 hash; revoked or expired tokens are refused.
 async fn secret_token_credential(state: &web::Data<AppState>, token: &str) -> ApiResult<Credential> {
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
-    let record = match state.tokens.get(&hash) {
-        Some(record) => record,
+    // Unknown tokens are cached too (as `None`): an IdP still configured with a deleted tenant's token
+    // retries for days, and each retry would otherwise cost a database read. A new token cannot be hit by
+    // a stale miss, since nobody can present it before it is issued.
+    let cached = match state.tokens.get(&hash) {
+        Some(cached) => cached,
         None => {
             let storage = state.storage.clone();
             let lookup_hash = hash.clone();
             let found = service::blocking(move || storage.find_token(&lookup_hash)).await??;
-            let record = found.ok_or(ApiError::Unauthorized)?;
-            state.tokens.insert(hash, record.clone());
-            record
+            state.tokens.insert(hash, found.clone());
+            found
         }
     };
+    let record = cached.ok_or(ApiError::Unauthorized)?;
     let now = (state.clock)();
     let revoked = record.revoked_at.is_some_and(|at| at <= now);
     let expired = record.expires_at.is_some_and(|at| at <= now);

@@ -155,7 +155,8 @@ pub struct AppState {
     pub storage: Storage,
     pub config: ApiConfig,
     pub clock: Clock,
-    pub tokens: TtlCache<String, TokenRecord>,
+    /// Token hash → its record, or `None` for a hash no token has.
+    pub tokens: TtlCache<String, Option<TokenRecord>>,
     pub policies: TtlCache<TenantId, Arc<CompiledPolicy>>,
     pub oauth_clients: TtlCache<String, OAuthClientState>,
     /// Verifies OAuth client-credentials access tokens; `None` when `oauth_signing_secret` is unset.
