@@ -47,7 +47,6 @@ async fn get_service_provider_config(caller: Caller, state: web::Data<AppState>)
     let config = &state.config;
     let body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-        "documentationUri": "https://github.com/scim-server/scim-server/blob/main/docs/entra.md",
         "patch": {"supported": true},
         "bulk": {
             "supported": true,
