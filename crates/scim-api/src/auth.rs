@@ -18,7 +18,7 @@ use service::RequestId;
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::state::{AppState, OAuthClientState, TtlCache};
 use crate::urls;
 
 /// An authenticated request: the tenant, the token that proved it, and the tenant's policy.
@@ -114,16 +114,10 @@ async fn secret_token_credential(state: &web::Data<AppState>, token: &str) -> Ap
     // Unknown tokens are cached too (as `None`): an IdP still configured with a deleted tenant's token
     // retries for days, and each retry would otherwise cost a database read. A new token cannot be hit by
     // a stale miss, since nobody can present it before it is issued.
-    let cached = match state.tokens.get(&hash) {
-        Some(cached) => cached,
-        None => {
-            let storage = state.storage.clone();
-            let lookup_hash = hash.clone();
-            let found = service::blocking(move || storage.find_token(&lookup_hash)).await??;
-            state.tokens.insert(hash, found.clone());
-            found
-        }
-    };
+    let cached = cached_or_load(&state.tokens, hash.clone(), state, move |storage| {
+        Ok(storage.find_token(&hash)?)
+    })
+    .await?;
     let record = cached.ok_or(ApiError::Unauthorized)?;
     let now = (state.clock)();
     let revoked = record.revoked_at.is_some_and(|at| at <= now);
@@ -152,23 +146,17 @@ async fn oauth_credential(
 ) -> ApiResult<Credential> {
     let verified = verifier.verify(token).map_err(|_| ApiError::Unauthorized)?;
     let tenant = TenantId::parse(&verified.tenant).map_err(|_| ApiError::Unauthorized)?;
-    let client = match state.oauth_clients.get(&verified.client_id) {
-        Some(client) => client,
-        None => {
-            let storage = state.storage.clone();
-            let client_id = verified.client_id.clone();
-            let found = service::blocking(move || storage.find_oauth_client(&client_id)).await??;
-            let client = found.ok_or(ApiError::Unauthorized)?;
-            let cached = crate::state::OAuthClientState {
+    let client_id = verified.client_id.clone();
+    let client = cached_or_load(&state.oauth_clients, client_id.clone(), state, move |storage| {
+        Ok(storage
+            .find_oauth_client(&client_id)?
+            .map(|client| OAuthClientState {
                 tenant: client.tenant,
                 revoked_at: client.revoked_at,
-            };
-            state
-                .oauth_clients
-                .insert(verified.client_id.clone(), cached.clone());
-            cached
-        }
-    };
+            }))
+    })
+    .await?
+    .ok_or(ApiError::Unauthorized)?;
     let now = (state.clock)();
     if client.revoked_at.is_some_and(|at| at <= now) || client.tenant != tenant {
         return Err(ApiError::Unauthorized);
@@ -182,16 +170,33 @@ async fn oauth_credential(
 
 /// The tenant's compiled policy (schema registry with its extensions, limits), cached briefly.
 async fn tenant_policy(state: &web::Data<AppState>, tenant: &TenantId) -> ApiResult<Arc<CompiledPolicy>> {
-    if let Some(policy) = state.policies.get(tenant) {
-        return Ok(policy);
+    let lookup = tenant.clone();
+    cached_or_load(&state.policies, tenant.clone(), state, move |storage| {
+        let record = storage.get_tenant(&lookup)?;
+        // A policy that no longer compiles (it was validated when written) is a server-side fault.
+        let policy = TenantPolicy::from_json(&record.policy)
+            .map_err(|e| ApiError::Internal(format!("tenant {lookup} has an invalid policy: {e}")))?;
+        Ok(Arc::new(policy))
+    })
+    .await
+}
+
+/// The cached value for `key`, or `load` run on the blocking pool and cached for [`crate::state::CACHE_TTL`].
+async fn cached_or_load<K, V>(
+    cache: &TtlCache<K, V>,
+    key: K,
+    state: &web::Data<AppState>,
+    load: impl FnOnce(&storage::Storage) -> ApiResult<V> + Send + 'static,
+) -> ApiResult<V>
+where
+    K: Eq + std::hash::Hash,
+    V: Clone + Send + 'static,
+{
+    if let Some(value) = cache.get(&key) {
+        return Ok(value);
     }
     let storage = state.storage.clone();
-    let lookup = tenant.clone();
-    let record = service::blocking(move || storage.get_tenant(&lookup)).await??;
-    // A policy that no longer compiles (it was validated when written) is a server-side fault.
-    let policy = TenantPolicy::from_json(&record.policy)
-        .map_err(|e| ApiError::Internal(format!("tenant {tenant} has an invalid policy: {e}")))?;
-    let policy = Arc::new(policy);
-    state.policies.insert(tenant.clone(), policy.clone());
-    Ok(policy)
+    let value = service::blocking(move || load(&storage)).await??;
+    cache.insert(key, value.clone());
+    Ok(value)
 }

@@ -158,7 +158,8 @@ pub struct AppState {
     /// Token hash → its record, or `None` for a hash no token has.
     pub tokens: TtlCache<String, Option<TokenRecord>>,
     pub policies: TtlCache<TenantId, Arc<CompiledPolicy>>,
-    pub oauth_clients: TtlCache<String, OAuthClientState>,
+    /// Client id → its state, or `None` for an unknown client.
+    pub oauth_clients: TtlCache<String, Option<OAuthClientState>>,
     /// Verifies OAuth client-credentials access tokens; `None` when `oauth_signing_secret` is unset.
     pub access_tokens: Option<credentials::AccessTokenVerifier>,
     /// Token id → last time it was used; flushed to storage in batches.
