@@ -38,17 +38,8 @@ async fn tenant_extension_is_discoverable_and_stored(app: TestApp) {
         "../../../scim-core/tests/fixtures/lucid-user-extension.json"
     ))
     .unwrap();
-    let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
-    app.db
-        .storage()
-        .update_tenant(
-            &tenant,
-            None,
-            Some(&json!({"extensions": [{"resourceType": "User", "schema": schema}]})),
-        )
-        .unwrap();
-    // Policies are cached for a few seconds.
-    tokio::time::sleep(scim_api::state::CACHE_TTL).await;
+    app.set_policy(&json!({"extensions": [{"resourceType": "User", "schema": schema}]}))
+        .await;
     let found = json(app.get(&format!("/Schemas/{LUCID}")).await).await;
     assert_eq!(found["id"], LUCID);
     let response = app.post("/Users", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", LUCID], "userName": "lucid", LUCID: {"billingCode": "B-1"}})).await;

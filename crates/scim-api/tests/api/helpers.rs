@@ -58,6 +58,37 @@ impl TestApp {
             .api_token
     }
 
+    /// Replaces the tenant's policy and waits out the policy cache, so the next request sees it.
+    pub async fn set_policy(&self, policy: &Value) {
+        let tenant = scim_core::TenantId::parse(&self.tenant).expect("tenant slug");
+        self.db
+            .storage()
+            .update_tenant(&tenant, None, Some(policy))
+            .expect("policy stored");
+        tokio::time::sleep(scim_api::state::CACHE_TTL).await;
+    }
+
+    /// Polls `GET <url>` with `bearer` until it answers 401, failing if that takes longer than the cache
+    /// window in which a revoked credential may still be accepted.
+    pub async fn wait_until_refused(&self, url: &str, bearer: &str, what: &str) {
+        let deadline =
+            std::time::Instant::now() + scim_api::state::CACHE_TTL + std::time::Duration::from_secs(2);
+        loop {
+            let response = self
+                .client
+                .get(url)
+                .bearer_auth(bearer)
+                .send()
+                .await
+                .expect("request sent");
+            if response.status() == 401 {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what} is still accepted");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// `http://127.0.0.1:<port>/scim/v2/acme<path>`
     pub fn url(&self, path: &str) -> String {
         format!("{}/scim/v2/{}{path}", self.address, self.tenant)

@@ -68,22 +68,9 @@ async fn request_ids_are_echoed_or_generated(app: TestApp) {
     assert_ne!(hostile.headers().get("x-request-id").unwrap(), "a b\"c");
 }
 
-async fn set_policy(app: &TestApp, policy: serde_json::Value) {
-    let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
-    app.db
-        .storage()
-        .update_tenant(&tenant, None, Some(&policy))
-        .unwrap();
-    // Policies are cached for a few seconds.
-    tokio::time::sleep(scim_api::state::CACHE_TTL).await;
-}
-
 async fn tenant_policy_limits_group_names(app: TestApp) {
-    set_policy(
-        &app,
-        json!({"attributeLimits": {"Group.displayName": {"maxLength": 40}}}),
-    )
-    .await;
+    app.set_policy(&json!({"attributeLimits": {"Group.displayName": {"maxLength": 40}}}))
+        .await;
     let ok = app.post("/Groups", &json!({"displayName": "a".repeat(40)})).await;
     assert_eq!(ok.status(), 201);
     let id = json(ok).await["id"].as_str().unwrap().to_owned();
@@ -109,11 +96,8 @@ async fn tenant_policy_limits_group_names(app: TestApp) {
 }
 
 async fn tenant_policy_deactivates_instead_of_deleting(app: TestApp) {
-    set_policy(
-        &app,
-        json!({"deleteMode": "deactivate", "userNameImmutable": true}),
-    )
-    .await;
+    app.set_policy(&json!({"deleteMode": "deactivate", "userNameImmutable": true}))
+        .await;
     let id = app.create_user("keeper").await;
     assert_eq!(app.delete(&format!("/Users/{id}")).await.status(), 204);
     let user = json(app.get(&format!("/Users/{id}")).await).await;

@@ -360,12 +360,7 @@ async fn replace_members_replaces_the_list_unless_the_tenant_makes_it_additive(a
     );
     assert_eq!(member_ids(&app, &group).await, vec![c.clone()]);
 
-    let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
-    app.db
-        .storage()
-        .update_tenant(&tenant, None, Some(&json!({"membersReplaceIsAdditive": true})))
-        .unwrap();
-    tokio::time::sleep(scim_api::state::CACHE_TTL).await;
+    app.set_policy(&json!({"membersReplaceIsAdditive": true})).await;
     let replace = op(json!([{"op": "Replace", "path": "members", "value": [{"value": a}, {"value": b}]}]));
     assert_eq!(
         app.patch(&format!("/Groups/{group}"), &replace).await.status(),
