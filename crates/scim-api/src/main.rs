@@ -23,7 +23,7 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let loaded = Settings::load(cli.config.as_deref())?;
-    service::telemetry::init(loaded.settings.log_format);
+    let _logs = service::telemetry::init(loaded.settings.log_format);
     for name in &loaded.unknown_env {
         tracing::warn!(variable = %name, "unknown SCIM_ environment variable ignored");
     }

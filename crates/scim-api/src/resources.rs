@@ -55,6 +55,19 @@ impl Ctx {
         Ok(service::blocking(move || f(&storage)).await??)
     }
 
+    /// Runs a read: in place when storage has a quick reader (SQLite with an idle connection, see
+    /// `Storage::quick_reader`), otherwise on the blocking pool.
+    async fn read<R, F>(&self, f: F) -> ApiResult<R>
+    where
+        F: FnOnce(&mut storage::Reader) -> Result<R, storage::StorageError> + Send + 'static,
+        R: Send + 'static,
+    {
+        if let Some(mut reader) = self.state.storage.quick_reader() {
+            return Ok(f(&mut reader)?);
+        }
+        self.storage(move |s| f(&mut s.reader()?)).await
+    }
+
     /// `meta.location` of a resource.
     pub fn location(&self, kind: ResourceKind, id: &ResourceId) -> String {
         format!("{}/{}/{id}", self.caller.base_url, kind.endpoint())
@@ -95,7 +108,7 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: &Value) -> ApiResult<St
 pub async fn get(ctx: &Ctx, kind: ResourceKind, id: ResourceId, expand: Expand) -> ApiResult<StoredResource> {
     let tenant = ctx.caller.tenant.clone();
     let stored = ctx
-        .storage(move |s| s.get_resource(&tenant, kind, &id, expand))
+        .read(move |r| r.get_resource(&tenant, kind, &id, expand))
         .await?;
     ctx.count(kind, "get");
     Ok(stored)
@@ -277,7 +290,7 @@ pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResu
     };
     let tenant = ctx.caller.tenant.clone();
     let page = ctx
-        .storage(move |s| s.query_resources(&tenant, kind, &query))
+        .read(move |r| r.query_resources(&tenant, kind, &query))
         .await?;
     ctx.count(kind, "query");
     Ok(page)

@@ -68,6 +68,11 @@ pub struct Common {
     /// servers that reject unknown schema URIs, such as the Python reference server).
     #[arg(long, global = true)]
     pub core_group_schema: bool,
+
+    /// Threads driving requests (default: one per core). With 1 the tool runs on one thread and
+    /// leaves the other cores to a server on the same machine.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// The scenarios.

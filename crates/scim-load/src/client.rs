@@ -1,8 +1,9 @@
 //! A SCIM client that speaks like Entra and accounts for every attempt.
 //!
 //! Strategy: one `reqwest::Client` (one connection pool) is shared by all tenants and workers. Each
-//! [`ScimClient`] adds a base URL, a bearer token, the phase's [`Stats`], the run's [`Budget`] and a
-//! progress bar. Every call takes a unit of budget before sending, times the request until the whole
+//! [`ScimClient`] adds a base URL (parsed once: each request's URL is the parsed base with its path
+//! and query set, so the host is never parsed again), a bearer token, the phase's [`Stats`], the
+//! run's [`Budget`] and a progress bar. Redirects are not followed: a SCIM endpoint answers in place. Every call takes a unit of budget before sending, times the request until the whole
 //! body is read, records the outcome under its operation label and ticks the bar. A 429 is recorded
 //! as throttled and retried after `Retry-After` (seconds; 1 s when absent or unparseable, capped at
 //! 30 s and at the deadline), up to `max_retries` times.
@@ -53,8 +54,10 @@ pub struct ClientOptions {
 #[derive(Debug, Clone)]
 pub struct ScimClient {
     http: reqwest::Client,
-    /// Base URL without query, no trailing slash.
-    base: Arc<str>,
+    /// Base URL without query or fragment.
+    base: Arc<Url>,
+    /// Path of the base URL, no trailing slash.
+    base_path: Arc<str>,
     /// Query of the base URL (for example `aadOptscim062020`), kept on every request.
     base_query: Option<Arc<str>>,
     auth: Option<Arc<str>>,
@@ -78,6 +81,7 @@ pub fn http_client(connections: usize, timeout: Duration) -> anyhow::Result<reqw
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(connections)
         .tcp_nodelay(true)
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("scim-load/", env!("CARGO_PKG_VERSION")))
         .build()?)
 }
@@ -97,7 +101,8 @@ impl ScimClient {
         without_query.set_fragment(None);
         Self {
             http,
-            base: Arc::from(without_query.as_str().trim_end_matches('/')),
+            base_path: Arc::from(without_query.path().trim_end_matches('/')),
+            base: Arc::new(without_query),
             base_query: base.query().map(Arc::from),
             auth: token.map(|t| Arc::from(format!("Bearer {t}"))),
             stats,
@@ -127,11 +132,15 @@ impl ScimClient {
         &self.budget
     }
 
-    fn url(&self, path: &str) -> String {
-        match &self.base_query {
-            Some(q) => format!("{}{path}?{q}", self.base),
-            None => format!("{}{path}", self.base),
+    /// The base URL with `path` appended and the base query followed by `query`.
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
+        let mut url = Url::clone(&self.base);
+        url.set_path(&format!("{}{path}", self.base_path));
+        url.set_query(self.base_query.as_deref());
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
         }
+        url
     }
 
     /// Sends one request with 429 retries, recording every attempt under `label`.
@@ -144,14 +153,11 @@ impl ScimClient {
         body: Option<&[u8]>,
         expected: &[u16],
     ) -> Result<Reply, CallError> {
-        let url = self.url(path);
+        let url = self.url(path, query);
         let mut attempt = 0;
         loop {
             self.budget.take()?;
-            let mut req = self.http.request(method.clone(), &url);
-            if !query.is_empty() {
-                req = req.query(query);
-            }
+            let mut req = self.http.request(method.clone(), url.clone());
             if let Some(auth) = &self.auth {
                 req = req.header(header::AUTHORIZATION, auth.as_ref());
             }
@@ -393,13 +399,17 @@ mod tests {
             options.clone(),
         );
         assert_eq!(
-            client.url("/Users"),
+            client.url("/Users", &[]).as_str(),
             "http://127.0.0.1:8080/scim/v2/t1/Users?aadOptscim062020"
+        );
+        assert_eq!(
+            client.url("/Users", &[("filter", "userName eq \"a\"")]).as_str(),
+            "http://127.0.0.1:8080/scim/v2/t1/Users?aadOptscim062020&filter=userName+eq+%22a%22"
         );
         let plain = Url::parse("http://127.0.0.1:8080/scim/v2/t1").unwrap();
         let client = ScimClient::new(http, &plain, Some("tok"), budget, stats, options);
         assert_eq!(
-            client.url("/Groups/1"),
+            client.url("/Groups/1", &[]).as_str(),
             "http://127.0.0.1:8080/scim/v2/t1/Groups/1"
         );
         assert_eq!(client.auth.as_deref(), Some("Bearer tok"));

@@ -33,7 +33,16 @@ use crate::stats::Stats;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = tokio::runtime::Builder::new_multi_thread()
+    let mut builder = match cli.common.threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut multi = tokio::runtime::Builder::new_multi_thread();
+            multi.worker_threads(usize::from(n));
+            multi
+        }
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let result = builder
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)

@@ -173,6 +173,21 @@ mod sqlite_functions {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct CompileOption {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    compile_options: String,
+}
+
+/// Whether SQLite keeps one query plan per statement (the query planner stability guarantee). Without
+/// it, rebinding a statement's `LIMIT`/`OFFSET` marks it for re-preparation, which undoes the
+/// prepared-statement cache for every page query.
+fn sqlite_has_stable_plans(conn: &mut SqliteConnection) -> Result<bool, StorageError> {
+    use diesel::RunQueryDsl;
+    let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options").load(conn)?;
+    Ok(options.iter().any(|o| o.compile_options == "ENABLE_QPSG"))
+}
+
 /// The r2d2 manager: opens connections of the backend the URL names.
 #[derive(Debug, Clone)]
 pub struct DbConnManager {
@@ -203,6 +218,12 @@ impl DbConnManager {
             sqlite
                 .batch_execute("PRAGMA journal_mode = WAL;")
                 .map_err(StorageError::from)?;
+            if !sqlite_has_stable_plans(sqlite)? {
+                tracing::warn!(
+                    "SQLite was built without SQLITE_ENABLE_QPSG (set in .cargo/config.toml): every paged \
+                     query is compiled again on each request"
+                );
+            }
         }
         Ok(())
     }
@@ -342,6 +363,15 @@ mod tests {
         let memory = DbTarget::from_url("sqlite://:memory:").unwrap();
         assert!(memory.check_pool_size(1).is_ok());
         assert!(matches!(memory.check_pool_size(4), Err(StorageError::Config(_))));
+    }
+
+    #[test]
+    fn bundled_sqlite_keeps_one_plan_per_statement() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        assert!(
+            sqlite_has_stable_plans(&mut conn).unwrap(),
+            "build with LIBSQLITE3_FLAGS=SQLITE_ENABLE_QPSG (.cargo/config.toml)"
+        );
     }
 
     #[test]

@@ -46,12 +46,23 @@ fn invalid(msg: impl Into<String>) -> StorageError {
 }
 
 /// Compiles `filter` into a boolean SQL expression over the `resources` table.
+///
+/// The lookups IdPs send on every object (one comparison on an indexed column, or Entra's work-email
+/// value path) compile to SQL texts from a small fixed set, so they are marked cacheable and their
+/// prepared statements are reused; any other shape stays uncached, so filters a client composes cannot
+/// grow the per-connection statement cache.
 pub(crate) fn compile(
     dialect: Dialect,
     kind: ResourceKind,
     filter: &ResolvedFilter,
 ) -> Result<SqlFrag<Bool>, StorageError> {
-    Compiler { dialect, kind }.filter(filter, Scope::Resource, 0)
+    let compiler = Compiler { dialect, kind };
+    let frag = compiler.filter(filter, Scope::Resource, 0)?;
+    Ok(if compiler.is_index_lookup(filter) {
+        frag.cacheable()
+    } else {
+        frag
+    })
 }
 
 /// An `ORDER BY` item (expression and direction) for `sortBy`.
@@ -247,6 +258,21 @@ impl Compiler {
             ("meta", Some("version")) => Some(Indexed::Unsupported("meta.version")),
             ("meta", Some("location")) => Some(Indexed::Unsupported("meta.location")),
             _ => None,
+        }
+    }
+
+    /// One comparison on an indexed column, or Entra's `emails[type eq "work" and value eq "..."]`.
+    fn is_index_lookup(&self, filter: &ResolvedFilter) -> bool {
+        match filter {
+            ResolvedFilter::Compare { path, .. } => matches!(
+                self.indexed(path),
+                Some(Indexed::Text { .. } | Indexed::Bool(_) | Indexed::Time(_))
+            ),
+            ResolvedFilter::ValuePath { path, filter } => self.work_email(path, filter).is_some(),
+            ResolvedFilter::Present(_)
+            | ResolvedFilter::Not(_)
+            | ResolvedFilter::And(..)
+            | ResolvedFilter::Or(..) => false,
         }
     }
 

@@ -10,7 +10,6 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use scim_core::TenantId;
 
-use crate::connection::write_transaction;
 use crate::error::{StorageError, Violation};
 use crate::schema::oauth_clients;
 use crate::tenants::{parse_tenant_id, tenant_not_found};
@@ -200,8 +199,7 @@ impl Storage {
         at: DateTime<Utc>,
     ) -> Result<(), StorageError> {
         let at = to_db_time(at);
-        let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write(|conn| {
             let mine = oauth_clients::table
                 .filter(oauth_clients::tenant_id.eq(tenant.as_str()))
                 .filter(oauth_clients::client_id.eq(client_id));

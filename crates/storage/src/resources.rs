@@ -26,14 +26,14 @@ use scim_core::patch::{MemberOp, MemberRef};
 use scim_core::{ResourceId, ResourceKind, ScimError, TenantId};
 use serde_json::{Map, Value};
 
-use crate::connection::{DbConnection, Dialect, read_transaction, write_transaction};
+use crate::connection::{DbConnection, Dialect, read_transaction};
 use crate::error::{StorageError, Violation};
 use crate::schema::{events, group_members, resources};
 use crate::sql::SqlFrag;
 use crate::tenants::tenant_not_found;
 use crate::{
-    Expand, ResourcePage, ResourceQuery, Storage, StoredGroupRef, StoredMember, StoredResource, WriteContext,
-    from_db_time, to_db_time,
+    Expand, Reader, ResourcePage, ResourceQuery, Storage, StoredGroupRef, StoredMember, StoredResource,
+    WriteContext, from_db_time, to_db_time,
 };
 
 /// Longest value (in bytes) accepted for an indexed attribute (`userName`, `displayName`, `externalId`,
@@ -533,8 +533,9 @@ fn load_members(
             .sql("SELECT gm.group_id, gm.member_id, gm.member_type FROM group_members gm WHERE gm.tenant_id = ")
             .text(tenant.as_str())
             .sql(" AND gm.group_id IN ")
-            .text_list(chunk.iter().copied())
+            .text_list(chunk)
             .sql(" ORDER BY gm.group_id, gm.member_id")
+            .cacheable()
             .into_query()
             .load(conn)?;
         for row in rows {
@@ -563,8 +564,9 @@ fn load_groups(
             )
             .text(tenant.as_str())
             .sql(" AND gm.member_id IN ")
-            .text_list(chunk.iter().copied())
+            .text_list(chunk)
             .sql(" ORDER BY gm.member_id, gm.group_id")
+            .cacheable()
             .into_query()
             .load(conn)?;
         for row in rows {
@@ -644,8 +646,7 @@ impl Storage {
             active: idx.active,
             work_email_lower: idx.work_email_lower.clone(),
         };
-        let mut conn = self.conn()?;
-        let stored = write_transaction(&mut conn, |conn| {
+        let stored = self.write(|conn| {
             diesel::insert_into(resources::table)
                 .values(&row)
                 .execute(conn)
@@ -680,27 +681,7 @@ impl Storage {
         id: &ResourceId,
         expand: Expand,
     ) -> Result<StoredResource, StorageError> {
-        let mut conn = self.conn()?;
-        let body = |conn: &mut DbConnection| {
-            let head = resources::table
-                .filter(resources::tenant_id.eq(tenant.as_str()))
-                .filter(resources::resource_type.eq(kind.as_str()))
-                .filter(resources::id.eq(id.as_str()))
-                .select(ResourceHead::as_select())
-                .first(conn)
-                .optional()?
-                .ok_or_else(|| not_found(kind, id.as_str()))?;
-            let mut stored = head_to_stored(head)?;
-            expand_resources(conn, tenant, std::slice::from_mut(&mut stored), expand)?;
-            Ok(stored)
-        };
-        let needs_snapshot =
-            (expand.members && kind == ResourceKind::Group) || (expand.groups && kind == ResourceKind::User);
-        if needs_snapshot {
-            read_transaction(&mut conn, body)
-        } else {
-            body(&mut conn)
-        }
+        self.reader()?.get_resource(tenant, kind, id, expand)
     }
 
     /// Replaces the document (PUT); with `members: Some`, replaces the whole member list. Bumps the version.
@@ -719,8 +700,7 @@ impl Storage {
         let idx = Indexed::extract(kind, &doc)?;
         let text = doc_text(&doc)?;
         let now = to_db_time(ctx.now);
-        let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write(|conn| {
             let current = lock_resource(conn, &ctx.tenant, kind, id, RowLock::Update)?;
             check_version(kind, id.as_str(), current.version, expected_version)?;
             let version = current.version + 1;
@@ -776,8 +756,7 @@ impl Storage {
         F: FnOnce(&mut Value) -> Result<Vec<MemberOp>, ScimError>,
     {
         let now = to_db_time(ctx.now);
-        let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write(|conn| {
             let current = lock_resource(conn, &ctx.tenant, kind, id, RowLock::Update)?;
             check_version(kind, id.as_str(), current.version, expected_version)?;
             let before: Value = serde_json::from_str(&current.document)
@@ -832,8 +811,7 @@ impl Storage {
         id: &ResourceId,
         expected_version: Option<i64>,
     ) -> Result<(), StorageError> {
-        let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write(|conn| {
             let current = lock_resource(conn, &ctx.tenant, kind, id, RowLock::Delete)?;
             check_version(kind, id.as_str(), current.version, expected_version)?;
             diesel::delete(
@@ -854,8 +832,51 @@ impl Storage {
         kind: ResourceKind,
         query: &ResourceQuery,
     ) -> Result<ResourcePage, StorageError> {
-        let mut conn = self.conn()?;
-        read_transaction(&mut conn, |conn| {
+        self.reader()?.query_resources(tenant, kind, query)
+    }
+}
+
+/// Reads, on a connection the caller checked out ([`Storage::reader`], [`Storage::quick_reader`]).
+impl Reader {
+    /// The resource (of this kind, in this tenant), with members/groups as `expand` asks; `NotFound`.
+    pub fn get_resource(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &ResourceId,
+        expand: Expand,
+    ) -> Result<StoredResource, StorageError> {
+        let conn = &mut *self.conn;
+        let body = |conn: &mut DbConnection| {
+            let head = resources::table
+                .filter(resources::tenant_id.eq(tenant.as_str()))
+                .filter(resources::resource_type.eq(kind.as_str()))
+                .filter(resources::id.eq(id.as_str()))
+                .select(ResourceHead::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| not_found(kind, id.as_str()))?;
+            let mut stored = head_to_stored(head)?;
+            expand_resources(conn, tenant, std::slice::from_mut(&mut stored), expand)?;
+            Ok(stored)
+        };
+        let needs_snapshot =
+            (expand.members && kind == ResourceKind::Group) || (expand.groups && kind == ResourceKind::User);
+        if needs_snapshot {
+            read_transaction(conn, body)
+        } else {
+            body(conn)
+        }
+    }
+
+    /// A filtered, sorted page and the total count, both computed in SQL from one snapshot.
+    pub fn query_resources(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        query: &ResourceQuery,
+    ) -> Result<ResourcePage, StorageError> {
+        read_transaction(&mut self.conn, |conn| {
             let dialect = conn.dialect();
             let condition = query
                 .filter
@@ -965,8 +986,7 @@ impl Storage {
                 work_email_lower: idx.work_email_lower,
             });
         }
-        let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write(|conn| {
             for chunk in rows.chunks(1000) {
                 // Multi-row inserts do not go through MultiBackend: run them on the inner connection.
                 crate::connection::on_inner!(conn, |c| diesel::insert_into(resources::table)
@@ -1002,8 +1022,7 @@ impl Storage {
                 member_type: "User",
             })
             .collect();
-        let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write(|conn| {
             for chunk in rows.chunks(5000) {
                 crate::connection::on_inner!(conn, |c| diesel::insert_into(group_members::table)
                     .values(chunk)

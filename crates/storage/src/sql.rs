@@ -41,7 +41,8 @@ enum Part {
 pub(crate) struct SqlFrag<ST = Bool> {
     parts: Vec<Part>,
     /// Whether diesel may keep the prepared statement (keyed by its SQL text). Only for statements whose
-    /// text comes from a small fixed set; filters (text shaped by the client) are never cached.
+    /// text comes from a small fixed set: diesel's cache is unbounded, so a filter whose shape the
+    /// client composes freely is never cached (see `filter_sql::compile`).
     cacheable: bool,
     _sql_type: PhantomData<ST>,
 }
@@ -105,19 +106,23 @@ impl<ST> SqlFrag<ST> {
         }
     }
 
-    /// `(v1, v2, ...)` with every value bound; `(NULL)` for an empty list (matches nothing with `IN`).
-    pub(crate) fn text_list<'a>(mut self, values: impl IntoIterator<Item = &'a str>) -> Self {
+    /// `(v1, v2, ...)` for `IN`, with every value bound; `(NULL)` for an empty list (matches nothing).
+    /// The list is padded to a power-of-two length by repeating its last value (a duplicate changes
+    /// nothing in `IN`), so lists of any length up to N share log2(N) SQL texts and a statement using
+    /// one can be cached.
+    pub(crate) fn text_list(mut self, values: &[&str]) -> Self {
         self.push_sql("(");
-        let mut any = false;
-        for value in values {
-            if any {
+        let Some(last) = values.last() else {
+            self.push_sql("NULL)");
+            return self;
+        };
+        let padded = values.len().next_power_of_two();
+        let values = values.iter().chain(std::iter::repeat(last)).take(padded);
+        for (i, value) in values.enumerate() {
+            if i > 0 {
                 self.push_sql(", ");
             }
-            any = true;
-            self.parts.push(Part::Bind(BindValue::Text(value.to_owned())));
-        }
-        if !any {
-            self.push_sql("NULL");
+            self.parts.push(Part::Bind(BindValue::Text((*value).to_owned())));
         }
         self.push_sql(")");
         self
@@ -208,6 +213,29 @@ pub(crate) fn like_escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn binds(frag: &SqlFrag<Text>) -> Vec<&str> {
+        frag.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Bind(BindValue::Text(v)) => Some(v.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_lists_are_padded_to_a_power_of_two_with_the_last_value() {
+        let three = SqlFrag::<Text>::new().text_list(&["a", "b", "c"]);
+        assert_eq!(binds(&three), ["a", "b", "c", "c"]);
+        let four = SqlFrag::<Text>::new().text_list(&["a", "b", "c", "d"]);
+        assert_eq!(three.parts.first(), four.parts.first());
+        assert_eq!(binds(&four), ["a", "b", "c", "d"]);
+        let one = SqlFrag::<Text>::new().text_list(&["a"]);
+        assert_eq!(binds(&one), ["a"]);
+        let empty = SqlFrag::<Text>::new().text_list(&[]);
+        assert_eq!(empty.parts, vec![Part::Sql("(NULL)".to_owned())]);
+    }
 
     #[test]
     fn like_escape_escapes_wildcards_and_the_escape_character() {

@@ -137,8 +137,7 @@ impl Storage {
 
     /// Deletes the tenant with its resources, memberships, tokens and events; `NotFound` if absent.
     pub fn delete_tenant(&self, id: &TenantId) -> Result<(), StorageError> {
-        let mut conn = self.conn()?;
-        crate::connection::write_transaction(&mut conn, |conn| {
+        self.write(|conn| {
             let deleted = diesel::delete(tenants::table.find(id.as_str())).execute(conn)?;
             if deleted == 0 {
                 return Err(tenant_not_found(id));

@@ -9,7 +9,6 @@ use chrono::{DateTime, NaiveDateTime};
 use diesel::prelude::*;
 use scim_core::TenantId;
 
-use crate::connection::write_transaction;
 use crate::error::{StorageError, Violation};
 use crate::schema::scim_tokens;
 use crate::tenants::{parse_tenant_id, tenant_not_found};
@@ -153,8 +152,7 @@ impl Storage {
         at: DateTime<chrono::Utc>,
     ) -> Result<(), StorageError> {
         let at = to_db_time(at);
-        let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write(|conn| {
             let mine = scim_tokens::table
                 .filter(scim_tokens::tenant_id.eq(tenant.as_str()))
                 .filter(scim_tokens::id.eq(token_id));
@@ -201,8 +199,7 @@ impl Storage {
         if uses.is_empty() {
             return Ok(());
         }
-        let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write(|conn| {
             for (token_id, at) in uses {
                 let at = to_db_time(*at);
                 diesel::update(

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let loaded = Settings::load(cli.config.as_deref())?;
-    service::telemetry::init(loaded.settings.log_format);
+    let _logs = service::telemetry::init(loaded.settings.log_format);
     for name in &loaded.unknown_env {
         tracing::warn!(variable = %name, "ignoring unknown SCIM_ environment variable");
     }
