@@ -228,7 +228,7 @@ impl DbConnManager {
         Ok(())
     }
 
-    fn open(&self) -> Result<DbConnection, StorageError> {
+    pub(crate) fn open(&self) -> Result<DbConnection, StorageError> {
         match &self.target {
             DbTarget::Postgres(url) => PgConnection::establish(url)
                 .map(DbConnection::Postgres)
@@ -293,7 +293,7 @@ pub(crate) fn read_transaction<T>(
     finish(conn, f)
 }
 
-fn begin_write(conn: &mut DbConnection) -> QueryResult<()> {
+pub(crate) fn begin_write(conn: &mut DbConnection) -> QueryResult<()> {
     match conn {
         DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
         DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),

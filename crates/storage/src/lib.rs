@@ -16,6 +16,7 @@ pub mod connection;
 mod connection;
 pub mod error;
 mod filter_sql;
+mod group_commit;
 mod model;
 pub mod oauth_clients;
 mod resources;
@@ -29,7 +30,7 @@ mod tenants;
 pub mod testing;
 mod tokens;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::RunQueryDsl;
@@ -49,6 +50,7 @@ pub use resources::MAX_INDEXED_BYTES;
 #[cfg(not(feature = "testing"))]
 use connection::DbConnection;
 use connection::{DbConnManager, DbTarget};
+use group_commit::GroupCommit;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -73,8 +75,9 @@ pub(crate) type PooledConn = r2d2::PooledConnection<DbConnManager>;
 pub struct Storage {
     pool: Pool,
     backend: Backend,
-    /// SQLite only: this process's writers take turns here before `BEGIN IMMEDIATE` (see [`Storage::write`]).
-    sqlite_writer: Option<Arc<Mutex<()>>>,
+    /// SQLite only: this process's writers, one connection and one transaction per burst (see
+    /// `group_commit.rs`).
+    group_commit: Option<Arc<GroupCommit>>,
 }
 
 /// A pooled connection held for reads ([`Storage::reader`], [`Storage::quick_reader`]).
@@ -113,6 +116,7 @@ impl Storage {
         let backend = target.backend();
         let manager = DbConnManager::new(target);
         manager.prepare()?;
+        let group_commit = (backend == Backend::Sqlite).then(|| Arc::new(GroupCommit::new(manager.clone())));
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             // No background top-up of idle connections: r2d2 opens those on its own threads, and a libpq
@@ -125,11 +129,10 @@ impl Storage {
             .connection_timeout(POOL_CHECKOUT_TIMEOUT)
             .build(manager)
             .map_err(StorageError::from_pool)?;
-        let sqlite_writer = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Storage {
             pool,
             backend,
-            sqlite_writer,
+            group_commit,
         })
     }
 
@@ -156,24 +159,22 @@ impl Storage {
         self.pool.try_get().map(|conn| Reader { conn })
     }
 
-    /// Runs `f` in one write transaction on a pooled connection (see `connection::write_transaction`).
+    /// Runs `f` as one atomic write: all of its changes or none, returned once durable.
     ///
-    /// On SQLite, this process's writers first queue on a mutex, so the database's write lock is
-    /// handed from one writer to the next at once. Without it they would meet SQLite's busy handler,
-    /// which polls with sleeps of 1, 2, 5, 10 ms and more: under concurrent writes a lock held for
-    /// 50 µs cost the waiters milliseconds, and throughput fell as concurrency rose. Writers in other
-    /// processes (`token-admin`'s CLI) still wait through `busy_timeout`. The turn is taken before the
-    /// connection, so a writer waiting for its turn holds no connection that readers could need.
+    /// PostgreSQL: one transaction on a pooled connection (`connection::write_transaction`).
+    /// SQLite: a savepoint in the transaction this process's concurrent writers share, committed
+    /// for all of them by the last (see `group_commit.rs`).
     pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let _turn = self
-            .sqlite_writer
-            .as_deref()
-            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner));
-        let mut conn = self.conn()?;
-        connection::write_transaction(&mut conn, f)
+        match &self.group_commit {
+            Some(group) => group.write(f),
+            None => {
+                let mut conn = self.conn()?;
+                connection::write_transaction(&mut conn, f)
+            }
+        }
     }
 
     /// Applies every pending migration of this backend (under an advisory lock on PostgreSQL).
