@@ -11,6 +11,7 @@
 #
 # Build first: cargo build --release -p scim-api -p token-admin -p scim-load
 # Environment: PERF_PORT (19080), PERF_DIR (a new temporary directory), PERF_PG (postgres://postgres@127.0.0.1:5432),
+# PERF_BASE_URL (instead of tenant perf's URL, e.g. 'http://127.0.0.1:19080/scim/v2/{tenant}' for `tenants`),
 # PERF_LOAD_FLAGS (extra global scim-load flags, default "--threads 1"), PERF_MAX_REQUESTS (3000000),
 # PERF_MAX_DURATION (30m), and any SCIM_* setting for the server. The per-tenant rate limit is off
 # (SCIM_RATE_LIMIT_PER_SECOND=0) unless set: it would cap a single-tenant run at 1,000 requests/s by design.
@@ -30,7 +31,7 @@ case $backend in
   postgres)
     pg=${PERF_PG:-postgres://postgres@127.0.0.1:5432}
     db="perf_$$"
-    psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    PGOPTIONS=--client-min-messages=warning psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
     export SCIM_DATABASE_URL="$pg/$db"
     ;;
   *) echo "backend must be sqlite or postgres" >&2; exit 2 ;;
@@ -47,6 +48,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+kill -0 "$server" 2>/dev/null || { echo "scim-api did not start:" >&2; tail -n 5 "$dir/server.log" >&2; exit 1; }
 base=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["baseUrl"])' <"$dir/server.out")
 token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["apiToken"])' <"$dir/server.out")
 
@@ -59,7 +61,7 @@ sampler=$!
 load_flags=${PERF_LOAD_FLAGS-"--threads 1"}
 cpu_before=$(cpu)
 # shellcheck disable=SC2086 # load_flags is a list of flags
-$bin/scim-load --base-url "$base" --token "$token" --json \
+$bin/scim-load --base-url "${PERF_BASE_URL:-$base}" --token "$token" --json \
   --max-requests "${PERF_MAX_REQUESTS:-3000000}" --max-duration "${PERF_MAX_DURATION:-30m}" \
   $load_flags "$@" >"$dir/report.json"
 cpu_after=$(cpu)
