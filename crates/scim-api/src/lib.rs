@@ -136,8 +136,8 @@ impl Application {
 
 /// Blocking threads per actix worker: as many as the database pool has connections. A storage call
 /// holds its blocking thread while it waits for a connection (or, on SQLite, for its turn to write), so
-/// threads beyond that only park, each with its own stack: with actix's default (512 shared by the
-/// workers) a saturated server grew to ~440 MiB resident, mostly parked threads.
+/// threads beyond that only park, each with its own stack (actix's default is 512 shared by the
+/// workers).
 fn blocking_threads_per_worker(database_pool_size: u32) -> usize {
     usize::try_from(database_pool_size).unwrap_or(usize::MAX).max(2)
 }
