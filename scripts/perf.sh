@@ -11,6 +11,7 @@
 #
 # Build first: cargo build --release -p scim-api -p token-admin -p scim-load
 # Environment: PERF_PORT (19080), PERF_DIR (a new temporary directory), PERF_PG (postgres://postgres@127.0.0.1:5432),
+# PERF_SCIM_API (another scim-api binary, for before/after comparisons),
 # PERF_BASE_URL (instead of tenant perf's URL, e.g. 'http://127.0.0.1:19080/scim/v2/{tenant}' for `tenants`),
 # PERF_LOAD_FLAGS (extra global scim-load flags, default "--threads 1"), PERF_MAX_REQUESTS (3000000),
 # PERF_MAX_DURATION (30m), and any SCIM_* setting for the server. The per-tenant rate limit is off
@@ -39,7 +40,7 @@ esac
 export SCIM_LISTEN="127.0.0.1:$port"
 export SCIM_RATE_LIMIT_PER_SECOND=${SCIM_RATE_LIMIT_PER_SECOND:-0}
 
-$bin/scim-api --bootstrap-tenant perf >"$dir/server.out" 2>"$dir/server.log" &
+"${PERF_SCIM_API:-$bin/scim-api}" --bootstrap-tenant perf >"$dir/server.out" 2>"$dir/server.log" &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true

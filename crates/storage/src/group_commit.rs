@@ -7,8 +7,10 @@
 //! busy handler would sleep 1, 2, 5, 10 ms between polls), and a writer that finds a transaction
 //! already open joins it:
 //!
-//! - each writer runs its work inside its own savepoint, so its failure (a uniqueness conflict, a
-//!   412) undoes only its own changes and is returned to it at once;
+//! - each writer that joins a transaction holding others' changes runs its work inside its own
+//!   savepoint, so its failure (a uniqueness conflict, a 412) undoes only its own changes and is
+//!   returned to it at once (the first writer of a transaction needs none: its failure ends the
+//!   transaction, which holds nothing else);
 //! - the writer that finds nobody queued behind it, or the [`MAX_BATCH`]th, commits for everyone;
 //! - nobody is acknowledged before the commit that holds their changes: a writer whose savepoint was
 //!   released waits for its batch's outcome, and if the commit fails, every writer of the batch gets
@@ -157,7 +159,10 @@ impl GroupCommit {
                 outcome: Arc::default(),
             });
         }
-        if let Err(err) = Tm::begin_transaction(conn) {
+        // The first writer of a transaction needs no savepoint: if it fails, the transaction holds
+        // nothing else and is rolled back whole. A lone writer so runs `BEGIN`, its work, `COMMIT`.
+        let first = state.batch.as_ref().is_none_or(|batch| batch.writers == 0);
+        if !first && let Err(err) = Tm::begin_transaction(conn) {
             let err = StorageError::from(err);
             abandon(state, &err);
             return Turn::Done(Err(err));
@@ -170,6 +175,17 @@ impl GroupCommit {
             }
         };
         let own = match ran {
+            Ok(value) if first => Ok(value),
+            Err(err) if first => {
+                // Nobody else's changes are in the transaction: end it, and nobody waits on it.
+                if let Err(rollback) = Tm::rollback_transaction(conn) {
+                    tracing::error!(error = %rollback, "rollback failed after {err}");
+                    abandon(state, &StorageError::from(rollback));
+                } else {
+                    state.batch = None;
+                }
+                return Turn::Done(Err(err));
+            }
             Ok(value) => match Tm::commit_transaction(conn) {
                 Ok(()) => Ok(value),
                 Err(err) => {
