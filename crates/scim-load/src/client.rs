@@ -1,10 +1,11 @@
 //! A SCIM client that speaks like Entra and accounts for every attempt.
 //!
 //! Strategy: one `reqwest::Client` (one connection pool) is shared by all tenants and workers. Each
-//! [`ScimClient`] adds a base URL (parsed once: each request's URL is the parsed base with its path
-//! and query set, so the host is never parsed again), a bearer token, the phase's [`Stats`], the
-//! run's [`Budget`] and a progress bar. Redirects are not followed: a SCIM endpoint answers in place. Every call takes a unit of budget before sending, times the request until the whole
-//! body is read, records the outcome under its operation label and ticks the bar. A 429 is recorded
+//! [`ScimClient`] adds a base URL (parsed once: each request's URL is a copy with its path extended
+//! and query pairs appended, so the host is never parsed again), a bearer token, the phase's
+//! [`Stats`], the run's [`Budget`] and a progress bar. Redirects are not followed: a SCIM endpoint
+//! answers in place. Every call takes a unit of budget before sending, times the request until the
+//! whole body is read, records the outcome under its operation label and ticks the bar. A 429 is recorded
 //! as throttled and retried after `Retry-After` (seconds; 1 s when absent or unparseable, capped at
 //! 30 s and at the deadline), up to `max_retries` times.
 //!
@@ -54,12 +55,8 @@ pub struct ClientOptions {
 #[derive(Debug, Clone)]
 pub struct ScimClient {
     http: reqwest::Client,
-    /// Base URL without query or fragment.
+    /// Base URL without fragment; its query (for example `aadOptscim062020`) is kept on every request.
     base: Arc<Url>,
-    /// Path of the base URL, no trailing slash.
-    base_path: Arc<str>,
-    /// Query of the base URL (for example `aadOptscim062020`), kept on every request.
-    base_query: Option<Arc<str>>,
     auth: Option<Arc<str>>,
     stats: Arc<Stats>,
     budget: Arc<Budget>,
@@ -96,14 +93,11 @@ impl ScimClient {
         stats: Arc<Stats>,
         options: Arc<ClientOptions>,
     ) -> Self {
-        let mut without_query = base.clone();
-        without_query.set_query(None);
-        without_query.set_fragment(None);
+        let mut base = base.clone();
+        base.set_fragment(None);
         Self {
             http,
-            base_path: Arc::from(without_query.path().trim_end_matches('/')),
-            base: Arc::new(without_query),
-            base_query: base.query().map(Arc::from),
+            base: Arc::new(base),
             auth: token.map(|t| Arc::from(format!("Bearer {t}"))),
             stats,
             budget,
@@ -135,8 +129,7 @@ impl ScimClient {
     /// The base URL with `path` appended and the base query followed by `query`.
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
         let mut url = Url::clone(&self.base);
-        url.set_path(&format!("{}{path}", self.base_path));
-        url.set_query(self.base_query.as_deref());
+        url.set_path(&format!("{}{path}", self.base.path().trim_end_matches('/')));
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }

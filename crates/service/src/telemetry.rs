@@ -28,10 +28,11 @@ pub struct LogGuard {
 /// Installs the global subscriber. Calling it again (as tests do) is harmless.
 pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let terminal = std::io::stderr().is_terminal();
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,
-        LogFormat::Auto => !std::io::stderr().is_terminal(),
+        LogFormat::Auto => !terminal,
     };
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
@@ -40,7 +41,7 @@ pub fn init(format: LogFormat) -> LogGuard {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(!json && std::io::stderr().is_terminal())
+        .with_ansi(terminal)
         .with_span_events(FmtSpan::NONE);
     // `try_init` fails only when a subscriber is already installed, which is fine.
     let installed = if json {

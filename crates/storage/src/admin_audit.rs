@@ -72,11 +72,12 @@ impl Storage {
             detail: entry.detail.to_string(),
             occurred_at: to_db_time(entry.occurred_at),
         };
-        let mut conn = self.conn()?;
-        diesel::insert_into(admin_audit::table)
-            .values(&row)
-            .execute(&mut *conn)?;
-        Ok(())
+        self.write(|conn| {
+            diesel::insert_into(admin_audit::table)
+                .values(&row)
+                .execute(conn)?;
+            Ok(())
+        })
     }
 
     /// The newest `limit` entries, newest first; only `tenant`'s when given.

@@ -1,7 +1,7 @@
 //! Group commit for SQLite: writers that arrive together share one transaction and one commit.
 //!
 //! Strategy: SQLite has one writer at a time, and every commit appends each page it touched to the
-//! WAL, one `pwrite` per frame, plus the `BEGIN`/`COMMIT` round. Under concurrent writes that fixed
+//! WAL, two `pwrite` calls per page, plus the `BEGIN`/`COMMIT` round. Under concurrent writes that fixed
 //! cost per transaction, not the work inside it, bounds throughput. So this process's writers share one
 //! dedicated connection, taken in turn under a mutex (a turn is handed over at once, where SQLite's
 //! busy handler would sleep 1, 2, 5, 10 ms between polls), and a writer that finds a transaction
@@ -37,7 +37,7 @@ use crate::error::StorageError;
 type Tm = <DbConnection as Connection>::TransactionManager;
 
 /// Most writers in one transaction, so one commit never holds too many waiting writers' answers.
-pub(crate) const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = 64;
 
 /// The process's SQLite writer: one connection, one open batch at a time.
 pub(crate) struct GroupCommit {
@@ -63,6 +63,7 @@ struct WriterState {
     batch: Option<Batch>,
 }
 
+#[derive(Default)]
 struct Batch {
     /// Writers whose changes the transaction holds.
     writers: usize,
@@ -114,8 +115,8 @@ impl GroupCommit {
         }
     }
 
-    /// Runs `f` in a savepoint of the shared transaction; returns once the transaction holding its
-    /// changes has committed (or with the error that rolled them back).
+    /// Runs `f` in the shared transaction (in a savepoint unless it is the transaction's first writer);
+    /// returns once the transaction holding its changes has committed, or with the error that undid them.
     pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
@@ -149,24 +150,20 @@ impl GroupCommit {
             },
         };
         let conn = state.conn.insert(conn);
-        if state.batch.is_none() {
-            if let Err(err) = begin_write(conn) {
-                state.conn = None;
-                return Turn::Done(Err(err.into()));
-            }
-            state.batch = Some(Batch {
-                writers: 0,
-                outcome: Arc::default(),
-            });
-        }
         // The first writer of a transaction needs no savepoint: if it fails, the transaction holds
         // nothing else and is rolled back whole. A lone writer so runs `BEGIN`, its work, `COMMIT`.
-        let first = state.batch.as_ref().is_none_or(|batch| batch.writers == 0);
-        if !first && let Err(err) = Tm::begin_transaction(conn) {
+        let first = state.batch.is_none();
+        let begun = if first {
+            begin_write(conn)
+        } else {
+            Tm::begin_transaction(conn)
+        };
+        if let Err(err) = begun {
             let err = StorageError::from(err);
             abandon(state, &err);
             return Turn::Done(Err(err));
         }
+        let outcome = state.batch.get_or_insert_with(Batch::default).outcome.clone();
         let ran = match catch_unwind(AssertUnwindSafe(|| f(&mut *conn))) {
             Ok(ran) => ran,
             Err(panic) => {
@@ -174,52 +171,38 @@ impl GroupCommit {
                 resume_unwind(panic);
             }
         };
-        let own = match ran {
-            Ok(value) if first => Ok(value),
-            Err(err) if first => {
-                // Nobody else's changes are in the transaction: end it, and nobody waits on it.
-                if let Err(rollback) = Tm::rollback_transaction(conn) {
-                    tracing::error!(error = %rollback, "rollback failed after {err}");
-                    abandon(state, &StorageError::from(rollback));
-                } else {
-                    state.batch = None;
-                }
-                return Turn::Done(Err(err));
-            }
-            Ok(value) => match Tm::commit_transaction(conn) {
-                Ok(()) => Ok(value),
-                Err(err) => {
-                    let err = StorageError::from(err);
-                    abandon(state, &err);
-                    return Turn::Done(Err(err));
-                }
-            },
-            Err(err) => {
-                if let Err(rollback) = Tm::rollback_transaction(conn) {
-                    tracing::error!(error = %rollback, "savepoint rollback failed after {err}");
-                    abandon(state, &StorageError::from(rollback));
-                    return Turn::Done(Err(err));
-                }
-                Err(err)
-            }
+        // Ends the writer's savepoint: released on success, rolled back on failure. The first writer has
+        // none: its success stays in the transaction, its failure rolls the whole transaction back.
+        let ended = match &ran {
+            Ok(_) if first => Ok(()),
+            Ok(_) => Tm::commit_transaction(conn),
+            Err(_) => Tm::rollback_transaction(conn),
         };
-        let Some(batch) = state.batch.as_mut() else {
-            return Turn::Done(Err(StorageError::Internal("the write batch vanished".to_owned())));
-        };
-        if own.is_ok() {
-            batch.writers += 1;
+        if let Err(err) = ended {
+            tracing::error!(error = %err, "ending a write's savepoint failed");
+            let err = StorageError::from(err);
+            abandon(state, &err);
+            return Turn::Done(ran.and(Err(err)));
         }
-        let queued = self.queued.load(Ordering::SeqCst);
-        if queued > 0 && batch.writers < MAX_BATCH {
+        if ran.is_err() && first {
+            // The rollback ended the transaction, and nobody else's changes were in it.
+            state.batch = None;
+            return Turn::Done(ran);
+        }
+        let writers = state.batch.as_mut().map_or(0, |batch| {
+            batch.writers += usize::from(ran.is_ok());
+            batch.writers
+        });
+        if self.queued.load(Ordering::SeqCst) > 0 && writers < MAX_BATCH {
             // Someone is waiting for the mutex: they join this transaction, and one of them commits.
-            return match own {
-                Ok(value) => Turn::AwaitCommit(value, Arc::clone(&batch.outcome)),
+            return match ran {
+                Ok(value) => Turn::AwaitCommit(value, outcome),
                 Err(err) => Turn::Done(Err(err)),
             };
         }
         match commit(state) {
-            Ok(()) => Turn::Done(own),
-            Err(err) => Turn::Done(own.and(Err(err))),
+            Ok(()) => Turn::Done(ran),
+            Err(err) => Turn::Done(ran.and(Err(err))),
         }
     }
 }

@@ -136,18 +136,19 @@ impl Storage {
             label: client.label.as_deref(),
             created_at,
         };
-        let mut conn = self.conn()?;
-        diesel::insert_into(oauth_clients::table)
-            .values(&row)
-            .execute(&mut *conn)
-            .map_err(|e| {
-                StorageError::from_diesel_with(e, |violation, _| match violation {
-                    Violation::Unique => {
-                        StorageError::Uniqueness("the OAuth client already exists".to_owned())
-                    }
-                    Violation::ForeignKey => tenant_not_found(tenant),
+        self.write(|conn| {
+            diesel::insert_into(oauth_clients::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(|e| {
+                    StorageError::from_diesel_with(e, |violation, _| match violation {
+                        Violation::Unique => {
+                            StorageError::Uniqueness("the OAuth client already exists".to_owned())
+                        }
+                        Violation::ForeignKey => tenant_not_found(tenant),
+                    })
                 })
-            })?;
+        })?;
         Ok(OAuthClientInfo {
             client_id: client.client_id.clone(),
             tenant: tenant.clone(),

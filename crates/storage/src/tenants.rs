@@ -70,18 +70,19 @@ impl Storage {
             created_at: now,
             updated_at: now,
         };
-        let mut conn = self.conn()?;
-        diesel::insert_into(tenants::table)
-            .values(&row)
-            .execute(&mut *conn)
-            .map_err(|e| {
-                StorageError::from_diesel_with(e, |violation, text| match violation {
-                    Violation::Unique => {
-                        StorageError::Uniqueness(format!("tenant {} already exists", tenant.id))
-                    }
-                    Violation::ForeignKey => StorageError::Internal(text.to_owned()),
+        self.write(|conn| {
+            diesel::insert_into(tenants::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(|e| {
+                    StorageError::from_diesel_with(e, |violation, text| match violation {
+                        Violation::Unique => {
+                            StorageError::Uniqueness(format!("tenant {} already exists", tenant.id))
+                        }
+                        Violation::ForeignKey => StorageError::Internal(text.to_owned()),
+                    })
                 })
-            })?;
+        })?;
         row.into_tenant()
     }
 
@@ -124,14 +125,14 @@ impl Storage {
             policy: policy.map(policy_text).transpose()?,
             updated_at: to_db_time(Utc::now()),
         };
-        let mut conn = self.conn()?;
-        let updated = diesel::update(tenants::table.find(id.as_str()))
-            .set(&changes)
-            .execute(&mut *conn)?;
+        let updated = self.write(|conn| {
+            Ok(diesel::update(tenants::table.find(id.as_str()))
+                .set(&changes)
+                .execute(conn)?)
+        })?;
         if updated == 0 {
             return Err(tenant_not_found(id));
         }
-        drop(conn);
         self.get_tenant(id)
     }
 

@@ -89,16 +89,17 @@ impl Storage {
             created_at,
             expires_at: token.expires_at.map(to_db_time),
         };
-        let mut conn = self.conn()?;
-        diesel::insert_into(scim_tokens::table)
-            .values(&row)
-            .execute(&mut *conn)
-            .map_err(|e| {
-                StorageError::from_diesel_with(e, |violation, _| match violation {
-                    Violation::Unique => StorageError::Uniqueness("the token already exists".to_owned()),
-                    Violation::ForeignKey => tenant_not_found(tenant),
+        self.write(|conn| {
+            diesel::insert_into(scim_tokens::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(|e| {
+                    StorageError::from_diesel_with(e, |violation, _| match violation {
+                        Violation::Unique => StorageError::Uniqueness("the token already exists".to_owned()),
+                        Violation::ForeignKey => tenant_not_found(tenant),
+                    })
                 })
-            })?;
+        })?;
         Ok(TokenInfo {
             id: token.id.clone(),
             tenant: tenant.clone(),
@@ -181,15 +182,16 @@ impl Storage {
         keep_token_id: &str,
         at: DateTime<chrono::Utc>,
     ) -> Result<u64, StorageError> {
-        let mut conn = self.conn()?;
-        let revoked = diesel::update(
-            scim_tokens::table
-                .filter(scim_tokens::tenant_id.eq(tenant.as_str()))
-                .filter(scim_tokens::id.ne(keep_token_id))
-                .filter(scim_tokens::revoked_at.is_null()),
-        )
-        .set(scim_tokens::revoked_at.eq(to_db_time(at)))
-        .execute(&mut *conn)?;
+        let revoked = self.write(|conn| {
+            Ok(diesel::update(
+                scim_tokens::table
+                    .filter(scim_tokens::tenant_id.eq(tenant.as_str()))
+                    .filter(scim_tokens::id.ne(keep_token_id))
+                    .filter(scim_tokens::revoked_at.is_null()),
+            )
+            .set(scim_tokens::revoked_at.eq(to_db_time(at)))
+            .execute(conn)?)
+        })?;
         Ok(u64::try_from(revoked).unwrap_or(u64::MAX))
     }
 
