@@ -42,11 +42,9 @@ use crate::ids::{ResourceId, ResourceKind};
 use crate::patch::MemberRef;
 use crate::path::AttrPath;
 use crate::schema::{
-    AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Mutability, Schema, SchemaRegistry,
+    AttributeDef, AttributeType, ENTERPRISE_URN_WITHOUT_COLON, ENTERPRISE_USER_SCHEMA, Mutability, Schema,
+    SchemaRegistry,
 };
-
-/// Entra's older examples declare the enterprise extension without the colon before `User`.
-pub const ENTERPRISE_URN_WITHOUT_COLON: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User";
 
 /// Validates a POST body and returns the document to store.
 pub fn validate_for_create(

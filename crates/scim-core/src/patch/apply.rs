@@ -39,9 +39,9 @@ use crate::ScimError;
 use crate::filter::Filter;
 use crate::ids::ResourceKind;
 use crate::path::AttrPath;
-use crate::resource::ENTERPRISE_URN_WITHOUT_COLON;
 use crate::schema::{
-    AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Mutability, ResolvedAttr, SchemaRegistry,
+    AttributeDef, AttributeType, ENTERPRISE_URN_WITHOUT_COLON, ENTERPRISE_USER_SCHEMA, Mutability,
+    ResolvedAttr, SchemaRegistry,
 };
 
 /// Applies `request` to `doc` (a `kind` resource in SCIM JSON shape) atomically: on error `doc` is

@@ -12,9 +12,11 @@ use crate::ScimError;
 use crate::ids::ResourceKind;
 use crate::path::AttrPath;
 
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const USER_SCHEMA: &str = ResourceKind::User.core_schema();
+pub const GROUP_SCHEMA: &str = ResourceKind::Group.core_schema();
 pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// Entra's older examples declare the enterprise extension without the colon before `User`.
+pub const ENTERPRISE_URN_WITHOUT_COLON: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User";
 
 /// RFC 7643 §2.3 data types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
