@@ -1,26 +1,9 @@
-//! Sorting (RFC 7644 §3.4.2.3): `sortBy` names an attribute, `sortOrder` is `ascending` (default) or
-//! `descending`.
-//!
-//! Strategy: [`compare`] resolves `sortBy` against the registry once per call and compares the two
-//! resources' values by the attribute's type: strings of a `caseExact: false` attribute case-insensitively,
-//! numbers numerically, dateTimes by instant (RFC 7643 §2.3.5; a value that does not parse falls back to
-//! text order), booleans false before true. For a multi-valued attribute the value of the element marked
-//! `primary` is used, else the first element's (§3.4.2.3); for a complex attribute named without a
-//! sub-attribute, its `value` sub-attribute. A resource without a value sorts last in ascending order and
-//! first in descending order (descending is exactly the reverse of ascending). An unknown `sortBy`
-//! compares everything equal, leaving the order to the caller's tie-breaker; the HTTP layer may reject it
-//! instead. Storage sorts in SQL; this is the in-memory reference the SQL must agree with.
+//! `sortOrder` (RFC 7644 §3.4.2.3): `ascending` (default) or `descending`. Storage orders by the resolved
+//! `sortBy` in SQL; the in-memory comparison in this module's tests is not used outside them.
 
-use std::cmp::Ordering;
 use std::str::FromStr;
 
-use serde_json::Value;
-
 use crate::ScimError;
-use crate::ids::ResourceKind;
-use crate::path::AttrPath;
-use crate::resource::{get_ci, parse_date_time};
-use crate::schema::{AttributeDef, AttributeType, SchemaRegistry};
 
 /// `sortOrder` (RFC 7644 §3.4.2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -57,103 +40,117 @@ impl FromStr for SortOrder {
     }
 }
 
-/// Orders two resources by `sort_by` in `order`.
-pub fn compare(
-    registry: &SchemaRegistry,
-    kind: ResourceKind,
-    sort_by: &AttrPath,
-    a: &Value,
-    b: &Value,
-    order: SortOrder,
-) -> Ordering {
-    let Some(resolved) = registry.resolve(kind, sort_by) else {
-        return Ordering::Equal;
-    };
-    let target = match resolved.sub {
-        Some(sub) => Some(sub),
-        None if resolved.attr.attr_type == AttributeType::Complex => resolved.attr.sub_attribute("value"),
-        None => Some(resolved.attr),
-    };
-    let Some(target) = target else {
-        return Ordering::Equal;
-    };
-    let extract = |doc: &'_ Value| -> Option<Value> {
-        let container = if resolved.is_core {
-            doc
-        } else {
-            get_ci(doc, &resolved.schema.id)?
-        };
-        let value = get_ci(container, &resolved.attr.name)?;
-        let element = match value {
-            Value::Array(items) => items
-                .iter()
-                .find(|item| get_ci(item, "primary") == Some(&Value::Bool(true)))
-                .or_else(|| items.first())?,
-            other => other,
-        };
-        let leaf = if std::ptr::eq(target, resolved.attr) {
-            element
-        } else {
-            get_ci(element, &target.name)?
-        };
-        (!leaf.is_null()).then(|| leaf.clone())
-    };
-    let ascending = match (extract(a), extract(b)) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Greater,
-        (Some(_), None) => Ordering::Less,
-        (Some(a), Some(b)) => compare_values(target, &a, &b),
-    };
-    match order {
-        SortOrder::Ascending => ascending,
-        SortOrder::Descending => ascending.reverse(),
-    }
-}
-
-fn compare_values(def: &AttributeDef, a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::String(x), Value::String(y)) => {
-            if def.attr_type == AttributeType::DateTime {
-                if let (Some(x), Some(y)) = (parse_date_time(x), parse_date_time(y)) {
-                    return x.cmp(&y);
-                }
-            }
-            if def.case_exact {
-                x.cmp(y)
-            } else {
-                x.to_lowercase().cmp(&y.to_lowercase())
-            }
-        }
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            _ => {
-                let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
-                x.total_cmp(&y)
-            }
-        },
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        // Values of mismatched JSON types (only in data stored before a schema change): order by kind.
-        _ => rank(a).cmp(&rank(b)),
-    }
-}
-
-fn rank(value: &Value) -> u8 {
-    match value {
-        Value::Bool(_) => 0,
-        Value::Number(_) => 1,
-        Value::String(_) => 2,
-        Value::Array(_) => 3,
-        Value::Object(_) => 4,
-        Value::Null => 5,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use std::cmp::Ordering;
+
+    use serde_json::{Value, json};
 
     use super::*;
-    use crate::schema::{ENTERPRISE_USER_SCHEMA, Schema};
+    use crate::ids::ResourceKind;
+    use crate::path::AttrPath;
+    use crate::resource::{get_ci, parse_date_time};
+    use crate::schema::{AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, Schema, SchemaRegistry};
+
+    /// Orders two resources by `sort_by` in `order`, in memory; only these tests call it.
+    ///
+    /// It resolves `sortBy` against the registry once per call and compares the two resources' values by
+    /// the attribute's type: strings of a `caseExact: false` attribute case-insensitively, numbers
+    /// numerically, dateTimes by instant (RFC 7643 §2.3.5; a value that does not parse falls back to text
+    /// order), booleans false before true. For a multi-valued attribute the value of the element marked
+    /// `primary` is used, else the first element's (§3.4.2.3); for a complex attribute named without a
+    /// sub-attribute, its `value` sub-attribute. A resource without a value sorts last in ascending order
+    /// and first in descending order (descending is exactly the reverse of ascending). An unknown `sortBy`
+    /// compares everything equal, leaving the order to the caller's tie-breaker.
+    fn compare(
+        registry: &SchemaRegistry,
+        kind: ResourceKind,
+        sort_by: &AttrPath,
+        a: &Value,
+        b: &Value,
+        order: SortOrder,
+    ) -> Ordering {
+        let Some(resolved) = registry.resolve(kind, sort_by) else {
+            return Ordering::Equal;
+        };
+        let target = match resolved.sub {
+            Some(sub) => Some(sub),
+            None if resolved.attr.attr_type == AttributeType::Complex => resolved.attr.sub_attribute("value"),
+            None => Some(resolved.attr),
+        };
+        let Some(target) = target else {
+            return Ordering::Equal;
+        };
+        let extract = |doc: &'_ Value| -> Option<Value> {
+            let container = if resolved.is_core {
+                doc
+            } else {
+                get_ci(doc, &resolved.schema.id)?
+            };
+            let value = get_ci(container, &resolved.attr.name)?;
+            let element = match value {
+                Value::Array(items) => items
+                    .iter()
+                    .find(|item| get_ci(item, "primary") == Some(&Value::Bool(true)))
+                    .or_else(|| items.first())?,
+                other => other,
+            };
+            let leaf = if std::ptr::eq(target, resolved.attr) {
+                element
+            } else {
+                get_ci(element, &target.name)?
+            };
+            (!leaf.is_null()).then(|| leaf.clone())
+        };
+        let ascending = match (extract(a), extract(b)) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(_), None) => Ordering::Less,
+            (Some(a), Some(b)) => compare_values(target, &a, &b),
+        };
+        match order {
+            SortOrder::Ascending => ascending,
+            SortOrder::Descending => ascending.reverse(),
+        }
+    }
+
+    fn compare_values(def: &AttributeDef, a: &Value, b: &Value) -> Ordering {
+        match (a, b) {
+            (Value::String(x), Value::String(y)) => {
+                if def.attr_type == AttributeType::DateTime {
+                    if let (Some(x), Some(y)) = (parse_date_time(x), parse_date_time(y)) {
+                        return x.cmp(&y);
+                    }
+                }
+                if def.case_exact {
+                    x.cmp(y)
+                } else {
+                    x.to_lowercase().cmp(&y.to_lowercase())
+                }
+            }
+            (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                _ => {
+                    let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+                    x.total_cmp(&y)
+                }
+            },
+            (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+            // Values of mismatched JSON types (only in data stored before a schema change): order by kind.
+            _ => rank(a).cmp(&rank(b)),
+        }
+    }
+
+    fn rank(value: &Value) -> u8 {
+        match value {
+            Value::Bool(_) => 0,
+            Value::Number(_) => 1,
+            Value::String(_) => 2,
+            Value::Array(_) => 3,
+            Value::Object(_) => 4,
+            Value::Null => 5,
+        }
+    }
 
     fn sorted(sort_by: &str, order: SortOrder, docs: &[Value]) -> Vec<String> {
         sorted_with(&SchemaRegistry::core(), sort_by, order, docs)
