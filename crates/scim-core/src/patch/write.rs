@@ -206,20 +206,14 @@ fn same_element(attr: &AttributeDef, listed: &Value, element: &Value) -> bool {
         (Value::Object(listed), Value::Object(element)) => {
             !listed.is_empty()
                 && listed.iter().all(|(name, value)| {
-                    let case_exact = attr.sub_attribute(name).is_none_or(|sub| sub.case_exact);
-                    element
-                        .get(name)
-                        .is_some_and(|e| same_value(case_exact, value, e))
+                    element.get(name).is_some_and(|e| match attr.sub_attribute(name) {
+                        Some(sub) => sub.same_value(value, e),
+                        // A key the schema does not define compares exactly.
+                        None => value == e,
+                    })
                 })
         }
-        (listed, element) => same_value(attr.case_exact, listed, element),
-    }
-}
-
-fn same_value(case_exact: bool, a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::String(a), Value::String(b)) if !case_exact => a.to_lowercase() == b.to_lowercase(),
-        _ => a == b,
+        (listed, element) => attr.same_value(listed, element),
     }
 }
 

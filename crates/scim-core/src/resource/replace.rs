@@ -12,10 +12,7 @@ impl Cleaned<'_> {
     pub(super) fn keep_fixed_values(&mut self, existing: &Value) -> Result<(), ScimError> {
         keep_fixed_in_section(&mut self.core, Some(existing))?;
         for section in &mut self.extensions {
-            let block = existing
-                .as_object()
-                .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&section.schema.id)))
-                .map(|(_, v)| v);
+            let block = get_ci(existing, &section.schema.id);
             keep_fixed_in_section(section, block)?;
         }
         Ok(())
@@ -31,7 +28,7 @@ fn keep_fixed_in_section(section: &mut Section<'_>, existing: Option<&Value>) ->
         let old = get_ci(existing, &def.name).filter(|v| !v.is_null());
         let new = section.attrs.get_mut(&def.name);
         match (def.mutability, old, new) {
-            (Mutability::Immutable, Some(old), Some(new)) if !same_value(def, old, new) => {
+            (Mutability::Immutable, Some(old), Some(new)) if !def.same_value(old, new) => {
                 return Err(immutable_error(&path));
             }
             (Mutability::Immutable | Mutability::WriteOnly, Some(old), None) => {
@@ -70,7 +67,7 @@ fn keep_fixed_subs(def: &AttributeDef, old: &Value, new: &mut Value, path: &str)
     for sub in &def.sub_attributes {
         let old_sub = get_ci(old, &sub.name).filter(|v| !v.is_null());
         match (sub.mutability, old_sub, new.get(&sub.name)) {
-            (Mutability::Immutable, Some(o), Some(n)) if !same_value(sub, o, n) => {
+            (Mutability::Immutable, Some(o), Some(n)) if !sub.same_value(o, n) => {
                 return Err(immutable_error(&format!("{path}.{}", sub.name)));
             }
             (Mutability::Immutable | Mutability::WriteOnly, Some(o), None) => {
@@ -86,12 +83,4 @@ fn immutable_error(path: &str) -> ScimError {
     ScimError::Mutability(format!(
         "attribute {path} is immutable and already has a different value"
     ))
-}
-
-/// Equality as the attribute's caseExact defines it (RFC 7643 §2.2).
-fn same_value(def: &AttributeDef, a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::String(a), Value::String(b)) if !def.case_exact => a.to_lowercase() == b.to_lowercase(),
-        _ => a == b,
-    }
 }

@@ -7,6 +7,7 @@
 pub mod core;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::ScimError;
 use crate::ids::ResourceKind;
@@ -99,6 +100,15 @@ impl AttributeDef {
         self.sub_attributes
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether two values of this attribute are equal as its `caseExact` defines it (RFC 7643 §2.2):
+    /// strings of a `caseExact: false` attribute compare case-insensitively, everything else exactly.
+    pub(crate) fn same_value(&self, a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::String(a), Value::String(b)) if !self.case_exact => a.to_lowercase() == b.to_lowercase(),
+            _ => a == b,
+        }
     }
 }
 
