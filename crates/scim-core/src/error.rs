@@ -136,6 +136,27 @@ impl ScimError {
     pub fn body(&self) -> ErrorBody<'_> {
         ErrorBody::new(self.status(), self.scim_type(), self.detail())
     }
+
+    /// The same error with `context: ` before its detail, e.g. so a client learns which PATCH operation
+    /// failed.
+    pub(crate) fn with_context(self, context: &str) -> Self {
+        let prefix = |detail: String| format!("{context}: {detail}");
+        match self {
+            Self::InvalidFilter(d) => Self::InvalidFilter(prefix(d)),
+            Self::TooMany(d) => Self::TooMany(prefix(d)),
+            Self::Uniqueness(d) => Self::Uniqueness(prefix(d)),
+            Self::Mutability(d) => Self::Mutability(prefix(d)),
+            Self::InvalidSyntax(d) => Self::InvalidSyntax(prefix(d)),
+            Self::InvalidPath(d) => Self::InvalidPath(prefix(d)),
+            Self::NoTarget(d) => Self::NoTarget(prefix(d)),
+            Self::InvalidValue(d) => Self::InvalidValue(prefix(d)),
+            Self::InvalidVers(d) => Self::InvalidVers(prefix(d)),
+            Self::Sensitive(d) => Self::Sensitive(prefix(d)),
+            Self::NotFound(d) => Self::NotFound(prefix(d)),
+            Self::PreconditionFailed(d) => Self::PreconditionFailed(prefix(d)),
+            Self::BadRequest(d) => Self::BadRequest(prefix(d)),
+        }
+    }
 }
 
 /// The SCIM Error message as it goes on the wire. `status` is a string, as RFC 7644 §3.12 shows it.

@@ -89,11 +89,12 @@ impl ResourceKind {
         }
     }
 
-    /// The core schema URN.
-    pub fn core_schema(self) -> &'static str {
+    /// The URN of the resource type's core schema (RFC 7643 §8.7.1). The resource type owns it, so the
+    /// schema registry (which is keyed by kind) can name it without a dependency back from here.
+    pub const fn core_schema(self) -> &'static str {
         match self {
-            Self::User => crate::schema::USER_SCHEMA,
-            Self::Group => crate::schema::GROUP_SCHEMA,
+            Self::User => "urn:ietf:params:scim:schemas:core:2.0:User",
+            Self::Group => "urn:ietf:params:scim:schemas:core:2.0:Group",
         }
     }
 }

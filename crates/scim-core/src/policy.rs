@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::filter::{self, Filter};
 use crate::ids::ResourceKind;
 use crate::path::AttrPath;
+use crate::resource::get_ci;
 use crate::schema::{Schema, SchemaRegistry};
 use crate::{ScimError, patch::PatchOptions};
 
@@ -198,14 +199,6 @@ fn string_values<'a>(
         })
         .filter_map(Value::as_str)
         .collect()
-}
-
-fn get_ci<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
 }
 
 #[cfg(test)]

@@ -6,10 +6,12 @@
 //! - `parse.rs` turns the body into a [`PatchRequest`]. It is lenient about structure (key case and order,
 //!   extra keys, `op` case, an empty `Operations` list) and strict about meaning: a path that does not parse
 //!   is `invalidPath`, a bad value filter `invalidFilter`, a missing `op` `invalidSyntax`.
-//! - [`apply()`] resolves every path against the [`SchemaRegistry`](crate::schema::SchemaRegistry), works on a
-//!   clone of the document and writes it back only when every operation succeeded (RFC 7644 §3.5.2: "the
-//!   PATCH operation MUST be atomic"). Values are coerced to the attribute's type by `coerce.rs` (Entra's
-//!   `"False"`, one-element arrays around single values, `$ref: null`).
+//! - [`apply()`] (`apply.rs`) resolves every path against the
+//!   [`SchemaRegistry`](crate::schema::SchemaRegistry) (`target.rs`), works on a clone of the document and
+//!   writes it back only when every operation succeeded (RFC 7644 §3.5.2: "the PATCH operation MUST be
+//!   atomic"). `write.rs` holds the add/replace/remove rules per kind of target. Values are coerced to the
+//!   attribute's type by `coerce.rs` (Entra's `"False"`, one-element arrays around single values,
+//!   `$ref: null`).
 //! - `members` of a Group never touches the document: `members.rs` turns those operations into
 //!   [`MemberOp`]s.
 //! - `selector.rs` is the bridge to the filter module for `attr[filter]` paths.
@@ -21,8 +23,10 @@ mod coerce;
 mod members;
 mod parse;
 mod selector;
+mod target;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use serde_json::Value;
 

@@ -162,9 +162,7 @@ impl PatchRequest {
         let operations = operations
             .iter()
             .enumerate()
-            .map(|(index, op)| {
-                parse_operation(op).map_err(|e| super::apply::with_context(e, &format!("operation {index}")))
-            })
+            .map(|(index, op)| parse_operation(op).map_err(|e| e.with_context(&format!("operation {index}"))))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { operations })
     }

@@ -7,14 +7,17 @@
 pub mod core;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::ScimError;
 use crate::ids::ResourceKind;
 use crate::path::AttrPath;
 
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const USER_SCHEMA: &str = ResourceKind::User.core_schema();
+pub const GROUP_SCHEMA: &str = ResourceKind::Group.core_schema();
 pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// Entra's older examples declare the enterprise extension without the colon before `User`.
+pub const ENTERPRISE_URN_WITHOUT_COLON: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0User";
 
 /// RFC 7643 §2.3 data types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,6 +100,15 @@ impl AttributeDef {
         self.sub_attributes
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether two values of this attribute are equal as its `caseExact` defines it (RFC 7643 §2.2):
+    /// strings of a `caseExact: false` attribute compare case-insensitively, everything else exactly.
+    pub(crate) fn same_value(&self, a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::String(a), Value::String(b)) if !self.case_exact => a.to_lowercase() == b.to_lowercase(),
+            _ => a == b,
+        }
     }
 }
 
