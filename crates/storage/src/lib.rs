@@ -18,6 +18,7 @@ pub mod error;
 mod filter_sql;
 mod group_commit;
 mod model;
+mod nul_checks;
 pub mod oauth_clients;
 mod resources;
 #[cfg(feature = "testing")]

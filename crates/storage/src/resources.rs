@@ -28,6 +28,7 @@ use serde_json::{Map, Value};
 
 use crate::connection::{DbConnection, Dialect, read_transaction};
 use crate::error::{StorageError, Violation};
+use crate::nul_checks::reject_nul;
 use crate::schema::{events, group_members, resources};
 use crate::sql::SqlFrag;
 use crate::tenants::tenant_not_found;
@@ -130,27 +131,6 @@ struct GroupJoinRow {
 struct CountRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
-}
-
-/// `InvalidValue` if `s` contains a NUL character.
-pub(crate) fn reject_nul_str(s: &str, what: &str) -> Result<(), StorageError> {
-    if s.contains('\0') {
-        return Err(ScimError::InvalidValue(format!("{what} must not contain NUL characters")).into());
-    }
-    Ok(())
-}
-
-/// `InvalidValue` if any string or key in `value` contains a NUL character.
-pub(crate) fn reject_nul(value: &Value, what: &str) -> Result<(), StorageError> {
-    match value {
-        Value::String(s) => reject_nul_str(s, what),
-        Value::Array(items) => items.iter().try_for_each(|v| reject_nul(v, what)),
-        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
-            reject_nul_str(k, what)?;
-            reject_nul(v, what)
-        }),
-        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
-    }
 }
 
 fn indexed_str(doc: &Map<String, Value>, key: &str) -> Result<Option<String>, StorageError> {
