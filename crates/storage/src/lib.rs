@@ -25,6 +25,7 @@ mod resources;
 pub mod schema;
 #[cfg(not(feature = "testing"))]
 mod schema;
+mod shadow_columns;
 mod sql;
 mod tenants;
 #[cfg(feature = "testing")]
@@ -46,7 +47,7 @@ pub use model::{
     Expand, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef, StoredMember,
     StoredResource, Tenant, TokenInfo, TokenRecord, WriteContext,
 };
-pub use resources::MAX_INDEXED_BYTES;
+pub use shadow_columns::MAX_INDEXED_BYTES;
 
 #[cfg(not(feature = "testing"))]
 use connection::DbConnection;

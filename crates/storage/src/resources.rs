@@ -2,7 +2,7 @@
 //!
 //! Strategy:
 //! - The document is stored as JSON text (without `id`, `meta`, `members`, `groups`); the attributes IdPs
-//!   match on are copied into indexed shadow columns on every write ([`Indexed::extract`]): lowercase
+//!   match on are copied into indexed shadow columns on every write ([`ShadowColumns::extract`]): lowercase
 //!   `userName` (unique per tenant for Users), lowercase group `displayName` (unique per tenant, only
 //!   filled for Groups: `group_name_lower`), lowercase `displayName`, `externalId`, `active` and the
 //!   lowercase work email.
@@ -15,7 +15,7 @@
 //!   checked inside it. Each write appends one `events` row.
 //! - Values storage cannot hold identically on both backends are refused up front with
 //!   `Scim(InvalidValue)`: NUL characters (PostgreSQL text and jsonb reject them) and indexed values over
-//!   [`MAX_INDEXED_BYTES`] (PostgreSQL b-tree entries are limited to about 2.7 kB).
+//!   [`MAX_INDEXED_BYTES`](crate::MAX_INDEXED_BYTES) (PostgreSQL b-tree entries are limited to about 2.7 kB).
 
 use std::collections::HashMap;
 
@@ -30,16 +30,13 @@ use crate::connection::{DbConnection, Dialect, read_transaction};
 use crate::error::{StorageError, Violation};
 use crate::nul_checks::reject_nul;
 use crate::schema::{events, group_members, resources};
+use crate::shadow_columns::ShadowColumns;
 use crate::sql::SqlFrag;
 use crate::tenants::tenant_not_found;
 use crate::{
     Expand, Reader, ResourcePage, ResourceQuery, Storage, StoredGroupRef, StoredMember, StoredResource,
     WriteContext, from_db_time, to_db_time,
 };
-
-/// Longest value (in bytes) accepted for an indexed attribute (`userName`, `displayName`, `externalId`,
-/// work email). Longer values are refused rather than silently not indexed.
-pub const MAX_INDEXED_BYTES: usize = 1024;
 
 /// Ids per `IN (...)` list, well below SQLite's bind limit.
 const IN_CHUNK: usize = 500;
@@ -78,20 +75,6 @@ pub(crate) struct ResourceHead {
     pub created_at: NaiveDateTime,
     pub last_modified: NaiveDateTime,
     pub document: String,
-}
-
-/// The indexed shadow columns of one document.
-#[derive(Debug, Clone, PartialEq, AsChangeset)]
-#[diesel(table_name = resources, treat_none_as_null = true)]
-pub(crate) struct Indexed {
-    pub user_name: Option<String>,
-    pub user_name_lower: Option<String>,
-    pub display_name: Option<String>,
-    pub display_name_lower: Option<String>,
-    pub group_name_lower: Option<String>,
-    pub external_id: Option<String>,
-    pub active: Option<bool>,
-    pub work_email_lower: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -133,82 +116,6 @@ struct CountRow {
     n: i64,
 }
 
-fn indexed_str(doc: &Map<String, Value>, key: &str) -> Result<Option<String>, StorageError> {
-    match doc.get(key) {
-        Some(Value::String(s)) => {
-            if s.len() > MAX_INDEXED_BYTES {
-                return Err(ScimError::InvalidValue(format!(
-                    "{key} is longer than {MAX_INDEXED_BYTES} bytes"
-                ))
-                .into());
-            }
-            Ok(Some(s.clone()))
-        }
-        _ => Ok(None),
-    }
-}
-
-impl Indexed {
-    /// Reads the indexed attributes of a (validated, canonically-cased) document.
-    pub(crate) fn extract(kind: ResourceKind, doc: &Map<String, Value>) -> Result<Indexed, StorageError> {
-        let user_name = match kind {
-            ResourceKind::User => Some(
-                indexed_str(doc, "userName")?
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| ScimError::InvalidValue("userName is required".to_owned()))?,
-            ),
-            ResourceKind::Group => None,
-        };
-        let display_name = indexed_str(doc, "displayName")?;
-        let group_name_lower = match kind {
-            ResourceKind::Group => Some(
-                display_name
-                    .as_deref()
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| ScimError::InvalidValue("displayName is required".to_owned()))?
-                    .to_lowercase(),
-            ),
-            ResourceKind::User => None,
-        };
-        let work_email = work_email(doc)?;
-        Ok(Indexed {
-            user_name_lower: user_name.as_deref().map(str::to_lowercase),
-            user_name,
-            display_name_lower: display_name.as_deref().map(str::to_lowercase),
-            display_name,
-            group_name_lower,
-            external_id: indexed_str(doc, "externalId")?,
-            active: doc.get("active").and_then(Value::as_bool),
-            work_email_lower: work_email.map(|e| e.to_lowercase()),
-        })
-    }
-}
-
-/// The work email: the primary one among `type` "work" (case-insensitive) emails, else the first.
-fn work_email(doc: &Map<String, Value>) -> Result<Option<String>, StorageError> {
-    let Some(Value::Array(emails)) = doc.get("emails") else {
-        return Ok(None);
-    };
-    let work: Vec<&Map<String, Value>> = emails
-        .iter()
-        .filter_map(Value::as_object)
-        .filter(|e| {
-            e.get("type")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t.eq_ignore_ascii_case("work"))
-        })
-        .filter(|e| e.get("value").is_some_and(Value::is_string))
-        .collect();
-    let chosen = work
-        .iter()
-        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-        .or(work.first());
-    match chosen {
-        Some(email) => indexed_str(email, "value"),
-        None => Ok(None),
-    }
-}
-
 /// Checks and normalises a caller's document: an object, no NUL, server-owned keys removed.
 fn prepare_doc(doc: Value) -> Result<Map<String, Value>, StorageError> {
     let Value::Object(mut map) = doc else {
@@ -242,17 +149,17 @@ fn not_found(kind: ResourceKind, id: &str) -> StorageError {
 }
 
 /// Words a unique violation on `resources` after the attribute it concerns.
-fn uniqueness_error(kind: ResourceKind, idx: &Indexed, text: &str) -> StorageError {
+fn uniqueness_error(kind: ResourceKind, shadow: &ShadowColumns, text: &str) -> StorageError {
     if text.contains("user_name") {
         StorageError::Uniqueness(format!(
             "userName {:?} already exists",
-            idx.user_name.as_deref().unwrap_or_default()
+            shadow.user_name.as_deref().unwrap_or_default()
         ))
     } else if text.contains("group_name") {
         StorageError::Uniqueness(format!(
             "{} displayName {:?} already exists",
             kind.as_str(),
-            idx.display_name.as_deref().unwrap_or_default()
+            shadow.display_name.as_deref().unwrap_or_default()
         ))
     } else {
         StorageError::Uniqueness(format!("the {} already exists", kind.as_str()))
@@ -261,12 +168,12 @@ fn uniqueness_error(kind: ResourceKind, idx: &Indexed, text: &str) -> StorageErr
 
 fn map_write_error(
     kind: ResourceKind,
-    idx: &Indexed,
+    shadow: &ShadowColumns,
     tenant: &TenantId,
 ) -> impl FnOnce(diesel::result::Error) -> StorageError {
     move |e| {
         StorageError::from_diesel_with(e, |violation, text| match violation {
-            Violation::Unique => uniqueness_error(kind, idx, text),
+            Violation::Unique => uniqueness_error(kind, shadow, text),
             Violation::ForeignKey => tenant_not_found(tenant),
         })
     }
@@ -607,7 +514,7 @@ impl Storage {
     ) -> Result<StoredResource, StorageError> {
         members_only_for_groups(kind, members)?;
         let doc = prepare_doc(doc)?;
-        let idx = Indexed::extract(kind, &doc)?;
+        let shadow = ShadowColumns::extract(kind, &doc)?;
         let now = to_db_time(ctx.now);
         let row = ResourceRow {
             tenant_id: ctx.tenant.as_str().to_owned(),
@@ -617,20 +524,20 @@ impl Storage {
             created_at: now,
             last_modified: now,
             document: doc_text(&doc)?,
-            user_name: idx.user_name.clone(),
-            user_name_lower: idx.user_name_lower.clone(),
-            display_name: idx.display_name.clone(),
-            display_name_lower: idx.display_name_lower.clone(),
-            group_name_lower: idx.group_name_lower.clone(),
-            external_id: idx.external_id.clone(),
-            active: idx.active,
-            work_email_lower: idx.work_email_lower.clone(),
+            user_name: shadow.user_name.clone(),
+            user_name_lower: shadow.user_name_lower.clone(),
+            display_name: shadow.display_name.clone(),
+            display_name_lower: shadow.display_name_lower.clone(),
+            group_name_lower: shadow.group_name_lower.clone(),
+            external_id: shadow.external_id.clone(),
+            active: shadow.active,
+            work_email_lower: shadow.work_email_lower.clone(),
         };
         let stored = self.write(|conn| {
             diesel::insert_into(resources::table)
                 .values(&row)
                 .execute(conn)
-                .map_err(map_write_error(kind, &idx, &ctx.tenant))?;
+                .map_err(map_write_error(kind, &shadow, &ctx.tenant))?;
             let mut stored = row_to_stored(row.clone())?;
             if let Some(members) = members.filter(|_| kind == ResourceKind::Group) {
                 add_members(conn, &ctx.tenant, &row.id, members)?;
@@ -677,7 +584,7 @@ impl Storage {
     ) -> Result<StoredResource, StorageError> {
         members_only_for_groups(kind, members)?;
         let doc = prepare_doc(doc)?;
-        let idx = Indexed::extract(kind, &doc)?;
+        let shadow = ShadowColumns::extract(kind, &doc)?;
         let text = doc_text(&doc)?;
         let now = to_db_time(ctx.now);
         self.write(|conn| {
@@ -690,13 +597,13 @@ impl Storage {
                     .filter(resources::id.eq(id.as_str())),
             )
             .set((
-                &idx,
+                &shadow,
                 resources::document.eq(&text),
                 resources::version.eq(version),
                 resources::last_modified.eq(now),
             ))
             .execute(conn)
-            .map_err(map_write_error(kind, &idx, &ctx.tenant))?;
+            .map_err(map_write_error(kind, &shadow, &ctx.tenant))?;
             if let Some(members) = members.filter(|_| kind == ResourceKind::Group) {
                 remove_all_members(conn, &ctx.tenant, id.as_str())?;
                 add_members(conn, &ctx.tenant, id.as_str(), members)?;
@@ -754,16 +661,16 @@ impl Storage {
                 .filter(resources::tenant_id.eq(ctx.tenant.as_str()))
                 .filter(resources::id.eq(id.as_str()));
             if doc_changed {
-                let idx = Indexed::extract(kind, &doc)?;
+                let shadow = ShadowColumns::extract(kind, &doc)?;
                 diesel::update(target)
                     .set((
-                        &idx,
+                        &shadow,
                         resources::document.eq(doc_text(&doc)?),
                         resources::version.eq(version),
                         resources::last_modified.eq(now),
                     ))
                     .execute(conn)
-                    .map_err(map_write_error(kind, &idx, &ctx.tenant))?;
+                    .map_err(map_write_error(kind, &shadow, &ctx.tenant))?;
             } else {
                 diesel::update(target)
                     .set((resources::version.eq(version), resources::last_modified.eq(now)))
@@ -947,7 +854,7 @@ impl Storage {
                 "emails": [{"type": "work", "value": format!("{user_name}@example.com"), "primary": true}],
             });
             let doc = prepare_doc(doc)?;
-            let idx = Indexed::extract(ResourceKind::User, &doc)?;
+            let shadow = ShadowColumns::extract(ResourceKind::User, &doc)?;
             rows.push(ResourceRow {
                 tenant_id: ctx.tenant.as_str().to_owned(),
                 id: uuid::Uuid::new_v4().to_string(),
@@ -956,14 +863,14 @@ impl Storage {
                 created_at: now,
                 last_modified: now,
                 document: doc_text(&doc)?,
-                user_name: idx.user_name,
-                user_name_lower: idx.user_name_lower,
-                display_name: idx.display_name,
-                display_name_lower: idx.display_name_lower,
-                group_name_lower: idx.group_name_lower,
-                external_id: idx.external_id,
-                active: idx.active,
-                work_email_lower: idx.work_email_lower,
+                user_name: shadow.user_name,
+                user_name_lower: shadow.user_name_lower,
+                display_name: shadow.display_name,
+                display_name_lower: shadow.display_name_lower,
+                group_name_lower: shadow.group_name_lower,
+                external_id: shadow.external_id,
+                active: shadow.active,
+                work_email_lower: shadow.work_email_lower,
             });
         }
         self.write(|conn| {
@@ -1017,43 +924,6 @@ impl Storage {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn obj(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
-    }
-
-    #[test]
-    fn extracts_lowercase_shadow_columns_and_the_primary_work_email() {
-        let doc = obj(json!({
-            "userName": "ÄLICE@Example.com",
-            "displayName": "Alice",
-            "externalId": "Ext-1",
-            "active": false,
-            "emails": [
-                {"type": "home", "value": "home@x"},
-                {"type": "Work", "value": "First@X"},
-                {"type": "work", "value": "Primary@X", "primary": true}
-            ]
-        }));
-        let idx = Indexed::extract(ResourceKind::User, &doc).unwrap();
-        assert_eq!(idx.user_name_lower.as_deref(), Some("älice@example.com"));
-        assert_eq!(idx.display_name_lower.as_deref(), Some("alice"));
-        assert_eq!(idx.group_name_lower, None);
-        assert_eq!(idx.external_id.as_deref(), Some("Ext-1"));
-        assert_eq!(idx.active, Some(false));
-        assert_eq!(idx.work_email_lower.as_deref(), Some("primary@x"));
-    }
-
-    #[test]
-    fn groups_get_a_group_name_and_users_need_a_user_name() {
-        let idx = Indexed::extract(ResourceKind::Group, &obj(json!({"displayName": "Ops"}))).unwrap();
-        assert_eq!(idx.group_name_lower.as_deref(), Some("ops"));
-        assert!(Indexed::extract(ResourceKind::User, &obj(json!({"displayName": "x"}))).is_err());
-        assert!(Indexed::extract(ResourceKind::Group, &obj(json!({}))).is_err());
-    }
 
     #[test]
     fn nul_characters_are_refused_anywhere_in_a_document() {
