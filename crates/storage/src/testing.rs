@@ -24,7 +24,7 @@ use scim_core::{ResourceId, ResourceKind, TenantId};
 
 use crate::connection::on_inner;
 use crate::error::StorageError;
-use crate::resources::rows::{ResourceRow, doc_text, prepare_doc};
+use crate::resources::rows::{ResourceRow, prepare_doc};
 use crate::schema::{group_members, resources};
 use crate::shadow_columns::ShadowColumns;
 use crate::{Backend, Storage, WriteContext, to_db_time};
@@ -188,23 +188,13 @@ impl Storage {
             });
             let doc = prepare_doc(doc)?;
             let shadow = ShadowColumns::extract(ResourceKind::User, &doc)?;
-            rows.push(ResourceRow {
-                tenant_id: ctx.tenant.as_str().to_owned(),
-                id: uuid::Uuid::new_v4().to_string(),
-                resource_type: "User".to_owned(),
-                version: 1,
-                created_at: now,
-                last_modified: now,
-                document: doc_text(&doc)?,
-                user_name: shadow.user_name,
-                user_name_lower: shadow.user_name_lower,
-                display_name: shadow.display_name,
-                display_name_lower: shadow.display_name_lower,
-                group_name_lower: shadow.group_name_lower,
-                external_id: shadow.external_id,
-                active: shadow.active,
-                work_email_lower: shadow.work_email_lower,
-            });
+            rows.push(ResourceRow::new(
+                &ctx.tenant,
+                ResourceKind::User,
+                &doc,
+                &shadow,
+                now,
+            )?);
         }
         self.write(|conn| {
             for chunk in rows.chunks(1000) {

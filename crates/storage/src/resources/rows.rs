@@ -41,6 +41,35 @@ pub(crate) struct ResourceRow {
     pub work_email_lower: Option<String>,
 }
 
+impl ResourceRow {
+    /// The row of a new resource: a fresh UUID v4 id, version 1, created and last modified `now`.
+    pub(crate) fn new(
+        tenant: &TenantId,
+        kind: ResourceKind,
+        doc: &Map<String, Value>,
+        shadow: &ShadowColumns,
+        now: NaiveDateTime,
+    ) -> Result<ResourceRow, StorageError> {
+        Ok(ResourceRow {
+            tenant_id: tenant.as_str().to_owned(),
+            id: uuid::Uuid::new_v4().to_string(),
+            resource_type: kind.as_str().to_owned(),
+            version: 1,
+            created_at: now,
+            last_modified: now,
+            document: doc_text(doc)?,
+            user_name: shadow.user_name.clone(),
+            user_name_lower: shadow.user_name_lower.clone(),
+            display_name: shadow.display_name.clone(),
+            display_name_lower: shadow.display_name_lower.clone(),
+            group_name_lower: shadow.group_name_lower.clone(),
+            external_id: shadow.external_id.clone(),
+            active: shadow.active,
+            work_email_lower: shadow.work_email_lower.clone(),
+        })
+    }
+}
+
 /// What reads need to build a [`StoredResource`].
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = resources)]
@@ -82,7 +111,7 @@ pub(crate) fn prepare_doc(doc: Value) -> Result<Map<String, Value>, StorageError
     }
 }
 
-pub(crate) fn doc_text(doc: &Map<String, Value>) -> Result<String, StorageError> {
+pub(super) fn doc_text(doc: &Map<String, Value>) -> Result<String, StorageError> {
     serde_json::to_string(doc).map_err(|e| StorageError::Internal(format!("cannot serialize document: {e}")))
 }
 

@@ -33,23 +33,7 @@ impl Storage {
         let doc = prepare_doc(doc)?;
         let shadow = ShadowColumns::extract(kind, &doc)?;
         let now = to_db_time(ctx.now);
-        let row = ResourceRow {
-            tenant_id: ctx.tenant.as_str().to_owned(),
-            id: uuid::Uuid::new_v4().to_string(),
-            resource_type: kind.as_str().to_owned(),
-            version: 1,
-            created_at: now,
-            last_modified: now,
-            document: doc_text(&doc)?,
-            user_name: shadow.user_name.clone(),
-            user_name_lower: shadow.user_name_lower.clone(),
-            display_name: shadow.display_name.clone(),
-            display_name_lower: shadow.display_name_lower.clone(),
-            group_name_lower: shadow.group_name_lower.clone(),
-            external_id: shadow.external_id.clone(),
-            active: shadow.active,
-            work_email_lower: shadow.work_email_lower.clone(),
-        };
+        let row = ResourceRow::new(&ctx.tenant, kind, &doc, &shadow, now)?;
         let stored = self.write(|conn| {
             diesel::insert_into(resources::table)
                 .values(&row)
