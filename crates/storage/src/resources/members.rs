@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
+use diesel::query_dsl::LoadQuery;
 use diesel::sql_types::{Nullable, Text};
 use scim_core::patch::{MemberOp, MemberRef};
 use scim_core::{ResourceId, ResourceKind, ScimError, TenantId};
@@ -16,7 +17,7 @@ use scim_core::{ResourceId, ResourceKind, ScimError, TenantId};
 use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::schema::group_members;
-use crate::sql::SqlFrag;
+use crate::sql::{RawQuery, SqlFrag};
 use crate::{Expand, StoredGroupRef, StoredMember, StoredResource};
 
 /// Ids per `IN (...)` list, well below SQLite's bind limit.
@@ -184,25 +185,19 @@ fn load_members(
     tenant: &TenantId,
     group_ids: &[&str],
 ) -> Result<HashMap<String, Vec<StoredMember>>, StorageError> {
-    let mut out: HashMap<String, Vec<StoredMember>> = HashMap::new();
-    for chunk in group_ids.chunks(IN_CHUNK) {
-        let rows: Vec<GroupMemberRow> = SqlFrag::<Text>::new()
-            .sql("SELECT gm.group_id, gm.member_id, gm.member_type FROM group_members gm WHERE gm.tenant_id = ")
-            .text(tenant.as_str())
-            .sql(" AND gm.group_id IN ")
-            .text_list(chunk)
-            .sql(" ORDER BY gm.group_id, gm.member_id")
-            .cacheable()
-            .into_query()
-            .load(conn)?;
-        for row in rows {
-            out.entry(row.group_id).or_default().push(StoredMember {
-                value: ResourceId::new(row.member_id),
-                member_type: row.member_type,
-            });
-        }
-    }
-    Ok(out)
+    let sql = InListSql {
+        select_where_tenant: "SELECT gm.group_id, gm.member_id, gm.member_type FROM group_members gm \
+             WHERE gm.tenant_id = ",
+        and_id_in: " AND gm.group_id IN ",
+        order_by: " ORDER BY gm.group_id, gm.member_id",
+    };
+    load_in_chunks(conn, tenant, group_ids, &sql, |row: GroupMemberRow| {
+        let member = StoredMember {
+            value: ResourceId::new(row.member_id),
+            member_type: row.member_type,
+        };
+        (row.group_id, member)
+    })
 }
 
 /// Direct groups of each user in `user_ids` (ordered by group id).
@@ -211,26 +206,58 @@ fn load_groups(
     tenant: &TenantId,
     user_ids: &[&str],
 ) -> Result<HashMap<String, Vec<StoredGroupRef>>, StorageError> {
-    let mut out: HashMap<String, Vec<StoredGroupRef>> = HashMap::new();
-    for chunk in user_ids.chunks(IN_CHUNK) {
-        let rows: Vec<GroupJoinRow> = SqlFrag::<Text>::new()
-            .sql(
-                "SELECT gm.member_id, gm.group_id, r.display_name \
-                 FROM group_members gm JOIN resources r ON r.tenant_id = gm.tenant_id AND r.id = gm.group_id \
-                 WHERE gm.tenant_id = ",
-            )
+    let sql = InListSql {
+        select_where_tenant: "SELECT gm.member_id, gm.group_id, r.display_name \
+             FROM group_members gm JOIN resources r ON r.tenant_id = gm.tenant_id AND r.id = gm.group_id \
+             WHERE gm.tenant_id = ",
+        and_id_in: " AND gm.member_id IN ",
+        order_by: " ORDER BY gm.member_id, gm.group_id",
+    };
+    load_in_chunks(conn, tenant, user_ids, &sql, |row: GroupJoinRow| {
+        let group = StoredGroupRef {
+            value: ResourceId::new(row.group_id),
+            display: row.display_name,
+        };
+        (row.member_id, group)
+    })
+}
+
+/// The constant text of a lookup by a list of ids: `select_where_tenant`, the tenant (bound), `and_id_in`,
+/// the `IN` list (bound), `order_by`.
+struct InListSql {
+    select_where_tenant: &'static str,
+    and_id_in: &'static str,
+    order_by: &'static str,
+}
+
+/// Runs `sql` for `ids`, [`IN_CHUNK`] ids per statement, and groups the rows by the id each belongs to
+/// (the key `entry` returns), in the order the statements return them. The statements are cached:
+/// their text is constant apart from the `IN` list, which [`SqlFrag::text_list`] pads to a power-of-two
+/// length. No ids, no statement.
+fn load_in_chunks<Row, Item>(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    ids: &[&str],
+    sql: &InListSql,
+    entry: impl Fn(Row) -> (String, Item),
+) -> Result<HashMap<String, Vec<Item>>, StorageError>
+where
+    RawQuery: LoadQuery<'static, DbConnection, Row>,
+{
+    let mut out: HashMap<String, Vec<Item>> = HashMap::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let rows: Vec<Row> = SqlFrag::<Text>::new()
+            .sql(sql.select_where_tenant)
             .text(tenant.as_str())
-            .sql(" AND gm.member_id IN ")
+            .sql(sql.and_id_in)
             .text_list(chunk)
-            .sql(" ORDER BY gm.member_id, gm.group_id")
+            .sql(sql.order_by)
             .cacheable()
             .into_query()
             .load(conn)?;
         for row in rows {
-            out.entry(row.member_id).or_default().push(StoredGroupRef {
-                value: ResourceId::new(row.group_id),
-                display: row.display_name,
-            });
+            let (id, item) = entry(row);
+            out.entry(id).or_default().push(item);
         }
     }
     Ok(out)
@@ -244,30 +271,23 @@ pub(super) fn expand_resources(
     expand: Expand,
 ) -> Result<(), StorageError> {
     if expand.members {
-        let ids: Vec<&str> = list
-            .iter()
-            .filter(|r| r.kind == ResourceKind::Group)
-            .map(|r| r.id.as_str())
-            .collect();
-        if !ids.is_empty() {
-            let mut members = load_members(conn, tenant, &ids)?;
-            for r in list.iter_mut().filter(|r| r.kind == ResourceKind::Group) {
-                r.members = Some(members.remove(r.id.as_str()).unwrap_or_default());
-            }
+        let mut members = load_members(conn, tenant, &ids_of_kind(list, ResourceKind::Group))?;
+        for r in list.iter_mut().filter(|r| r.kind == ResourceKind::Group) {
+            r.members = Some(members.remove(r.id.as_str()).unwrap_or_default());
         }
     }
     if expand.groups {
-        let ids: Vec<&str> = list
-            .iter()
-            .filter(|r| r.kind == ResourceKind::User)
-            .map(|r| r.id.as_str())
-            .collect();
-        if !ids.is_empty() {
-            let mut groups = load_groups(conn, tenant, &ids)?;
-            for r in list.iter_mut().filter(|r| r.kind == ResourceKind::User) {
-                r.groups = Some(groups.remove(r.id.as_str()).unwrap_or_default());
-            }
+        let mut groups = load_groups(conn, tenant, &ids_of_kind(list, ResourceKind::User))?;
+        for r in list.iter_mut().filter(|r| r.kind == ResourceKind::User) {
+            r.groups = Some(groups.remove(r.id.as_str()).unwrap_or_default());
         }
     }
     Ok(())
+}
+
+fn ids_of_kind(list: &[StoredResource], kind: ResourceKind) -> Vec<&str> {
+    list.iter()
+        .filter(|r| r.kind == kind)
+        .map(|r| r.id.as_str())
+        .collect()
 }
