@@ -7,9 +7,7 @@ use scim_core::patch::{MemberOp, MemberRef};
 use scim_core::{ResourceId, ResourceKind, ScimError};
 use serde_json::Value;
 
-use super::members::{
-    add_members, apply_member_ops, expand_resources, members_only_for_groups, remove_all_members,
-};
+use super::members::{add_members, apply_member_ops, expand_resources, members_only_for_groups};
 use super::rows::{
     ResourceRow, RowLock, check_version, doc_text, insert_event, lock_resource, map_write_error, prepare_doc,
     row_to_stored,
@@ -59,63 +57,6 @@ impl Storage {
             Ok(stored)
         })?;
         Ok(stored)
-    }
-
-    /// Replaces the document (PUT); with `members: Some`, replaces the whole member list. Bumps the version.
-    /// Returns members (when given) or groups (Users) expanded.
-    pub fn replace_resource(
-        &self,
-        ctx: &WriteContext,
-        kind: ResourceKind,
-        id: &ResourceId,
-        expected_version: Option<i64>,
-        doc: Value,
-        members: Option<&[MemberRef]>,
-    ) -> Result<StoredResource, StorageError> {
-        members_only_for_groups(kind, members)?;
-        let doc = prepare_doc(doc)?;
-        let shadow = ShadowColumns::extract(kind, &doc)?;
-        let text = doc_text(&doc)?;
-        let now = to_db_time(ctx.now);
-        self.write(|conn| {
-            let current = lock_resource(conn, &ctx.tenant, kind, id, RowLock::Update)?;
-            check_version(kind, id.as_str(), current.version, expected_version)?;
-            let version = current.version + 1;
-            diesel::update(
-                resources::table
-                    .filter(resources::tenant_id.eq(ctx.tenant.as_str()))
-                    .filter(resources::id.eq(id.as_str())),
-            )
-            .set((
-                &shadow,
-                resources::document.eq(&text),
-                resources::version.eq(version),
-                resources::last_modified.eq(now),
-            ))
-            .execute(conn)
-            .map_err(map_write_error(kind, &shadow, &ctx.tenant))?;
-            if let Some(members) = members.filter(|_| kind == ResourceKind::Group) {
-                remove_all_members(conn, &ctx.tenant, id.as_str())?;
-                add_members(conn, &ctx.tenant, id.as_str(), members)?;
-            }
-            insert_event(conn, ctx, "replace", kind, id.as_str(), version)?;
-            let mut stored = StoredResource {
-                id: id.clone(),
-                kind,
-                version,
-                created: from_db_time(current.created_at),
-                last_modified: from_db_time(now),
-                doc: Value::Object(doc.clone()),
-                members: None,
-                groups: None,
-            };
-            let expand = Expand {
-                members: members.is_some(),
-                groups: true,
-            };
-            expand_resources(conn, &ctx.tenant, std::slice::from_mut(&mut stored), expand)?;
-            Ok(stored)
-        })
     }
 
     /// PATCH in one transaction: lock the row, check the version, let `modify` change the document and
