@@ -62,9 +62,9 @@ struct AdminAuditRow {
 impl Storage {
     /// Appends an entry.
     pub fn record_admin_action(&self, entry: &NewAdminAuditEntry) -> Result<(), StorageError> {
-        crate::resources::reject_nul_str(&entry.operator, "operator")?;
-        crate::resources::reject_nul_str(&entry.action, "action")?;
-        crate::resources::reject_nul(&entry.detail, "detail")?;
+        crate::nul_checks::reject_nul_str(&entry.operator, "operator")?;
+        crate::nul_checks::reject_nul_str(&entry.action, "action")?;
+        crate::nul_checks::reject_nul(&entry.detail, "detail")?;
         let row = NewAdminAuditRow {
             operator: &entry.operator,
             action: &entry.action,

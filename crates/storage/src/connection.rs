@@ -13,7 +13,7 @@
 //!   (it is persistent in the file). Writes use `BEGIN IMMEDIATE` so two writers never deadlock on the
 //!   read-to-write lock upgrade (SQLITE_BUSY); `busy_timeout` queues them instead.
 //! - PostgreSQL: writes use a plain `BEGIN` (READ COMMITTED); read-modify-write paths lock the row with
-//!   `SELECT ... FOR UPDATE` (see `resources.rs`).
+//!   `SELECT ... FOR UPDATE` (see `resources/rows.rs`).
 
 use std::path::PathBuf;
 

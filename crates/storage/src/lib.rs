@@ -18,12 +18,14 @@ pub mod error;
 mod filter_sql;
 mod group_commit;
 mod model;
+mod nul_checks;
 pub mod oauth_clients;
 mod resources;
 #[cfg(feature = "testing")]
 pub mod schema;
 #[cfg(not(feature = "testing"))]
 mod schema;
+mod shadow_columns;
 mod sql;
 mod tenants;
 #[cfg(feature = "testing")]
@@ -45,7 +47,7 @@ pub use model::{
     Expand, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef, StoredMember,
     StoredResource, Tenant, TokenInfo, TokenRecord, WriteContext,
 };
-pub use resources::MAX_INDEXED_BYTES;
+pub use shadow_columns::MAX_INDEXED_BYTES;
 
 #[cfg(not(feature = "testing"))]
 use connection::DbConnection;

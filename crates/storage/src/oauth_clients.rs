@@ -125,7 +125,7 @@ impl Storage {
             (client.secret_prefix.as_str(), "client secret prefix"),
             (client.label.as_deref().unwrap_or_default(), "client label"),
         ] {
-            crate::resources::reject_nul_str(value, what)?;
+            crate::nul_checks::reject_nul_str(value, what)?;
         }
         let created_at = to_db_time(now);
         let row = NewOAuthClientRow {

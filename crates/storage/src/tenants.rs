@@ -54,14 +54,14 @@ pub(crate) fn tenant_not_found(id: &TenantId) -> StorageError {
 }
 
 fn policy_text(policy: &Value) -> Result<String, StorageError> {
-    crate::resources::reject_nul(policy, "policy")?;
+    crate::nul_checks::reject_nul(policy, "policy")?;
     serde_json::to_string(policy).map_err(|e| StorageError::Internal(format!("cannot serialize policy: {e}")))
 }
 
 impl Storage {
     /// Creates a tenant; `Uniqueness` if the slug is taken.
     pub fn create_tenant(&self, tenant: &NewTenant) -> Result<Tenant, StorageError> {
-        crate::resources::reject_nul_str(&tenant.display_name, "displayName")?;
+        crate::nul_checks::reject_nul_str(&tenant.display_name, "displayName")?;
         let now = to_db_time(Utc::now());
         let row = TenantRow {
             id: tenant.id.as_str().to_owned(),
@@ -118,7 +118,7 @@ impl Storage {
         policy: Option<&Value>,
     ) -> Result<Tenant, StorageError> {
         if let Some(name) = display_name {
-            crate::resources::reject_nul_str(name, "displayName")?;
+            crate::nul_checks::reject_nul_str(name, "displayName")?;
         }
         let changes = TenantChanges {
             display_name,

@@ -9,14 +9,25 @@
 //! fails instead.
 //!
 //! [`backend_tests!`](crate::backend_tests) turns one test body into a `sqlite` and a `postgres` test.
+//!
+//! Tests and benchmarks that need many rows seed them with [`Storage::bulk_insert_users`] and
+//! [`Storage::bulk_add_members`]: multi-row inserts in one transaction, bypassing the per-resource write
+//! path (no events, no member checks).
 
 use std::path::PathBuf;
 
-use diesel::Connection;
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
+use diesel::prelude::*;
 
-use crate::{Backend, Storage};
+use scim_core::{ResourceId, ResourceKind, TenantId};
+
+use crate::connection::on_inner;
+use crate::error::StorageError;
+use crate::resources::rows::{ResourceRow, prepare_doc};
+use crate::schema::{group_members, resources};
+use crate::shadow_columns::ShadowColumns;
+use crate::{Backend, Storage, WriteContext, to_db_time};
 
 /// Default admin URL of the test PostgreSQL server.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -152,6 +163,83 @@ impl Drop for TestDb {
                 eprintln!("warning: could not drop test schema {schema}: {e}");
             }
         }
+    }
+}
+
+/// Bulk helpers for tests and benchmarks only: seed many rows quickly in one transaction.
+impl Storage {
+    /// Inserts `count` users named `{prefix}{n}` in one transaction with multi-row inserts; returns their ids.
+    pub fn bulk_insert_users(
+        &self,
+        ctx: &WriteContext,
+        prefix: &str,
+        count: usize,
+    ) -> Result<Vec<ResourceId>, StorageError> {
+        let now = to_db_time(ctx.now);
+        let mut rows = Vec::with_capacity(count);
+        for n in 0..count {
+            let user_name = format!("{prefix}{n}");
+            let doc = serde_json::json!({
+                "schemas": [scim_core::schema::USER_SCHEMA],
+                "userName": user_name,
+                "displayName": format!("User {n}"),
+                "active": true,
+                "emails": [{"type": "work", "value": format!("{user_name}@example.com"), "primary": true}],
+            });
+            let doc = prepare_doc(doc)?;
+            let shadow = ShadowColumns::extract(ResourceKind::User, &doc)?;
+            rows.push(ResourceRow::new(
+                &ctx.tenant,
+                ResourceKind::User,
+                &doc,
+                &shadow,
+                now,
+            )?);
+        }
+        self.write(|conn| {
+            for chunk in rows.chunks(1000) {
+                // Multi-row inserts do not go through MultiBackend: run them on the inner connection.
+                on_inner!(conn, |c| diesel::insert_into(resources::table)
+                    .values(chunk)
+                    .execute(c))?;
+            }
+            Ok(())
+        })?;
+        Ok(rows.into_iter().map(|r| ResourceId::new(r.id)).collect())
+    }
+
+    /// Adds existing users of the tenant to a group in one transaction with multi-row inserts.
+    pub fn bulk_add_members(
+        &self,
+        tenant: &TenantId,
+        group: &ResourceId,
+        user_ids: &[ResourceId],
+    ) -> Result<(), StorageError> {
+        #[derive(Insertable)]
+        #[diesel(table_name = group_members)]
+        struct MemberRow<'a> {
+            tenant_id: &'a str,
+            group_id: &'a str,
+            member_id: &'a str,
+            member_type: &'a str,
+        }
+        let rows: Vec<MemberRow<'_>> = user_ids
+            .iter()
+            .map(|id| MemberRow {
+                tenant_id: tenant.as_str(),
+                group_id: group.as_str(),
+                member_id: id.as_str(),
+                member_type: "User",
+            })
+            .collect();
+        self.write(|conn| {
+            for chunk in rows.chunks(5000) {
+                on_inner!(conn, |c| diesel::insert_into(group_members::table)
+                    .values(chunk)
+                    .execute(c))?;
+            }
+            Ok(())
+        })
     }
 }
 

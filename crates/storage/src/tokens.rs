@@ -77,7 +77,7 @@ impl Storage {
             (token.prefix.as_str(), "token prefix"),
             (token.label.as_deref().unwrap_or_default(), "token label"),
         ] {
-            crate::resources::reject_nul_str(value, what)?;
+            crate::nul_checks::reject_nul_str(value, what)?;
         }
         let created_at = to_db_time(chrono::Utc::now());
         let row = NewTokenRow {

@@ -1,9 +1,10 @@
 //! Shared fixtures.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use scim_core::patch::{MemberOp, MemberRef};
 use scim_core::{ResourceId, ResourceKind, TenantId};
 use serde_json::{Value, json};
-use storage::{NewTenant, Storage, StoredResource, WriteContext};
+use storage::{NewTenant, Storage, StorageError, StoredResource, WriteContext};
 
 pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + Duration::microseconds(123_456)
@@ -67,4 +68,26 @@ pub fn member(id: &ResourceId) -> scim_core::patch::MemberRef {
         value: id.clone(),
         member_type: None,
     }
+}
+
+/// A PUT through the public API, as scim-api makes it: `modify_resource` with a closure that puts `doc`
+/// in place of the stored document and, with `members`, replaces the whole member list (without, the
+/// list is kept).
+pub fn replace(
+    storage: &Storage,
+    ctx: &WriteContext,
+    kind: ResourceKind,
+    id: &ResourceId,
+    expected_version: Option<i64>,
+    doc: Value,
+    members: Option<&[MemberRef]>,
+) -> Result<StoredResource, StorageError> {
+    let member_ops: Vec<MemberOp> = members
+        .map(|m| MemberOp::ReplaceAll(m.to_vec()))
+        .into_iter()
+        .collect();
+    storage.modify_resource(ctx, kind, id, expected_version, move |stored| {
+        *stored = doc;
+        Ok(member_ops)
+    })
 }

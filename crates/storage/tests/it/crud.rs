@@ -86,16 +86,16 @@ storage::backend_tests!(group_display_name_is_unique_case_insensitively, |db| {
     }
     // Renaming a group onto another's name is refused too.
     let g2 = create_group(&db, &t, "Sales");
-    let err = db
-        .replace_resource(
-            &ctx(&t),
-            ResourceKind::Group,
-            &g2.id,
-            None,
-            group_doc("engineering"),
-            None,
-        )
-        .unwrap_err();
+    let err = replace(
+        &db,
+        &ctx(&t),
+        ResourceKind::Group,
+        &g2.id,
+        None,
+        group_doc("engineering"),
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, StorageError::Uniqueness(_)), "{err:?}");
 });
 
@@ -105,38 +105,45 @@ storage::backend_tests!(replace_bumps_version_and_checks_expected_version, |db| 
     let later = t0() + Duration::seconds(10);
     let mut doc = user_doc("alice");
     doc["displayName"] = json!("Alice A");
-    let replaced = db
-        .replace_resource(
-            &ctx_at(&t, later),
-            ResourceKind::User,
-            &u.id,
-            Some(1),
-            doc.clone(),
-            None,
-        )
-        .unwrap();
+    let replaced = replace(
+        &db,
+        &ctx_at(&t, later),
+        ResourceKind::User,
+        &u.id,
+        Some(1),
+        doc.clone(),
+        None,
+    )
+    .unwrap();
     assert_eq!(replaced.version, 2);
     assert_eq!(replaced.created, t0());
     assert_eq!(replaced.last_modified, later);
-    let err = db
-        .replace_resource(&ctx(&t), ResourceKind::User, &u.id, Some(1), doc.clone(), None)
-        .unwrap_err();
+    let err = replace(
+        &db,
+        &ctx(&t),
+        ResourceKind::User,
+        &u.id,
+        Some(1),
+        doc.clone(),
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, StorageError::PreconditionFailed(_)), "{err:?}");
     let got = db
         .get_resource(&t, ResourceKind::User, &u.id, Expand::NONE)
         .unwrap();
     assert_eq!(got.version, 2);
     assert_eq!(got.doc["displayName"], "Alice A");
-    let err = db
-        .replace_resource(
-            &ctx(&t),
-            ResourceKind::User,
-            &ResourceId::new("x"),
-            None,
-            doc,
-            None,
-        )
-        .unwrap_err();
+    let err = replace(
+        &db,
+        &ctx(&t),
+        ResourceKind::User,
+        &ResourceId::new("x"),
+        None,
+        doc,
+        None,
+    )
+    .unwrap_err();
     assert!(matches!(err, StorageError::NotFound(_)), "{err:?}");
 });
 
@@ -232,7 +239,15 @@ storage::backend_tests!(tenants_never_see_each_others_resources, |db| {
         Err(StorageError::NotFound(_))
     ));
     assert!(matches!(
-        db.replace_resource(&ctx(&a), ResourceKind::User, &ub.id, None, user_doc("x"), None),
+        replace(
+            &db,
+            &ctx(&a),
+            ResourceKind::User,
+            &ub.id,
+            None,
+            user_doc("x"),
+            None
+        ),
         Err(StorageError::NotFound(_))
     ));
     assert!(matches!(

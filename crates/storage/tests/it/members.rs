@@ -259,21 +259,33 @@ storage::backend_tests!(replace_with_members_replaces_the_whole_list, |db| {
             Some(&[member(&a.id)]),
         )
         .unwrap();
+    replace(
+        &db,
+        &ctx(&t),
+        ResourceKind::Group,
+        &g.id,
+        Some(1),
+        group_doc("g2"),
+        Some(&[member(&b.id)]),
+    )
+    .unwrap();
+    // `modify_resource` returns the group without its member list: read it back.
     let r = db
-        .replace_resource(
-            &ctx(&t),
-            ResourceKind::Group,
-            &g.id,
-            Some(1),
-            group_doc("g2"),
-            Some(&[member(&b.id)]),
-        )
+        .get_resource(&t, ResourceKind::Group, &g.id, Expand::ALL)
         .unwrap();
     assert_eq!(r.members.unwrap().len(), 1);
     assert_eq!(member_ids(&db, &t, &g.id), [b.id.to_string()]);
     // Without members the list is kept.
-    db.replace_resource(&ctx(&t), ResourceKind::Group, &g.id, None, group_doc("g3"), None)
-        .unwrap();
+    replace(
+        &db,
+        &ctx(&t),
+        ResourceKind::Group,
+        &g.id,
+        None,
+        group_doc("g3"),
+        None,
+    )
+    .unwrap();
     assert_eq!(member_ids(&db, &t, &g.id), [b.id.to_string()]);
 });
 

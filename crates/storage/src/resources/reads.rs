@@ -1,0 +1,144 @@
+//! Resource reads: one resource by id, or a filtered, sorted page, with `members` / `groups` expanded as
+//! asked. Filters and sort keys are compiled to SQL by `filter_sql`.
+
+use diesel::prelude::*;
+use scim_core::{ResourceId, ResourceKind, TenantId};
+
+use super::members::expand_resources;
+use super::rows::{ResourceHead, head_to_stored, not_found};
+use crate::connection::{DbConnection, read_transaction};
+use crate::error::StorageError;
+use crate::schema::resources;
+use crate::{Expand, Reader, ResourcePage, ResourceQuery, Storage, StoredResource};
+
+impl Storage {
+    /// The resource (of this kind, in this tenant), with members/groups as `expand` asks; `NotFound`.
+    pub fn get_resource(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &ResourceId,
+        expand: Expand,
+    ) -> Result<StoredResource, StorageError> {
+        self.reader()?.get_resource(tenant, kind, id, expand)
+    }
+
+    /// A filtered, sorted page and the total count, both computed in SQL from one snapshot.
+    pub fn query_resources(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        query: &ResourceQuery,
+    ) -> Result<ResourcePage, StorageError> {
+        self.reader()?.query_resources(tenant, kind, query)
+    }
+}
+
+/// Reads, on a connection the caller checked out ([`Storage::reader`], [`Storage::quick_reader`]).
+impl Reader {
+    /// The resource (of this kind, in this tenant), with members/groups as `expand` asks; `NotFound`.
+    pub fn get_resource(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &ResourceId,
+        expand: Expand,
+    ) -> Result<StoredResource, StorageError> {
+        let conn = &mut *self.conn;
+        let body = |conn: &mut DbConnection| {
+            let head = resources::table
+                .filter(resources::tenant_id.eq(tenant.as_str()))
+                .filter(resources::resource_type.eq(kind.as_str()))
+                .filter(resources::id.eq(id.as_str()))
+                .select(ResourceHead::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(|| not_found(kind, id.as_str()))?;
+            let mut stored = head_to_stored(head)?;
+            expand_resources(conn, tenant, std::slice::from_mut(&mut stored), expand)?;
+            Ok(stored)
+        };
+        let needs_snapshot =
+            (expand.members && kind == ResourceKind::Group) || (expand.groups && kind == ResourceKind::User);
+        if needs_snapshot {
+            read_transaction(conn, body)
+        } else {
+            body(conn)
+        }
+    }
+
+    /// A filtered, sorted page and the total count, both computed in SQL from one snapshot.
+    pub fn query_resources(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        query: &ResourceQuery,
+    ) -> Result<ResourcePage, StorageError> {
+        read_transaction(&mut self.conn, |conn| {
+            let dialect = conn.dialect();
+            let condition = query
+                .filter
+                .as_ref()
+                .map(|f| crate::filter_sql::compile(dialect, kind, f))
+                .transpose()?;
+            let base = || {
+                resources::table
+                    .filter(resources::tenant_id.eq(tenant.as_str()))
+                    .filter(resources::resource_type.eq(kind.as_str()))
+                    .into_boxed()
+            };
+            let count_matches = |conn: &mut DbConnection| {
+                let mut count_query = base();
+                if let Some(c) = condition.clone() {
+                    count_query = count_query.filter(c);
+                }
+                count_query.count().get_result::<i64>(conn)
+            };
+            if query.count == 0 {
+                let total = count_matches(conn)?;
+                return Ok(ResourcePage {
+                    total_results: u64::try_from(total).unwrap_or_default(),
+                    resources: Vec::new(),
+                });
+            }
+            let mut page = base().select(ResourceHead::as_select());
+            if let Some(c) = condition.clone() {
+                page = page.filter(c);
+            }
+            page = match &query.sort_by {
+                Some(path) => page
+                    .order(crate::filter_sql::sort_key(
+                        dialect,
+                        kind,
+                        path,
+                        query.descending,
+                    )?)
+                    .then_order_by(resources::created_at.asc())
+                    .then_order_by(resources::id.asc()),
+                None => page
+                    .order(resources::created_at.asc())
+                    .then_order_by(resources::id.asc()),
+            };
+            let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
+            let offset = i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX);
+            let heads = page.limit(limit).offset(offset).load(conn)?;
+            // A first page that is not full holds every match: its length is the total, and the COUNT
+            // query is skipped. This is the common case of IdP lookups (`userName eq ...`).
+            let page_len = u64::try_from(heads.len()).unwrap_or(u64::MAX);
+            let total_results = if offset == 0 && page_len < query.count {
+                page_len
+            } else {
+                u64::try_from(count_matches(conn)?).unwrap_or_default()
+            };
+            let mut list = heads
+                .into_iter()
+                .map(head_to_stored)
+                .collect::<Result<Vec<_>, _>>()?;
+            expand_resources(conn, tenant, &mut list, query.expand)?;
+            Ok(ResourcePage {
+                total_results,
+                resources: list,
+            })
+        })
+    }
+}

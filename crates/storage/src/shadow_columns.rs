@@ -1,0 +1,155 @@
+//! The shadow columns of a resource row: the attributes IdPs match on, copied out of the JSON document on
+//! every write so that lookups and uniqueness are index work.
+//!
+//! Strategy: lowercase copies are computed in Rust, not by the database, so case-insensitive uniqueness
+//! (`userName` for Users, `displayName` for Groups in `group_name_lower`) folds Unicode the same way on
+//! SQLite and PostgreSQL. A value longer than [`MAX_INDEXED_BYTES`] is refused with `InvalidValue` rather
+//! than stored unindexed: PostgreSQL limits a b-tree entry to about 2.7 kB.
+
+use diesel::prelude::*;
+use scim_core::{ResourceKind, ScimError};
+use serde_json::{Map, Value};
+
+use crate::error::StorageError;
+use crate::schema::resources;
+
+/// Longest value (in bytes) accepted for an indexed attribute (`userName`, `displayName`, `externalId`,
+/// work email). Longer values are refused rather than silently not indexed.
+pub const MAX_INDEXED_BYTES: usize = 1024;
+
+/// The indexed shadow columns of one document.
+#[derive(Debug, Clone, PartialEq, AsChangeset)]
+#[diesel(table_name = resources, treat_none_as_null = true)]
+pub(crate) struct ShadowColumns {
+    pub user_name: Option<String>,
+    pub user_name_lower: Option<String>,
+    pub display_name: Option<String>,
+    pub display_name_lower: Option<String>,
+    pub group_name_lower: Option<String>,
+    pub external_id: Option<String>,
+    pub active: Option<bool>,
+    pub work_email_lower: Option<String>,
+}
+
+impl ShadowColumns {
+    /// Reads the indexed attributes of a (validated, canonically-cased) document.
+    pub(crate) fn extract(
+        kind: ResourceKind,
+        doc: &Map<String, Value>,
+    ) -> Result<ShadowColumns, StorageError> {
+        let user_name = match kind {
+            ResourceKind::User => Some(
+                indexed_str(doc, "userName")?
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| ScimError::InvalidValue("userName is required".to_owned()))?,
+            ),
+            ResourceKind::Group => None,
+        };
+        let display_name = indexed_str(doc, "displayName")?;
+        let group_name_lower = match kind {
+            ResourceKind::Group => Some(
+                display_name
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| ScimError::InvalidValue("displayName is required".to_owned()))?
+                    .to_lowercase(),
+            ),
+            ResourceKind::User => None,
+        };
+        let work_email = work_email(doc)?;
+        Ok(ShadowColumns {
+            user_name_lower: user_name.as_deref().map(str::to_lowercase),
+            user_name,
+            display_name_lower: display_name.as_deref().map(str::to_lowercase),
+            display_name,
+            group_name_lower,
+            external_id: indexed_str(doc, "externalId")?,
+            active: doc.get("active").and_then(Value::as_bool),
+            work_email_lower: work_email.map(|e| e.to_lowercase()),
+        })
+    }
+}
+
+/// The work email: the primary one among `type` "work" (case-insensitive) emails, else the first.
+fn work_email(doc: &Map<String, Value>) -> Result<Option<String>, StorageError> {
+    let Some(Value::Array(emails)) = doc.get("emails") else {
+        return Ok(None);
+    };
+    let work: Vec<&Map<String, Value>> = emails
+        .iter()
+        .filter_map(Value::as_object)
+        .filter(|e| {
+            e.get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("work"))
+        })
+        .filter(|e| e.get("value").is_some_and(Value::is_string))
+        .collect();
+    let chosen = work
+        .iter()
+        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+        .or(work.first());
+    match chosen {
+        Some(email) => indexed_str(email, "value"),
+        None => Ok(None),
+    }
+}
+
+/// The string at `key`; `None` when absent or not a string; `InvalidValue` when too long to index.
+fn indexed_str(doc: &Map<String, Value>, key: &str) -> Result<Option<String>, StorageError> {
+    match doc.get(key) {
+        Some(Value::String(s)) => {
+            if s.len() > MAX_INDEXED_BYTES {
+                return Err(ScimError::InvalidValue(format!(
+                    "{key} is longer than {MAX_INDEXED_BYTES} bytes"
+                ))
+                .into());
+            }
+            Ok(Some(s.clone()))
+        }
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn extracts_lowercase_shadow_columns_and_the_primary_work_email() {
+        let doc = obj(json!({
+            "userName": "ÄLICE@Example.com",
+            "displayName": "Alice",
+            "externalId": "Ext-1",
+            "active": false,
+            "emails": [
+                {"type": "home", "value": "home@x"},
+                {"type": "Work", "value": "First@X"},
+                {"type": "work", "value": "Primary@X", "primary": true}
+            ]
+        }));
+        let idx = ShadowColumns::extract(ResourceKind::User, &doc).unwrap();
+        assert_eq!(idx.user_name_lower.as_deref(), Some("älice@example.com"));
+        assert_eq!(idx.display_name_lower.as_deref(), Some("alice"));
+        assert_eq!(idx.group_name_lower, None);
+        assert_eq!(idx.external_id.as_deref(), Some("Ext-1"));
+        assert_eq!(idx.active, Some(false));
+        assert_eq!(idx.work_email_lower.as_deref(), Some("primary@x"));
+    }
+
+    #[test]
+    fn groups_get_a_group_name_and_users_need_a_user_name() {
+        let idx = ShadowColumns::extract(ResourceKind::Group, &obj(json!({"displayName": "Ops"}))).unwrap();
+        assert_eq!(idx.group_name_lower.as_deref(), Some("ops"));
+        assert!(ShadowColumns::extract(ResourceKind::User, &obj(json!({"displayName": "x"}))).is_err());
+        assert!(ShadowColumns::extract(ResourceKind::Group, &obj(json!({}))).is_err());
+    }
+}
