@@ -17,7 +17,7 @@
 //! - `rows.rs`: the `resources` and `events` rows and the steps every write shares (document
 //!   normalisation, row lock, version check, event, error wording, row to `StoredResource`).
 //! - `members.rs`: membership changes (`MemberOp`s) and the loading of `members` / `groups` for reads.
-//! - `writes.rs`: `Storage::{create,replace,modify,delete}_resource`.
+//! - `writes.rs`: `Storage::{create,modify,delete}_resource`.
 //! - `reads.rs`: `get_resource` and `query_resources`, on a [`Reader`](crate::Reader) or through `Storage`.
 
 mod members;
