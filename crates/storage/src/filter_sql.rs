@@ -1,9 +1,10 @@
 //! Compiles a resolved SCIM filter (RFC 7644 §3.4.2.2) and a `sortBy` path into SQL, per dialect.
 //!
 //! Strategy:
-//! - The match over [`ResolvedFilter`] and [`CompareOp`] is exhaustive (no `_ =>`), so a new operator
-//!   cannot be skipped silently. Anything that cannot be compiled is `Scim(InvalidFilter)` (a 400), never
-//!   a 500.
+//! - The match over [`ResolvedFilter`] and [`Comparison`] is exhaustive (no `_ =>`), so a new operator
+//!   cannot be skipped silently. Comparisons arrive typed by their attribute, so there is no operator/type
+//!   mismatch left to refuse; anything else that cannot be compiled is `Scim(InvalidFilter)` (a 400),
+//!   never a 500.
 //! - Attributes IdPs match on use the indexed shadow columns: `id`, `userName` (`user_name_lower`),
 //!   `displayName` (`display_name_lower`), `externalId`, `active`, `meta.created`, `meta.lastModified`,
 //!   `meta.resourceType`, and the Entra form `emails[type eq "work" and value eq "x"]`
@@ -20,15 +21,16 @@
 //!   doubles), booleans only with `eq`/`ne`; `dateTime` document values compare as ISO 8601 strings
 //!   (scim-core's evaluator compares instants: equal for values in one canonical format), indexed times as
 //!   timestamps. `pr` means present and not null, `""`, `[]` or `{}` (on a multi-valued attribute: some
-//!   element is); `eq null` is "not present", `ne null` is `pr`. As in `scim_core::filter::matches`, `ne`
-//!   is exactly `not eq` (true when the attribute is missing; on a multi-valued attribute "no value
-//!   equals"), and `not` is true when its operand is false or unknown (`NOT COALESCE(x, FALSE)`).
+//!   element is); the resolver has already turned `eq null` into `not pr` and `ne null` into `pr`. As in
+//!   `scim_core::filter::matches`, `ne` is exactly `not eq` (true when the attribute is missing; on a
+//!   multi-valued attribute "no value equals"), and `not` is true when its operand is false or unknown
+//!   (`NOT COALESCE(x, FALSE)`).
 //! - Sorting uses the indexed column when there is one, else the JSON value (the first element of a
 //!   multi-valued attribute); ascending puts missing values last, descending first.
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::NaiveDateTime;
 use diesel::sql_types::{Bool, Text};
-use scim_core::filter::{CompValue, CompareOp, ResolvedFilter, ResolvedPath};
+use scim_core::filter::{Comparison, OrderingOp, ResolvedFilter, ResolvedPath, SubstringOp, TextOp};
 use scim_core::schema::AttributeType;
 use scim_core::{ResourceKind, ScimError};
 
@@ -73,10 +75,7 @@ pub(crate) fn sort_key(
     descending: bool,
 ) -> Result<SqlFrag<Text>, StorageError> {
     let c = Compiler { dialect, kind };
-    let collate = match dialect {
-        Dialect::Postgres => " COLLATE \"C\"",
-        Dialect::Sqlite => "",
-    };
+    let collate = c.byte_order();
     let mut key = match c.indexed(path) {
         Some(Indexed::Text { column, lowered }) => {
             let mut f = SqlFrag::new().sql(column);
@@ -182,7 +181,7 @@ impl Compiler {
             return Err(invalid("the filter is nested too deeply"));
         }
         match f {
-            ResolvedFilter::Compare { path, op, value } => self.compare(path, *op, value, scope),
+            ResolvedFilter::Compare { path, comparison } => self.compare(path, comparison, scope),
             ResolvedFilter::Present(path) => self.present(path, scope),
             ResolvedFilter::Not(inner) => Ok(Frag::new()
                 .sql("(NOT COALESCE(")
@@ -261,18 +260,26 @@ impl Compiler {
         }
     }
 
-    /// One comparison on an indexed column, or Entra's `emails[type eq "work" and value eq "..."]`.
+    /// One comparison on an indexed column, or Entra's `emails[type eq "work" and value eq "..."]`; also a
+    /// presence test on an indexed column and its negation, which is what `eq null` / `ne null` on one
+    /// resolve to.
     fn is_index_lookup(&self, filter: &ResolvedFilter) -> bool {
-        match filter {
-            ResolvedFilter::Compare { path, .. } => matches!(
+        let is_column = |path| {
+            matches!(
                 self.indexed(path),
                 Some(Indexed::Text { .. } | Indexed::Bool(_) | Indexed::Time(_))
-            ),
+            )
+        };
+        match filter {
+            ResolvedFilter::Compare { path, comparison } => {
+                self.column_comparison(path, comparison).is_some()
+            }
+            ResolvedFilter::Present(path) => is_column(path),
+            ResolvedFilter::Not(inner) => {
+                matches!(&**inner, ResolvedFilter::Present(path) if is_column(path))
+            }
             ResolvedFilter::ValuePath { path, filter } => self.work_email(path, filter).is_some(),
-            ResolvedFilter::Present(_)
-            | ResolvedFilter::Not(_)
-            | ResolvedFilter::And(..)
-            | ResolvedFilter::Or(..) => false,
+            ResolvedFilter::And(..) | ResolvedFilter::Or(..) => false,
         }
     }
 
@@ -462,6 +469,14 @@ impl Compiler {
         }
     }
 
+    /// The collation that orders text by bytes, as SQLite does by default.
+    fn byte_order(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Postgres => " COLLATE \"C\"",
+            Dialect::Sqlite => "",
+        }
+    }
+
     fn lower<T>(&self, f: SqlFrag<T>) -> SqlFrag<T> {
         let func = match self.dialect {
             Dialect::Sqlite => "scim_lower(",
@@ -548,9 +563,12 @@ impl Compiler {
             match f {
                 ResolvedFilter::Compare {
                     path,
-                    op: CompareOp::Eq,
-                    value: CompValue::String(s),
-                } if path.sub.as_deref() == Some(sub) && !path.case_exact => Some(s.clone()),
+                    comparison:
+                        Comparison::Text {
+                            op: TextOp::Ordering(OrderingOp::Eq),
+                            value,
+                        },
+                } if path.sub.as_deref() == Some(sub) && !path.case_exact => Some(value.clone()),
                 _ => None,
             }
         };
@@ -633,105 +651,107 @@ impl Compiler {
     fn compare(
         &self,
         path: &ResolvedPath,
-        op: CompareOp,
-        value: &CompValue,
+        comparison: &Comparison,
         scope: Scope,
     ) -> Result<Frag, StorageError> {
-        // `eq null` / `ne null`: absence / presence.
-        if let CompValue::Null = value {
-            let present = self.present(path, scope)?;
-            return match op {
-                CompareOp::Eq => Ok(Frag::new().sql("(NOT ").frag(present).sql(")")),
-                CompareOp::Ne => Ok(present),
-                CompareOp::Co
-                | CompareOp::Sw
-                | CompareOp::Ew
-                | CompareOp::Gt
-                | CompareOp::Ge
-                | CompareOp::Lt
-                | CompareOp::Le => Err(invalid("null can only be compared with eq or ne")),
-            };
-        }
-        if let CompValue::String(s) = value
-            && s.contains('\0')
+        if let Comparison::Text { value, .. } = comparison
+            && value.contains('\0')
         {
             return Err(invalid("filter values must not contain NUL characters"));
         }
-        match scope {
+        let cmp = match scope {
             Scope::Resource => {
-                let any_value = path.multi_valued || self.membership(path).is_some();
-                if any_value && op == CompareOp::Ne {
-                    // `ne` is exactly `not eq` (as in scim-core's evaluator): on a multi-valued attribute it
-                    // means "no value equals", not "some value differs".
-                    return Ok(not_true(self.compare(path, CompareOp::Eq, value, scope)?));
-                }
                 if let Some(m) = self.membership(path) {
-                    let col = self.membership_column(m, path)?;
-                    let cmp = self.text_compare(SqlFrag::new().sql(col), true, false, op, value)?;
-                    return Ok(self.exists_membership(m, cmp));
+                    let cmp = self.membership_compare(m, path, comparison)?;
+                    self.exists_membership(m, cmp)
+                } else if let Some(column) = self.column_comparison(path, comparison) {
+                    self.column_compare(column, path.case_exact)
+                } else if let Some(Indexed::Unsupported(what)) = self.indexed(path) {
+                    return Err(invalid(format!("{what} cannot be filtered")));
+                } else if path.multi_valued {
+                    let inner = self.json_compare(&self.json_loc(path, Scope::Element)?, path, comparison)?;
+                    self.exists_elements(path, inner)?
+                } else {
+                    self.json_compare(&self.json_loc(path, scope)?, path, comparison)?
                 }
-                if let Some(idx) = self.indexed(path) {
-                    return self.indexed_compare(idx, path, op, value);
-                }
-                if path.multi_valued {
-                    let inner = self.json_compare(&self.json_loc(path, Scope::Element)?, path, op, value)?;
-                    return self.exists_elements(path, inner);
-                }
-                self.json_compare(&self.json_loc(path, scope)?, path, op, value)
             }
-            Scope::Element => self.json_compare(&self.json_loc(path, scope)?, path, op, value),
-            Scope::Membership(m) => {
-                let col = self.membership_column(m, path)?;
-                self.text_compare(SqlFrag::new().sql(col), true, false, op, value)
+            Scope::Element => self.json_compare(&self.json_loc(path, scope)?, path, comparison)?,
+            Scope::Membership(m) => self.membership_compare(m, path, comparison)?,
+        };
+        // `ne` is exactly `not eq`, as in scim-core's evaluator: everything above compiles `ne` as `=`, and
+        // negating the whole makes it true when the attribute is missing (NULL) and, on a multi-valued
+        // attribute, mean "no value equals" rather than "some value differs".
+        Ok(if comparison.is_ne() { not_true(cmp) } else { cmp })
+    }
+
+    /// `comparison` on `path`'s indexed column, if it has one of the comparison's type. The resolver types
+    /// every comparison by its attribute, and each column holds its attribute's type, so a core attribute's
+    /// comparison never misses its column.
+    fn column_comparison<'c>(
+        &self,
+        path: &ResolvedPath,
+        comparison: &'c Comparison,
+    ) -> Option<ColumnComparison<'c>> {
+        match (self.indexed(path)?, comparison) {
+            (Indexed::Text { column, lowered }, Comparison::Text { op, value }) => {
+                Some(ColumnComparison::Text {
+                    column,
+                    lowered,
+                    op: *op,
+                    value,
+                })
             }
+            (Indexed::Bool(column), Comparison::Boolean { value, .. }) => Some(ColumnComparison::Bool {
+                column,
+                value: *value,
+            }),
+            (Indexed::Time(column), Comparison::DateTime { op, value }) => Some(ColumnComparison::Time {
+                column,
+                op: *op,
+                value: crate::to_db_time(value.instant.to_utc()),
+            }),
+            (
+                Indexed::Text { .. },
+                Comparison::Number { .. } | Comparison::Boolean { .. } | Comparison::DateTime { .. },
+            )
+            | (
+                Indexed::Bool(_),
+                Comparison::Text { .. } | Comparison::Number { .. } | Comparison::DateTime { .. },
+            )
+            | (
+                Indexed::Time(_),
+                Comparison::Text { .. } | Comparison::Number { .. } | Comparison::Boolean { .. },
+            )
+            | (Indexed::Unsupported(_), _) => None,
         }
     }
 
-    fn indexed_compare(
-        &self,
-        idx: Indexed,
-        path: &ResolvedPath,
-        op: CompareOp,
-        value: &CompValue,
-    ) -> Result<Frag, StorageError> {
-        match idx {
-            Indexed::Text { column, lowered } => {
-                let case_exact = path.case_exact && !lowered;
-                self.text_compare(SqlFrag::new().sql(column), case_exact, lowered, op, value)
-            }
-            Indexed::Bool(column) => self.bool_compare(
-                |b| {
-                    Frag::new()
-                        .sql("(")
-                        .sql(column)
-                        .sql(" = ")
-                        .bind(BindValue::Bool(b))
-                        .sql(")")
-                },
+    fn column_compare(&self, comparison: ColumnComparison<'_>, case_exact: bool) -> Frag {
+        match comparison {
+            ColumnComparison::Text {
+                column,
+                lowered,
                 op,
                 value,
-                path,
+            } => self.text_compare(
+                SqlFrag::new().sql(column),
+                case_exact && !lowered,
+                lowered,
+                op,
+                value,
             ),
-            Indexed::Time(column) => {
-                let CompValue::String(s) = value else {
-                    return Err(invalid(format!(
-                        "{} must be compared with a dateTime string",
-                        display(path)
-                    )));
-                };
-                let t = parse_time(s)?;
-                let sql_op = ordering_op(op).ok_or_else(|| {
-                    invalid(format!("{} cannot be used with {}", op_name(op), display(path)))
-                })?;
-                let cmp = Frag::new()
-                    .sql("(")
-                    .sql(column)
-                    .sql(sql_op)
-                    .bind(BindValue::Timestamp(t))
-                    .sql(")");
-                Ok(if op == CompareOp::Ne { not_true(cmp) } else { cmp })
-            }
-            Indexed::Unsupported(what) => Err(invalid(format!("{what} cannot be filtered"))),
+            ColumnComparison::Bool { column, value } => Frag::new()
+                .sql("(")
+                .sql(column)
+                .sql(" = ")
+                .bind(BindValue::Bool(value))
+                .sql(")"),
+            ColumnComparison::Time { column, op, value } => Frag::new()
+                .sql("(")
+                .sql(column)
+                .sql(ordering_op(op))
+                .bind(BindValue::Timestamp(value))
+                .sql(")"),
         }
     }
 
@@ -739,137 +759,125 @@ impl Compiler {
         &self,
         loc: &JsonLoc,
         path: &ResolvedPath,
-        op: CompareOp,
-        value: &CompValue,
+        comparison: &Comparison,
     ) -> Result<Frag, StorageError> {
-        match path.attr_type {
-            AttributeType::String
-            | AttributeType::Reference
-            | AttributeType::Binary
-            | AttributeType::DateTime => {
-                self.text_compare(self.json_text(loc), path.case_exact, false, op, value)
+        Ok(match comparison {
+            Comparison::Text { op, value } => {
+                self.text_compare(self.json_text(loc), path.case_exact, false, *op, value)
             }
-            AttributeType::Boolean => self.bool_compare(|b| self.json_is_bool(loc, b), op, value, path),
-            AttributeType::Integer | AttributeType::Decimal => {
-                let n = match value {
-                    CompValue::Number(n) => n.as_f64(),
-                    CompValue::String(s) => s.trim().parse::<f64>().ok(),
-                    CompValue::Null | CompValue::Bool(_) => None,
-                }
-                .ok_or_else(|| invalid(format!("{} must be compared with a number", display(path))))?;
-                let sql_op = ordering_op(op).ok_or_else(|| {
-                    invalid(format!(
-                        "{} cannot be used with the number {}",
-                        op_name(op),
-                        display(path)
-                    ))
-                })?;
-                let cmp = Frag::new()
+            // Stored dateTimes are JSON text: compared as text, with the literal as the client wrote it.
+            Comparison::DateTime { op, value } => self.text_compare(
+                self.json_text(loc),
+                path.case_exact,
+                false,
+                TextOp::Ordering(*op),
+                &value.text,
+            ),
+            Comparison::Boolean { value, .. } => self.json_is_bool(loc, *value),
+            Comparison::Number { op, value } => {
+                let n = value
+                    .as_f64()
+                    .ok_or_else(|| invalid(format!("{} must be compared with a number", display(path))))?;
+                Frag::new()
                     .sql("(")
                     .frag(self.json_number(loc))
-                    .sql(sql_op)
+                    .sql(ordering_op(*op))
                     .bind(BindValue::Double(n))
-                    .sql(")");
-                Ok(if op == CompareOp::Ne { not_true(cmp) } else { cmp })
+                    .sql(")")
             }
-            AttributeType::Complex => Err(invalid(format!(
-                "the complex attribute {} can only be used with pr or a value filter",
-                display(path)
-            ))),
-        }
+        })
     }
 
-    fn bool_compare(
+    /// A comparison on a `group_members` column, all of which hold text (as do the sub-attributes of
+    /// `members` and `groups` they stand for).
+    fn membership_compare(
         &self,
-        is: impl Fn(bool) -> Frag,
-        op: CompareOp,
-        value: &CompValue,
+        m: Membership,
         path: &ResolvedPath,
+        comparison: &Comparison,
     ) -> Result<Frag, StorageError> {
-        let b = match value {
-            CompValue::Bool(b) => *b,
-            // Entra sends `primary eq "True"`.
-            CompValue::String(s) if s.eq_ignore_ascii_case("true") => true,
-            CompValue::String(s) if s.eq_ignore_ascii_case("false") => false,
-            CompValue::String(_) | CompValue::Number(_) | CompValue::Null => {
-                return Err(invalid(format!(
-                    "{} must be compared with true or false",
-                    display(path)
-                )));
+        let col = self.membership_column(m, path)?;
+        match comparison {
+            Comparison::Text { op, value } => {
+                Ok(self.text_compare(SqlFrag::new().sql(col), true, false, *op, value))
             }
-        };
-        match op {
-            CompareOp::Eq => Ok(is(b)),
-            CompareOp::Ne => Ok(not_true(is(b))),
-            CompareOp::Co
-            | CompareOp::Sw
-            | CompareOp::Ew
-            | CompareOp::Gt
-            | CompareOp::Ge
-            | CompareOp::Lt
-            | CompareOp::Le => Err(invalid(format!(
-                "{} cannot be used with the boolean {}",
-                op_name(op),
-                display(path)
-            ))),
+            Comparison::Number { .. } | Comparison::Boolean { .. } | Comparison::DateTime { .. } => {
+                Err(invalid(format!(
+                    "{} holds text and can only be compared with a string",
+                    display(path)
+                )))
+            }
         }
     }
 
     /// Compares a text expression. `lowered`: the expression already holds a Rust-lowercased value, so
     /// the literal is lowercased in Rust; otherwise a case-insensitive compare lowers both sides in SQL.
+    /// `ne` compiles as `=` ([`Self::compare`] negates it).
     fn text_compare(
         &self,
         lhs: SqlFrag<Text>,
         case_exact: bool,
         lowered: bool,
-        op: CompareOp,
-        value: &CompValue,
-    ) -> Result<Frag, StorageError> {
-        let literal = match value {
-            CompValue::String(s) => s.clone(),
-            CompValue::Bool(b) => b.to_string(),
-            CompValue::Number(n) => n.to_string(),
-            CompValue::Null => return Err(invalid("null cannot be compared here")),
-        };
+        op: TextOp,
+        value: &str,
+    ) -> Frag {
         let (lhs, rhs) = if case_exact {
-            (lhs, SqlFrag::<Text>::new().text(literal_for(op, &literal)))
+            (lhs, SqlFrag::<Text>::new().text(literal_for(op, value)))
         } else if lowered {
             (
                 lhs,
-                SqlFrag::<Text>::new().text(literal_for(op, &literal.to_lowercase())),
+                SqlFrag::<Text>::new().text(literal_for(op, &value.to_lowercase())),
             )
         } else {
             (
                 self.lower(lhs),
-                self.lower(SqlFrag::<Text>::new().text(literal_for(op, &literal))),
+                self.lower(SqlFrag::<Text>::new().text(literal_for(op, value))),
             )
         };
-        let collate = match self.dialect {
-            Dialect::Postgres => " COLLATE \"C\"",
-            Dialect::Sqlite => "",
-        };
-        let cmp = match op {
-            CompareOp::Eq | CompareOp::Ne => Frag::new().sql("(").frag(lhs).sql(" = ").frag(rhs).sql(")"),
-            CompareOp::Co | CompareOp::Sw | CompareOp::Ew => Frag::new()
+        match op {
+            TextOp::Ordering(op) => {
+                // Equality needs no collation; ordering is by bytes on both backends.
+                let collate = match op {
+                    OrderingOp::Eq | OrderingOp::Ne => "",
+                    OrderingOp::Gt | OrderingOp::Ge | OrderingOp::Lt | OrderingOp::Le => self.byte_order(),
+                };
+                Frag::new()
+                    .sql("(")
+                    .frag(lhs)
+                    .sql(collate)
+                    .sql(ordering_op(op))
+                    .frag(rhs)
+                    .sql(collate)
+                    .sql(")")
+            }
+            TextOp::Substring(_) => Frag::new()
                 .sql("(")
                 .frag(lhs)
                 .sql(" LIKE ")
                 .frag(rhs)
                 .sql(" ESCAPE '\\')"),
-            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
-                let sql_op = ordering_op(op).unwrap_or(" = ");
-                Frag::new()
-                    .sql("(")
-                    .frag(lhs)
-                    .sql(collate)
-                    .sql(sql_op)
-                    .frag(rhs)
-                    .sql(collate)
-                    .sql(")")
-            }
-        };
-        Ok(if op == CompareOp::Ne { not_true(cmp) } else { cmp })
+        }
     }
+}
+
+/// A comparison an indexed column answers, in the column's terms.
+#[derive(Debug, Clone, Copy)]
+enum ColumnComparison<'c> {
+    Text {
+        column: &'static str,
+        lowered: bool,
+        op: TextOp,
+        value: &'c str,
+    },
+    Bool {
+        column: &'static str,
+        value: bool,
+    },
+    Time {
+        column: &'static str,
+        op: OrderingOp,
+        value: NaiveDateTime,
+    },
 }
 
 /// `NOT COALESCE(f, FALSE)`: true when `f` is false or unknown (missing attribute).
@@ -878,40 +886,24 @@ fn not_true(f: Frag) -> Frag {
 }
 
 /// The bound literal: a `LIKE` pattern for co/sw/ew, the value itself otherwise.
-fn literal_for(op: CompareOp, value: &str) -> String {
+fn literal_for(op: TextOp, value: &str) -> String {
     match op {
-        CompareOp::Co => format!("%{}%", like_escape(value)),
-        CompareOp::Sw => format!("{}%", like_escape(value)),
-        CompareOp::Ew => format!("%{}", like_escape(value)),
-        CompareOp::Eq | CompareOp::Ne | CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
-            value.to_owned()
-        }
+        TextOp::Substring(SubstringOp::Contains) => format!("%{}%", like_escape(value)),
+        TextOp::Substring(SubstringOp::StartsWith) => format!("{}%", like_escape(value)),
+        TextOp::Substring(SubstringOp::EndsWith) => format!("%{}", like_escape(value)),
+        TextOp::Ordering(_) => value.to_owned(),
     }
 }
 
-/// The SQL operator of an ordering or equality compare (`ne` is compiled as `NOT (=)`).
-fn ordering_op(op: CompareOp) -> Option<&'static str> {
+/// The SQL operator of an ordering or equality compare; `ne` is `=` under the negation
+/// [`Compiler::compare`] adds.
+fn ordering_op(op: OrderingOp) -> &'static str {
     match op {
-        CompareOp::Eq | CompareOp::Ne => Some(" = "),
-        CompareOp::Gt => Some(" > "),
-        CompareOp::Ge => Some(" >= "),
-        CompareOp::Lt => Some(" < "),
-        CompareOp::Le => Some(" <= "),
-        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => None,
-    }
-}
-
-fn op_name(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "eq",
-        CompareOp::Ne => "ne",
-        CompareOp::Co => "co",
-        CompareOp::Sw => "sw",
-        CompareOp::Ew => "ew",
-        CompareOp::Gt => "gt",
-        CompareOp::Ge => "ge",
-        CompareOp::Lt => "lt",
-        CompareOp::Le => "le",
+        OrderingOp::Eq | OrderingOp::Ne => " = ",
+        OrderingOp::Gt => " > ",
+        OrderingOp::Ge => " >= ",
+        OrderingOp::Lt => " < ",
+        OrderingOp::Le => " <= ",
     }
 }
 
@@ -920,13 +912,6 @@ fn display(path: &ResolvedPath) -> String {
         Some(sub) => format!("{}.{sub}", path.attr),
         None => path.attr.clone(),
     }
-}
-
-/// An RFC 3339 / xsd:dateTime literal as a UTC timestamp, truncated to what is stored.
-fn parse_time(s: &str) -> Result<NaiveDateTime, StorageError> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| crate::to_db_time(t.to_utc()))
-        .map_err(|e| invalid(format!("{s:?} is not a dateTime: {e}")))
 }
 
 #[cfg(test)]
@@ -951,43 +936,58 @@ mod tests {
         }
     }
 
+    /// What the compiler itself refuses (operator/type mismatches cannot be written in the typed resolved
+    /// form; the resolver refuses them, see scim-core's `resolve.rs`): a 400 `invalidFilter`, never a 500.
     #[test]
-    fn unsupported_operator_type_pairs_are_invalid_filter_not_internal() {
+    fn refused_filters_are_invalid_filter_not_internal() {
         let c = Compiler {
             dialect: Dialect::Sqlite,
             kind: ResourceKind::User,
         };
+        let text = |path, value: &str| ResolvedFilter::Compare {
+            path,
+            comparison: Comparison::Text {
+                op: TextOp::Ordering(OrderingOp::Eq),
+                value: value.to_owned(),
+            },
+        };
+        let emails = path("emails", None, AttributeType::Complex, false, true);
         let cases = [
-            ResolvedFilter::Compare {
-                path: path("active", None, AttributeType::Boolean, false, false),
-                op: CompareOp::Gt,
-                value: CompValue::Bool(true),
-            },
-            ResolvedFilter::Compare {
-                path: path("meta", Some("created"), AttributeType::DateTime, false, false),
-                op: CompareOp::Co,
-                value: CompValue::String("2020".into()),
-            },
-            ResolvedFilter::Compare {
-                path: path("meta", Some("created"), AttributeType::DateTime, false, false),
-                op: CompareOp::Gt,
-                value: CompValue::String("yesterday".into()),
-            },
-            ResolvedFilter::Compare {
-                path: path("name", None, AttributeType::Complex, false, false),
-                op: CompareOp::Eq,
-                value: CompValue::String("x".into()),
-            },
-            ResolvedFilter::Compare {
-                path: path("userName", None, AttributeType::String, false, false),
-                op: CompareOp::Eq,
-                value: CompValue::String("a\0b".into()),
-            },
+            (
+                text(
+                    path("userName", None, AttributeType::String, false, false),
+                    "a\0b",
+                ),
+                "filter values must not contain NUL characters",
+            ),
+            (
+                text(
+                    path("meta", Some("version"), AttributeType::String, true, false),
+                    "W/\"1\"",
+                ),
+                "meta.version cannot be filtered",
+            ),
+            (
+                ResolvedFilter::ValuePath {
+                    path: emails.clone(),
+                    filter: Box::new(ResolvedFilter::ValuePath {
+                        path: emails,
+                        filter: Box::new(ResolvedFilter::Present(path(
+                            "emails",
+                            Some("value"),
+                            AttributeType::String,
+                            false,
+                            true,
+                        ))),
+                    }),
+                },
+                "value filters cannot be nested",
+            ),
         ];
-        for f in cases {
+        for (f, detail) in cases {
             let err = c.filter(&f, Scope::Resource, 0).unwrap_err();
             assert!(
-                matches!(err, StorageError::Scim(ScimError::InvalidFilter(_))),
+                matches!(&err, StorageError::Scim(ScimError::InvalidFilter(d)) if d == detail),
                 "{f:?}: {err:?}"
             );
         }
@@ -1001,8 +1001,10 @@ mod tests {
         };
         let f = ResolvedFilter::Compare {
             path: path("title", None, AttributeType::String, false, false),
-            op: CompareOp::Eq,
-            value: CompValue::String("'; DROP TABLE resources; --".into()),
+            comparison: Comparison::Text {
+                op: TextOp::Ordering(OrderingOp::Eq),
+                value: "'; DROP TABLE resources; --".into(),
+            },
         };
         let frag = c.filter(&f, Scope::Resource, 0).unwrap();
         let debug = format!("{frag:?}");
