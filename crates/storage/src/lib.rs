@@ -6,7 +6,7 @@
 //! first; the HTTP layer runs it on a blocking thread. Every write is one transaction that also appends
 //! an `events` row. Uniqueness (case-insensitive `userName`, group `displayName`) is enforced by unique
 //! indexes on lowercase shadow columns computed in Rust, never by read-then-write. Filters, sorting and
-//! paging run in SQL (`filter_sql.rs`).
+//! paging run in SQL (`filter_sql/`).
 
 pub mod admin_audit;
 // The diesel-facing modules are public only for tests (drift test, raw checks); callers use `Storage`.

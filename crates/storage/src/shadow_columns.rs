@@ -1,11 +1,17 @@
 //! The shadow columns of a resource row: the attributes IdPs match on, copied out of the JSON document on
-//! every write so that lookups and uniqueness are index work.
+//! every write (extraction, [`ShadowColumns`]) and read by filters (the declaration, [`INDEXED_ATTRIBUTES`]
+//! and [`WORK_EMAIL`]), kept side by side so that what is written and what filters expect cannot drift apart.
 //!
 //! Strategy: lowercase copies are computed in Rust, not by the database, so case-insensitive uniqueness
 //! (`userName` for Users, `displayName` for Groups in `group_name_lower`) folds Unicode the same way on
 //! SQLite and PostgreSQL. A value longer than [`MAX_INDEXED_BYTES`] is refused with `InvalidValue` rather
 //! than stored unindexed: PostgreSQL limits a b-tree entry to about 2.7 kB.
+//!
+//! The filter compiler (`filter_sql`) reads the declaration to turn comparisons, `pr` and `sortBy` on these
+//! attributes into index lookups instead of JSON extraction. Column names come from `schema.rs`, so a
+//! renamed column fails to compile here rather than in SQL.
 
+use diesel::Column;
 use diesel::prelude::*;
 use scim_core::{ResourceKind, ScimError};
 use serde_json::{Map, Value};
@@ -16,6 +22,125 @@ use crate::schema::resources;
 /// Longest value (in bytes) accepted for an indexed attribute (`userName`, `displayName`, `externalId`,
 /// work email). Longer values are refused rather than silently not indexed.
 pub const MAX_INDEXED_BYTES: usize = 1024;
+
+/// The table holding the columns. Filters also compile to subqueries over `group_members` and JSON array
+/// elements, so a column is always named with its table.
+pub(crate) const TABLE: &str = "resources";
+
+/// One indexed column and the form of the value it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IndexedColumn {
+    /// The column's name in `schema.rs`.
+    pub(crate) name: &'static str,
+    pub(crate) holds: ColumnValue,
+}
+
+/// The form of an indexed column's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColumnValue {
+    /// Text, lowercased in Rust (`str::to_lowercase`) when `lowercased`, so that case-insensitive
+    /// comparisons and uniqueness behave the same on both backends.
+    Text {
+        lowercased: bool,
+    },
+    Boolean,
+    /// A UTC timestamp, truncated as `crate::to_db_time` does.
+    Timestamp,
+}
+
+/// A top-level attribute (or `meta` sub-attribute) of the core schemas stored in its own column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IndexedAttribute {
+    /// The attribute's canonical name.
+    pub(crate) attr: &'static str,
+    /// The sub-attribute's canonical name, for `meta.*`.
+    pub(crate) sub: Option<&'static str>,
+    /// The only resource type whose rows fill the column, if not every type's.
+    pub(crate) only_for: Option<ResourceKind>,
+    pub(crate) column: IndexedColumn,
+}
+
+/// `attr[key eq "key_value"].value`, stored in its own column: Entra looks users up by their work email
+/// with `emails[type eq "work" and value eq "…"]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IndexedValuePath {
+    pub(crate) attr: &'static str,
+    pub(crate) key: &'static str,
+    /// Matched case-insensitively.
+    pub(crate) key_value: &'static str,
+    pub(crate) value: &'static str,
+    pub(crate) only_for: ResourceKind,
+    pub(crate) column: IndexedColumn,
+}
+
+const fn column<C: Column>(holds: ColumnValue) -> IndexedColumn {
+    IndexedColumn { name: C::NAME, holds }
+}
+
+const EXACT_TEXT: ColumnValue = ColumnValue::Text { lowercased: false };
+const LOWERCASED_TEXT: ColumnValue = ColumnValue::Text { lowercased: true };
+
+/// Every attribute with its own column.
+pub(crate) const INDEXED_ATTRIBUTES: [IndexedAttribute; 8] = [
+    IndexedAttribute {
+        attr: "id",
+        sub: None,
+        only_for: None,
+        column: column::<resources::id>(EXACT_TEXT),
+    },
+    IndexedAttribute {
+        attr: "userName",
+        sub: None,
+        only_for: Some(ResourceKind::User),
+        column: column::<resources::user_name_lower>(LOWERCASED_TEXT),
+    },
+    IndexedAttribute {
+        attr: "displayName",
+        sub: None,
+        only_for: None,
+        column: column::<resources::display_name_lower>(LOWERCASED_TEXT),
+    },
+    IndexedAttribute {
+        attr: "externalId",
+        sub: None,
+        only_for: None,
+        column: column::<resources::external_id>(EXACT_TEXT),
+    },
+    IndexedAttribute {
+        attr: "active",
+        sub: None,
+        only_for: Some(ResourceKind::User),
+        column: column::<resources::active>(ColumnValue::Boolean),
+    },
+    IndexedAttribute {
+        attr: "meta",
+        sub: Some("created"),
+        only_for: None,
+        column: column::<resources::created_at>(ColumnValue::Timestamp),
+    },
+    IndexedAttribute {
+        attr: "meta",
+        sub: Some("lastModified"),
+        only_for: None,
+        column: column::<resources::last_modified>(ColumnValue::Timestamp),
+    },
+    IndexedAttribute {
+        attr: "meta",
+        sub: Some("resourceType"),
+        only_for: None,
+        column: column::<resources::resource_type>(EXACT_TEXT),
+    },
+];
+
+/// A user's work email: the primary `emails` element of type "work", else the first one, lowercased.
+pub(crate) const WORK_EMAIL: IndexedValuePath = IndexedValuePath {
+    attr: "emails",
+    key: "type",
+    key_value: "work",
+    value: "value",
+    only_for: ResourceKind::User,
+    column: column::<resources::work_email_lower>(LOWERCASED_TEXT),
+};
 
 /// The indexed shadow columns of one document.
 #[derive(Debug, Clone, PartialEq, AsChangeset)]
@@ -70,27 +195,28 @@ impl ShadowColumns {
     }
 }
 
-/// The work email: the primary one among `type` "work" (case-insensitive) emails, else the first.
+/// The work email ([`WORK_EMAIL`]): the primary one among `type` "work" (case-insensitive) emails, else the
+/// first.
 fn work_email(doc: &Map<String, Value>) -> Result<Option<String>, StorageError> {
-    let Some(Value::Array(emails)) = doc.get("emails") else {
+    let Some(Value::Array(emails)) = doc.get(WORK_EMAIL.attr) else {
         return Ok(None);
     };
     let work: Vec<&Map<String, Value>> = emails
         .iter()
         .filter_map(Value::as_object)
         .filter(|e| {
-            e.get("type")
+            e.get(WORK_EMAIL.key)
                 .and_then(Value::as_str)
-                .is_some_and(|t| t.eq_ignore_ascii_case("work"))
+                .is_some_and(|t| t.eq_ignore_ascii_case(WORK_EMAIL.key_value))
         })
-        .filter(|e| e.get("value").is_some_and(Value::is_string))
+        .filter(|e| e.get(WORK_EMAIL.value).is_some_and(Value::is_string))
         .collect();
     let chosen = work
         .iter()
         .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
         .or(work.first());
     match chosen {
-        Some(email) => indexed_str(email, "value"),
+        Some(email) => indexed_str(email, WORK_EMAIL.value),
         None => Ok(None),
     }
 }

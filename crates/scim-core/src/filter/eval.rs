@@ -13,14 +13,18 @@
 //!   `gt`/`ge`/`lt`/`le` compare lexicographically;
 //! - dateTime: by the instant both sides denote (a stored value that is not RFC 3339 matches nothing);
 //! - numbers: numerically, exactly for integers;
-//! - booleans: `eq` only (a stored `"True"`/`"false"` string counts as the boolean);
+//! - booleans: `eq`/`ne` only (a stored `"True"`/`"false"` string counts as the boolean);
 //! - `pr`: present and not null, `""`, `[]` or `{}` (RFC 7643 §2.5 treats those as unassigned).
+//!
+//! The resolver already matched each operator and literal to the attribute's type ([`Comparison`]), so
+//! there is no mismatch to handle here, only stored values of the wrong JSON type, which satisfy nothing.
 //!
 //! Decisions where RFC 7644 is silent:
 //! - `ne` is exactly `not eq`: it matches an absent attribute, and on a multi-valued attribute it means
 //!   "no value equals". So `title ne "x"` and `not (title eq "x")` always agree, and the SQL compiler has one
 //!   rule to follow.
-//! - `eq null` matches when the attribute is not present (in the `pr` sense); `ne null` when it is.
+//! - `eq null` matches when the attribute is not present (in the `pr` sense); `ne null` when it is. The
+//!   resolver writes these as `not (attr pr)` and `attr pr`.
 //! - Every other operator is false on an absent attribute.
 
 use std::borrow::Cow;
@@ -29,8 +33,7 @@ use std::cmp::Ordering;
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Number, Value};
 
-use super::{CompValue, CompareOp, ResolvedFilter, ResolvedPath};
-use crate::schema::AttributeType;
+use super::{Comparison, OrderingOp, ResolvedFilter, ResolvedPath, SubstringOp, TextOp};
 
 /// Whether `resource` (a SCIM resource as JSON) satisfies `filter`.
 pub fn matches(filter: &ResolvedFilter, resource: &Value) -> bool {
@@ -53,7 +56,9 @@ enum Context<'v> {
 
 fn eval(filter: &ResolvedFilter, context: Context<'_>) -> bool {
     match filter {
-        ResolvedFilter::Compare { path, op, value } => compare(&reach(path, context), path, *op, value),
+        ResolvedFilter::Compare { path, comparison } => {
+            compare(&reach(path, context), path.case_exact, comparison)
+        }
         ResolvedFilter::Present(path) => reach(path, context).into_iter().any(is_present),
         ResolvedFilter::Not(inner) => !eval(inner, context),
         ResolvedFilter::And(left, right) => eval(left, context) && eval(right, context),
@@ -132,72 +137,33 @@ fn is_present(value: &Value) -> bool {
     }
 }
 
-fn compare(values: &[&Value], path: &ResolvedPath, op: CompareOp, literal: &CompValue) -> bool {
-    if *literal == CompValue::Null {
-        let present = values.iter().any(|v| is_present(v));
-        return match op {
-            CompareOp::Eq => !present,
-            CompareOp::Ne => present,
-            // The resolver refuses ordering or substring operators with null.
-            CompareOp::Co
-            | CompareOp::Sw
-            | CompareOp::Ew
-            | CompareOp::Gt
-            | CompareOp::Ge
-            | CompareOp::Lt
-            | CompareOp::Le => false,
-        };
-    }
-    match op {
-        CompareOp::Ne => !values.iter().any(|v| holds(v, path, CompareOp::Eq, literal)),
-        CompareOp::Eq
-        | CompareOp::Co
-        | CompareOp::Sw
-        | CompareOp::Ew
-        | CompareOp::Gt
-        | CompareOp::Ge
-        | CompareOp::Lt
-        | CompareOp::Le => values.iter().any(|v| holds(v, path, op, literal)),
-    }
+/// Whether the values `path` reached satisfy `comparison`: some value does, except for `ne`, which is
+/// exactly `not eq` (module docs), so it holds when no value equals, and when there is no value.
+fn compare(values: &[&Value], case_exact: bool, comparison: &Comparison) -> bool {
+    let any_holds = values.iter().any(|value| holds(value, case_exact, comparison));
+    if comparison.is_ne() { !any_holds } else { any_holds }
 }
 
-/// Whether one stored value satisfies `op literal`. A stored value of the wrong JSON type satisfies nothing.
-fn holds(value: &Value, path: &ResolvedPath, op: CompareOp, literal: &CompValue) -> bool {
-    match (path.attr_type, literal) {
-        (
-            AttributeType::String | AttributeType::Reference | AttributeType::Binary,
-            CompValue::String(want),
-        ) => value
+/// Whether one stored value satisfies `comparison`, testing `ne` as equality ([`compare`] negates it). A
+/// stored value of the wrong JSON type satisfies nothing.
+fn holds(value: &Value, case_exact: bool, comparison: &Comparison) -> bool {
+    match comparison {
+        Comparison::Text { op, value: want } => value
             .as_str()
-            .is_some_and(|have| compare_text(have, want, path.case_exact, op)),
-        (AttributeType::DateTime, CompValue::String(want)) => {
-            match (value.as_str().and_then(instant), instant(want)) {
-                (Some(have), Some(want)) => ordering_holds(op, have.cmp(&want)),
-                (None | Some(_), None) | (None, Some(_)) => false,
-            }
-        }
-        (AttributeType::Integer | AttributeType::Decimal, CompValue::Number(want)) => match value {
-            Value::Number(have) => compare_numbers(have, want).is_some_and(|ord| ordering_holds(op, ord)),
+            .is_some_and(|have| compare_text(have, want, case_exact, *op)),
+        Comparison::Number { op, value: want } => match value {
+            Value::Number(have) => compare_numbers(have, want).is_some_and(|ord| ordering_holds(*op, ord)),
             Value::Null | Value::Bool(_) | Value::String(_) | Value::Array(_) | Value::Object(_) => false,
         },
-        (AttributeType::Boolean, CompValue::Bool(want)) => {
-            stored_bool(value).is_some_and(|have| ordering_holds(op, have.cmp(want)))
-        }
-        (
-            AttributeType::String
-            | AttributeType::Reference
-            | AttributeType::Binary
-            | AttributeType::DateTime
-            | AttributeType::Integer
-            | AttributeType::Decimal
-            | AttributeType::Boolean
-            | AttributeType::Complex,
-            CompValue::Null | CompValue::Bool(_) | CompValue::Number(_) | CompValue::String(_),
-        ) => false,
+        Comparison::Boolean { op: _, value: want } => stored_bool(value) == Some(*want),
+        Comparison::DateTime { op, value: want } => value
+            .as_str()
+            .and_then(instant)
+            .is_some_and(|have| ordering_holds(*op, have.cmp(&want.instant))),
     }
 }
 
-fn compare_text(have: &str, want: &str, case_exact: bool, op: CompareOp) -> bool {
+fn compare_text(have: &str, want: &str, case_exact: bool, op: TextOp) -> bool {
     let fold = |text: &str| -> String { text.to_lowercase() };
     let (have, want): (Cow<'_, str>, Cow<'_, str>) = if case_exact {
         (Cow::Borrowed(have), Cow::Borrowed(want))
@@ -205,26 +171,22 @@ fn compare_text(have: &str, want: &str, case_exact: bool, op: CompareOp) -> bool
         (Cow::Owned(fold(have)), Cow::Owned(fold(want)))
     };
     match op {
-        CompareOp::Co => have.contains(want.as_ref()),
-        CompareOp::Sw => have.starts_with(want.as_ref()),
-        CompareOp::Ew => have.ends_with(want.as_ref()),
-        CompareOp::Eq | CompareOp::Ne | CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
-            ordering_holds(op, have.cmp(&want))
-        }
+        TextOp::Ordering(op) => ordering_holds(op, have.cmp(&want)),
+        TextOp::Substring(SubstringOp::Contains) => have.contains(want.as_ref()),
+        TextOp::Substring(SubstringOp::StartsWith) => have.starts_with(want.as_ref()),
+        TextOp::Substring(SubstringOp::EndsWith) => have.ends_with(want.as_ref()),
     }
 }
 
-/// `eq`/`gt`/`ge`/`lt`/`le` given how the stored value orders against the literal. `ne` is handled by the
-/// caller as `not eq`; the substring operators never reach here for ordered types.
-fn ordering_holds(op: CompareOp, ord: Ordering) -> bool {
+/// `op` given how the stored value orders against the literal; `ne` tests equality ([`compare`] negates
+/// it).
+fn ordering_holds(op: OrderingOp, ord: Ordering) -> bool {
     match op {
-        CompareOp::Eq => ord == Ordering::Equal,
-        CompareOp::Ne => ord != Ordering::Equal,
-        CompareOp::Gt => ord == Ordering::Greater,
-        CompareOp::Ge => ord != Ordering::Less,
-        CompareOp::Lt => ord == Ordering::Less,
-        CompareOp::Le => ord != Ordering::Greater,
-        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => false,
+        OrderingOp::Eq | OrderingOp::Ne => ord == Ordering::Equal,
+        OrderingOp::Gt => ord == Ordering::Greater,
+        OrderingOp::Ge => ord != Ordering::Less,
+        OrderingOp::Lt => ord == Ordering::Less,
+        OrderingOp::Le => ord != Ordering::Greater,
     }
 }
 

@@ -13,7 +13,10 @@
 //!   [`matches_element`] do the same for the `valFilter` between `[` and `]`, one element at a time.
 //!
 //! Semantics chosen where RFC 7644 is silent (details in `eval.rs`): `ne` is exactly `not eq`, so it
-//! matches an absent attribute; `eq null` matches an absent attribute and `ne null` a present one.
+//! matches an absent attribute; `eq null` matches an absent attribute and `ne null` a present one. The
+//! resolver writes the null rule once, as `not (attr pr)` and `attr pr`, so no [`ResolvedFilter`] holds a
+//! null; and it types every comparison by its attribute ([`Comparison`]), so the evaluator and the SQL
+//! compiler only ever see operator/literal pairs that fit.
 //!
 //! Every refusal is [`crate::ScimError::InvalidFilter`] (400, scimType `invalidFilter`).
 
@@ -28,6 +31,7 @@ pub use eval::{matches, matches_element};
 pub use parse::{parse, parse_value_filter};
 pub use resolve::{resolve, resolve_value_filter};
 
+use chrono::{DateTime, FixedOffset};
 use serde_json::Number;
 
 use crate::path::AttrPath;
@@ -95,16 +99,20 @@ pub struct ResolvedPath {
     pub multi_valued: bool,
 }
 
-/// A filter whose paths are all known to the schema and whose literals fit their attribute types.
+/// A filter whose paths are all known to the schema and whose comparisons fit their attribute types.
 /// Inside `ValuePath`, inner paths are absolute (`attr` = the multi-valued attribute, `sub` = the element's
 /// sub-attribute) and refer to the same element.
+///
+/// There is no null: the resolver turns `attr eq null` into `Not(Present(attr))` and `attr ne null` into
+/// `Present(attr)`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResolvedFilter {
+    /// `path op value`, with operator and literal typed by the attribute `path` ends at.
     Compare {
         path: ResolvedPath,
-        op: CompareOp,
-        value: CompValue,
+        comparison: Comparison,
     },
+    /// `path pr`: present and not null, `""`, `[]` or `{}` (RFC 7643 §2.5).
     Present(ResolvedPath),
     Not(Box<ResolvedFilter>),
     And(Box<ResolvedFilter>, Box<ResolvedFilter>),
@@ -113,6 +121,68 @@ pub enum ResolvedFilter {
         path: ResolvedPath,
         filter: Box<ResolvedFilter>,
     },
+}
+
+/// An operator and literal that fit the type of the attribute compared (RFC 7644 §3.4.2.2 Table 3, RFC 7643
+/// §2.3). Only the resolver builds these from client input, so there is no boolean `gt`, no number `co`
+/// and no null to handle downstream.
+///
+/// `ne` is exactly `not eq` ([`Comparison::is_ne`]): it holds when no value of the attribute equals the
+/// literal, including when the attribute is absent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Comparison {
+    /// A string or reference attribute (any operator), or a binary one (`eq`/`ne` only). Case folding
+    /// follows the path's `case_exact`.
+    Text { op: TextOp, value: String },
+    /// An integer or decimal attribute. An integer attribute's literal is an integer.
+    Number { op: OrderingOp, value: Number },
+    /// A boolean attribute. Entra's `"True"`/`"False"` literals arrive here as booleans.
+    Boolean { op: EqualityOp, value: bool },
+    /// A dateTime attribute.
+    DateTime { op: OrderingOp, value: DateTimeLiteral },
+}
+
+/// How a text comparison compares: by code-point order (`eq`, `ne`, `gt`, `ge`, `lt`, `le`) or by
+/// substring (`co`, `sw`, `ew`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TextOp {
+    Ordering(OrderingOp),
+    Substring(SubstringOp),
+}
+
+/// `eq`, `ne`, `gt`, `ge`, `lt`, `le`: the operators of ordered types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderingOp {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// `eq`, `ne`: the operators of booleans and binary values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EqualityOp {
+    Eq,
+    Ne,
+}
+
+/// `co`, `sw`, `ew`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubstringOp {
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// A dateTime literal: the instant it denotes, and its text as the client wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DateTimeLiteral {
+    /// What the evaluator and indexed timestamp columns compare.
+    pub instant: DateTime<FixedOffset>,
+    /// What dateTimes stored as JSON text compare with in SQL (see `storage`'s filter compiler).
+    pub text: String,
 }
 
 /// Longest filter text accepted, in bytes. Filters arrive in a URL query or a small POST `/.search` body;
@@ -164,17 +234,49 @@ impl CompareOp {
             .find(|op| op.as_str().eq_ignore_ascii_case(name))
     }
 
-    /// True for `gt`, `ge`, `lt`, `le`, which need an ordered type.
-    pub fn is_ordering(self) -> bool {
-        matches!(
-            self,
-            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-        )
+    /// The operator as a text operator: text takes every operator.
+    fn text_op(self) -> TextOp {
+        match self {
+            CompareOp::Eq => TextOp::Ordering(OrderingOp::Eq),
+            CompareOp::Ne => TextOp::Ordering(OrderingOp::Ne),
+            CompareOp::Gt => TextOp::Ordering(OrderingOp::Gt),
+            CompareOp::Ge => TextOp::Ordering(OrderingOp::Ge),
+            CompareOp::Lt => TextOp::Ordering(OrderingOp::Lt),
+            CompareOp::Le => TextOp::Ordering(OrderingOp::Le),
+            CompareOp::Co => TextOp::Substring(SubstringOp::Contains),
+            CompareOp::Sw => TextOp::Substring(SubstringOp::StartsWith),
+            CompareOp::Ew => TextOp::Substring(SubstringOp::EndsWith),
+        }
     }
 
-    /// True for `co`, `sw`, `ew`, which need a string type.
-    pub fn is_substring(self) -> bool {
-        matches!(self, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
+    /// The operator if an ordered type takes it (all but `co`, `sw`, `ew`).
+    fn ordering_op(self) -> Option<OrderingOp> {
+        match self.text_op() {
+            TextOp::Ordering(op) => Some(op),
+            TextOp::Substring(_) => None,
+        }
+    }
+
+    /// The operator if a boolean or binary value takes it (`eq`, `ne`).
+    fn equality_op(self) -> Option<EqualityOp> {
+        match self.ordering_op()? {
+            OrderingOp::Eq => Some(EqualityOp::Eq),
+            OrderingOp::Ne => Some(EqualityOp::Ne),
+            OrderingOp::Gt | OrderingOp::Ge | OrderingOp::Lt | OrderingOp::Le => None,
+        }
+    }
+}
+
+impl Comparison {
+    /// True for `ne`, which is exactly `not eq`: the evaluator and the SQL compiler test each value for
+    /// equality and negate the result over all of them, so `ne` holds when no value equals the literal,
+    /// including when the attribute is absent or has no values.
+    pub fn is_ne(&self) -> bool {
+        match self {
+            Comparison::Text { op, .. } => *op == TextOp::Ordering(OrderingOp::Ne),
+            Comparison::Number { op, .. } | Comparison::DateTime { op, .. } => *op == OrderingOp::Ne,
+            Comparison::Boolean { op, .. } => *op == EqualityOp::Ne,
+        }
     }
 }
 

@@ -4,9 +4,10 @@
 //! Strategy: one exhaustive `match` over [`Filter`] (no `_ =>` arm, so a new variant cannot be skipped
 //! silently), spending one unit of a node budget per node so a hand-built tree cannot exhaust the stack
 //! either. Each path becomes a [`ResolvedPath`] with the schema's canonical names, type and caseExact; each
-//! literal is checked against that type. Anything the schema cannot answer is `invalidFilter` (RFC 7644
-//! §3.4.2.2: "If the specified attribute in a filter expression is not a defined attribute, …
-//! invalidFilter"), never an internal error.
+//! comparison becomes a [`Comparison`] typed by that attribute, refused unless the type takes both its
+//! operator and its literal. `eq null`/`ne null` become presence tests here, the one place that rule is
+//! written. Anything the schema cannot answer is `invalidFilter` (RFC 7644 §3.4.2.2: "If the specified
+//! attribute in a filter expression is not a defined attribute, … invalidFilter"), never an internal error.
 //!
 //! Leniencies, each for a client seen in the wild (`shared/reference/entra-requests.md`):
 //! - An unqualified name missing from the core schema is looked up in the resource type's extensions, first
@@ -22,7 +23,9 @@
 
 use std::fmt;
 
-use super::{CompValue, CompareOp, Filter, MAX_FILTER_NODES, ResolvedFilter, ResolvedPath};
+use super::{
+    CompValue, CompareOp, Comparison, DateTimeLiteral, Filter, MAX_FILTER_NODES, ResolvedFilter, ResolvedPath,
+};
 use crate::ScimError;
 use crate::ids::ResourceKind;
 use crate::path::AttrPath;
@@ -142,11 +145,28 @@ impl<'r> Resolver<'r> {
         element: Option<&Element<'r>>,
     ) -> Result<Box<ResolvedFilter>, ScimError> {
         let resolved = self.path(path, element, Use::Compare)?;
-        let value = check_literal(&resolved, op, value, path)?;
+        // RFC 7644 §3.4.2.2 defines `eq null`/`ne null` only by implication: "not present" and "present".
+        // This is the one place that rule is written; nothing downstream sees a null.
+        if *value == CompValue::Null {
+            let present = Box::new(ResolvedFilter::Present(resolved));
+            return match op {
+                CompareOp::Eq => Ok(Box::new(ResolvedFilter::Not(present))),
+                CompareOp::Ne => Ok(present),
+                CompareOp::Co
+                | CompareOp::Sw
+                | CompareOp::Ew
+                | CompareOp::Gt
+                | CompareOp::Ge
+                | CompareOp::Lt
+                | CompareOp::Le => Err(invalid(format!(
+                    "{path} {op} null: null can only be compared with eq or ne"
+                ))),
+            };
+        }
+        let comparison = typed_comparison(&resolved, op, value, path)?;
         Ok(Box::new(ResolvedFilter::Compare {
             path: resolved,
-            op,
-            value,
+            comparison,
         }))
     }
 
@@ -314,76 +334,85 @@ fn sub_attribute_path(path: &AttrPath, element: &Element<'_>) -> Result<Resolved
     })
 }
 
-/// Checks `op value` against the attribute's type (RFC 7644 §3.4.2.2, Table 3) and returns the literal in
-/// the form evaluation expects.
-fn check_literal(
+/// The comparison `op value` makes on the attribute `path` ends at, if its type takes that operator and
+/// that literal (RFC 7644 §3.4.2.2 Table 3). `value` is not null (see [`Resolver::compare`]).
+fn typed_comparison(
     path: &ResolvedPath,
     op: CompareOp,
     value: &CompValue,
     shown: &AttrPath,
-) -> Result<CompValue, ScimError> {
+) -> Result<Comparison, ScimError> {
     let kind = TypeName(path.attr_type);
-    // RFC 7644 §3.4.2.2 defines `eq null`/`ne null` only by implication; accept them (absent / present).
-    if *value == CompValue::Null {
-        return match op {
-            CompareOp::Eq | CompareOp::Ne => Ok(CompValue::Null),
-            CompareOp::Co
-            | CompareOp::Sw
-            | CompareOp::Ew
-            | CompareOp::Gt
-            | CompareOp::Ge
-            | CompareOp::Lt
-            | CompareOp::Le => Err(invalid(format!(
-                "{shown} {op} null: null can only be compared with eq or ne"
-            ))),
-        };
-    }
-    let op_fits = match path.attr_type {
-        AttributeType::String | AttributeType::Reference => true,
-        AttributeType::Integer | AttributeType::Decimal | AttributeType::DateTime => !op.is_substring(),
-        AttributeType::Boolean | AttributeType::Binary => !op.is_substring() && !op.is_ordering(),
-        AttributeType::Complex => false,
-    };
-    if !op_fits {
-        return Err(invalid(format!(
-            "{op} cannot be applied to {shown}, which is {kind}"
-        )));
-    }
+    let cannot_apply = || invalid(format!("{op} cannot be applied to {shown}, which is {kind}"));
     let mismatch = || invalid(format!("{shown} is {kind}; {value} does not fit it"));
-    match (path.attr_type, value) {
-        (AttributeType::String | AttributeType::Reference | AttributeType::Binary, CompValue::String(_)) => {
-            Ok(value.clone())
+    match path.attr_type {
+        AttributeType::String | AttributeType::Reference => {
+            let text = match value {
+                CompValue::String(text) => text.clone(),
+                // `externalId eq 12345`: the number's text.
+                CompValue::Number(n) => n.to_string(),
+                CompValue::Bool(_) | CompValue::Null => return Err(mismatch()),
+            };
+            Ok(Comparison::Text {
+                op: op.text_op(),
+                value: text,
+            })
         }
-        (AttributeType::String | AttributeType::Reference, CompValue::Number(n)) => {
-            Ok(CompValue::String(n.to_string()))
+        AttributeType::Binary => {
+            if op.equality_op().is_none() {
+                return Err(cannot_apply());
+            }
+            match value {
+                CompValue::String(text) => Ok(Comparison::Text {
+                    op: op.text_op(),
+                    value: text.clone(),
+                }),
+                CompValue::Bool(_) | CompValue::Number(_) | CompValue::Null => Err(mismatch()),
+            }
         }
-        (AttributeType::Boolean, CompValue::Bool(_)) => Ok(value.clone()),
-        (AttributeType::Boolean, CompValue::String(text)) if text.eq_ignore_ascii_case("true") => {
-            Ok(CompValue::Bool(true))
+        AttributeType::Boolean => {
+            let op = op.equality_op().ok_or_else(cannot_apply)?;
+            let flag = match value {
+                CompValue::Bool(flag) => *flag,
+                // Entra sends `roles[primary eq "True"]`.
+                CompValue::String(text) if text.eq_ignore_ascii_case("true") => true,
+                CompValue::String(text) if text.eq_ignore_ascii_case("false") => false,
+                CompValue::String(_) | CompValue::Number(_) | CompValue::Null => return Err(mismatch()),
+            };
+            Ok(Comparison::Boolean { op, value: flag })
         }
-        (AttributeType::Boolean, CompValue::String(text)) if text.eq_ignore_ascii_case("false") => {
-            Ok(CompValue::Bool(false))
+        AttributeType::Integer | AttributeType::Decimal => {
+            let op = op.ordering_op().ok_or_else(cannot_apply)?;
+            match value {
+                CompValue::Number(n)
+                    if path.attr_type == AttributeType::Decimal || n.is_i64() || n.is_u64() =>
+                {
+                    Ok(Comparison::Number { op, value: n.clone() })
+                }
+                CompValue::Number(_) | CompValue::Bool(_) | CompValue::String(_) | CompValue::Null => {
+                    Err(mismatch())
+                }
+            }
         }
-        (AttributeType::Integer, CompValue::Number(n)) if n.is_i64() || n.is_u64() => Ok(value.clone()),
-        (AttributeType::Decimal, CompValue::Number(_)) => Ok(value.clone()),
-        (AttributeType::DateTime, CompValue::String(text)) => chrono::DateTime::parse_from_rfc3339(text)
-            .map(|_| value.clone())
-            .map_err(|_| {
+        AttributeType::DateTime => {
+            let op = op.ordering_op().ok_or_else(cannot_apply)?;
+            let CompValue::String(text) = value else {
+                return Err(mismatch());
+            };
+            let instant = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
                 invalid(format!(
                     "{shown} is a dateTime; {value} is not an RFC 3339 date-time"
                 ))
-            }),
-        (
-            AttributeType::String
-            | AttributeType::Reference
-            | AttributeType::Binary
-            | AttributeType::Boolean
-            | AttributeType::Integer
-            | AttributeType::Decimal
-            | AttributeType::DateTime
-            | AttributeType::Complex,
-            CompValue::Null | CompValue::Bool(_) | CompValue::Number(_) | CompValue::String(_),
-        ) => Err(mismatch()),
+            })?;
+            Ok(Comparison::DateTime {
+                op,
+                value: DateTimeLiteral {
+                    instant,
+                    text: text.clone(),
+                },
+            })
+        }
+        AttributeType::Complex => Err(cannot_apply()),
     }
 }
 
@@ -412,8 +441,8 @@ fn invalid(detail: String) -> ScimError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::parse;
     use crate::filter::test_support::{TYPES_URN, registry};
+    use crate::filter::{EqualityOp, OrderingOp, SubstringOp, TextOp, parse};
     use crate::schema::{ENTERPRISE_USER_SCHEMA, USER_SCHEMA};
 
     fn resolve_user(text: &str) -> Result<ResolvedFilter, ScimError> {
@@ -427,10 +456,53 @@ mod tests {
         }
     }
 
-    fn only_value(text: &str) -> CompValue {
+    fn only_comparison(text: &str) -> Comparison {
         match resolve_user(text).unwrap() {
-            ResolvedFilter::Compare { value, .. } => value,
+            ResolvedFilter::Compare { comparison, .. } => comparison,
             other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    fn text(op: TextOp, value: &str) -> Comparison {
+        Comparison::Text {
+            op,
+            value: value.to_owned(),
+        }
+    }
+
+    const TEXT_EQ: TextOp = TextOp::Ordering(OrderingOp::Eq);
+
+    /// The RFC operator a typed comparison carries.
+    fn rfc_op(comparison: &Comparison) -> CompareOp {
+        let ordering = |op: OrderingOp| match op {
+            OrderingOp::Eq => CompareOp::Eq,
+            OrderingOp::Ne => CompareOp::Ne,
+            OrderingOp::Gt => CompareOp::Gt,
+            OrderingOp::Ge => CompareOp::Ge,
+            OrderingOp::Lt => CompareOp::Lt,
+            OrderingOp::Le => CompareOp::Le,
+        };
+        match comparison {
+            Comparison::Text {
+                op: TextOp::Ordering(op),
+                ..
+            }
+            | Comparison::Number { op, .. }
+            | Comparison::DateTime { op, .. } => ordering(*op),
+            Comparison::Text {
+                op: TextOp::Substring(op),
+                ..
+            } => match op {
+                SubstringOp::Contains => CompareOp::Co,
+                SubstringOp::StartsWith => CompareOp::Sw,
+                SubstringOp::EndsWith => CompareOp::Ew,
+            },
+            Comparison::Boolean {
+                op: EqualityOp::Eq, ..
+            } => CompareOp::Eq,
+            Comparison::Boolean {
+                op: EqualityOp::Ne, ..
+            } => CompareOp::Ne,
         }
     }
 
@@ -572,13 +644,11 @@ mod tests {
             filter: Box::new(ResolvedFilter::And(
                 Box::new(ResolvedFilter::Compare {
                     path: core_path("emails", Some("type"), AttributeType::String, true),
-                    op: CompareOp::Eq,
-                    value: CompValue::String("work".to_owned()),
+                    comparison: text(TEXT_EQ, "work"),
                 }),
                 Box::new(ResolvedFilter::Compare {
                     path: core_path("emails", Some("value"), AttributeType::String, true),
-                    op: CompareOp::Eq,
-                    value: CompValue::String("user@contoso.com".to_owned()),
+                    comparison: text(TEXT_EQ, "user@contoso.com"),
                 }),
             )),
         };
@@ -591,42 +661,62 @@ mod tests {
         let ResolvedFilter::ValuePath { filter, .. } = resolved else {
             panic!("{resolved:?}");
         };
-        let ResolvedFilter::Compare { value, path, .. } = *filter else {
+        let ResolvedFilter::Compare { comparison, path } = *filter else {
             panic!("{filter:?}");
         };
-        assert_eq!(value, CompValue::Bool(true));
+        let boolean = |op, value| Comparison::Boolean { op, value };
+        assert_eq!(comparison, boolean(EqualityOp::Eq, true));
         assert_eq!(path.attr, "roles");
         assert_eq!(path.sub.as_deref(), Some("primary"));
-        assert_eq!(only_value(r#"active eq "FALSE""#), CompValue::Bool(false));
-        assert_eq!(only_value("active ne true"), CompValue::Bool(true));
+        assert_eq!(
+            only_comparison(r#"active eq "FALSE""#),
+            boolean(EqualityOp::Eq, false)
+        );
+        assert_eq!(only_comparison("active ne true"), boolean(EqualityOp::Ne, true));
     }
 
     #[test]
     fn literals_are_checked_against_the_attribute_type() {
+        let number = |op, value| Comparison::Number { op, value };
         let accepted = [
-            ("userName eq 12345", CompValue::String("12345".to_owned())),
-            ("loginCount gt 3", CompValue::Number(3.into())),
+            ("userName eq 12345", text(TEXT_EQ, "12345")),
+            ("loginCount gt 3", number(OrderingOp::Gt, 3.into())),
             (
                 "score le 2.5",
-                CompValue::Number(serde_json::Number::from_f64(2.5).unwrap()),
+                number(OrderingOp::Le, serde_json::Number::from_f64(2.5).unwrap()),
             ),
-            ("score ge 2", CompValue::Number(2.into())),
-            ("homepage sw \"https:\"", CompValue::String("https:".to_owned())),
+            ("score ge 2", number(OrderingOp::Ge, 2.into())),
             (
-                "photoBlob eq \"aGVsbG8=\"",
-                CompValue::String("aGVsbG8=".to_owned()),
+                "homepage sw \"https:\"",
+                text(TextOp::Substring(SubstringOp::StartsWith), "https:"),
+            ),
+            ("photoBlob eq \"aGVsbG8=\"", text(TEXT_EQ, "aGVsbG8=")),
+            (
+                "photoBlob ne \"aGVsbG8=\"",
+                text(TextOp::Ordering(OrderingOp::Ne), "aGVsbG8="),
             ),
             (
                 "hiredAt lt \"2011-05-13T04:42:34+02:00\"",
-                CompValue::String("2011-05-13T04:42:34+02:00".to_owned()),
+                Comparison::DateTime {
+                    op: OrderingOp::Lt,
+                    value: DateTimeLiteral {
+                        instant: chrono::DateTime::parse_from_rfc3339("2011-05-13T02:42:34Z").unwrap(),
+                        text: "2011-05-13T04:42:34+02:00".to_owned(),
+                    },
+                },
             ),
-            ("title eq null", CompValue::Null),
-            ("emails.value ne null", CompValue::Null),
-            ("userName gt \"m\"", CompValue::String("m".to_owned())),
+            ("userName gt \"m\"", text(TextOp::Ordering(OrderingOp::Gt), "m")),
         ];
-        for (text, value) in accepted {
-            assert_eq!(only_value(text), value, "{text}");
+        for (text, comparison) in accepted {
+            assert_eq!(only_comparison(text), comparison, "{text}");
         }
+        // The instant is compared, and the client's text kept as written.
+        let Comparison::DateTime { value, .. } = only_comparison("hiredAt lt \"2011-05-13T04:42:34+02:00\"")
+        else {
+            panic!("not a dateTime comparison");
+        };
+        assert_eq!(value.instant.offset().local_minus_utc(), 2 * 3600);
+        assert_eq!(value.text, "2011-05-13T04:42:34+02:00");
         let refused = [
             ("active eq \"yes\"", "is a boolean"),
             ("active eq 1", "is a boolean"),
@@ -649,6 +739,109 @@ mod tests {
         for (text, expected) in refused {
             let detail = refusal(text);
             assert!(detail.contains(expected), "{text}: {detail:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn every_operator_is_accepted_exactly_where_its_type_takes_it() {
+        // RFC 7644 §3.4.2.2 Table 3: strings and references take every operator; ordered types all but
+        // co/sw/ew; booleans and binary values eq and ne only; a complex attribute is not compared.
+        let ordered = [
+            CompareOp::Eq,
+            CompareOp::Ne,
+            CompareOp::Gt,
+            CompareOp::Ge,
+            CompareOp::Lt,
+            CompareOp::Le,
+        ];
+        let cases: [(&str, &str, &[CompareOp]); 7] = [
+            ("userName", "\"x\"", &CompareOp::ALL),
+            ("homepage", "\"x\"", &CompareOp::ALL),
+            ("loginCount", "3", &ordered),
+            ("score", "2.5", &ordered),
+            ("hiredAt", "\"2011-05-13T04:42:34Z\"", &ordered),
+            ("active", "true", &[CompareOp::Eq, CompareOp::Ne]),
+            ("photoBlob", "\"aGVsbG8=\"", &[CompareOp::Eq, CompareOp::Ne]),
+        ];
+        for (attr, literal, takes) in cases {
+            for op in CompareOp::ALL {
+                let filter = format!("{attr} {op} {literal}");
+                if takes.contains(&op) {
+                    assert_eq!(rfc_op(&only_comparison(&filter)), op, "{filter}");
+                } else {
+                    let detail = refusal(&filter);
+                    assert!(
+                        detail.contains(&format!("{op} cannot be applied to {attr}")),
+                        "{filter}: {detail}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn null_comparisons_become_presence_tests() {
+        let title = only_path("title pr");
+        assert_eq!(
+            resolve_user("title eq null").unwrap(),
+            ResolvedFilter::Not(Box::new(ResolvedFilter::Present(title.clone())))
+        );
+        assert_eq!(
+            resolve_user("title ne null").unwrap(),
+            ResolvedFilter::Present(title)
+        );
+        // A complex attribute compared with null means its value, as with any other literal.
+        let email_value = core_path("emails", Some("value"), AttributeType::String, true);
+        assert_eq!(
+            resolve_user("emails.value ne null").unwrap(),
+            ResolvedFilter::Present(email_value.clone())
+        );
+        assert_eq!(
+            resolve_user("emails eq null").unwrap(),
+            ResolvedFilter::Not(Box::new(ResolvedFilter::Present(email_value)))
+        );
+        let in_value_path = resolve_user("emails[display eq null]").unwrap();
+        let ResolvedFilter::ValuePath { filter, .. } = in_value_path else {
+            panic!("{in_value_path:?}");
+        };
+        assert_eq!(
+            *filter,
+            ResolvedFilter::Not(Box::new(ResolvedFilter::Present(core_path(
+                "emails",
+                Some("display"),
+                AttributeType::String,
+                true
+            ))))
+        );
+    }
+
+    /// Operator/type pairs the storage filter compiler once had to refuse itself; the typed resolved form
+    /// cannot express them, so this is where they are refused: a 400 `invalidFilter`, never a 500.
+    #[test]
+    fn unsupported_operator_type_pairs_are_invalid_filter_not_internal() {
+        for (text, detail) in [
+            (
+                "active gt true",
+                "gt cannot be applied to active, which is a boolean",
+            ),
+            (
+                "meta.created co \"2020\"",
+                "co cannot be applied to meta.created, which is a dateTime",
+            ),
+            (
+                "meta.created gt \"yesterday\"",
+                "meta.created is a dateTime; \"yesterday\" is not an RFC 3339 date-time",
+            ),
+            (
+                "name eq \"x\"",
+                "name is a complex attribute without a \"value\" sub-attribute; name the sub-attribute to \
+                 compare",
+            ),
+        ] {
+            let err = resolve_user(text).unwrap_err();
+            assert_eq!(err, ScimError::InvalidFilter(detail.to_owned()), "{text}");
+            assert_eq!(err.status(), 400, "{text}");
+            assert_eq!(err.scim_type(), Some(crate::ScimType::InvalidFilter), "{text}");
         }
     }
 

@@ -1,6 +1,6 @@
 //! Hostile values: NUL characters, huge strings, huge arrays, SQL metacharacters.
 
-use scim_core::filter::{CompValue, CompareOp, ResolvedFilter, ResolvedPath, parse, resolve};
+use scim_core::filter::{Comparison, OrderingOp, ResolvedFilter, ResolvedPath, TextOp, parse, resolve};
 use scim_core::schema::{AttributeType, SchemaRegistry, USER_SCHEMA};
 use scim_core::{ResourceKind, ScimError};
 use serde_json::json;
@@ -51,8 +51,10 @@ storage::backend_tests!(nul_characters_are_refused_without_a_partial_write, |db|
             case_exact: false,
             multi_valued: false,
         },
-        op: CompareOp::Eq,
-        value: CompValue::String("a\u{0}".into()),
+        comparison: Comparison::Text {
+            op: TextOp::Ordering(OrderingOp::Eq),
+            value: "a\u{0}".into(),
+        },
     };
     let err = db
         .query_resources(
