@@ -119,7 +119,7 @@ async fn secret_token_credential(state: &web::Data<AppState>, token: &str) -> Ap
     })
     .await?;
     let record = cached.ok_or(ApiError::Unauthorized)?;
-    let now = (state.clock)();
+    let now = state.clock.now();
     let revoked = record.revoked_at.is_some_and(|at| at <= now);
     let expired = record.expires_at.is_some_and(|at| at <= now);
     if revoked || expired {
@@ -157,7 +157,7 @@ async fn oauth_credential(
     })
     .await?
     .ok_or(ApiError::Unauthorized)?;
-    let now = (state.clock)();
+    let now = state.clock.now();
     if client.revoked_at.is_some_and(|at| at <= now) || client.tenant != tenant {
         return Err(ApiError::Unauthorized);
     }

@@ -34,7 +34,7 @@ impl Ctx {
             tenant: self.caller.tenant.clone(),
             actor_token_id: Some(self.caller.token_id.clone()),
             request_id: self.caller.request_id.clone(),
-            now: (self.state.clock)(),
+            now: self.state.clock.now(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! HTTP plumbing shared by `scim-api` and `token-admin`: settings, telemetry, the request-id/log/metrics
-//! middleware, health endpoints, running blocking work with the request's span, and graceful shutdown.
+//! middleware, health endpoints, the clock, running blocking work with the request's span, and graceful
+//! shutdown.
 //! Nothing SCIM-specific lives here.
 
+pub mod clock;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
@@ -11,6 +13,7 @@ pub mod telemetry;
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpResponse, web};
 
+pub use clock::Clock;
 pub use health::Health;
 pub use metrics::Metrics;
 pub use middleware::RequestId;

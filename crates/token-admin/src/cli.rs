@@ -15,11 +15,11 @@ use scim_core::TenantId;
 use secrecy::ExposeSecret as _;
 use serde::Serialize;
 use serde_json::json;
-use service::Settings;
+use service::{Clock, Settings};
 use storage::{NewTenant, Storage};
 
 use crate::error::AdminError;
-use crate::ops::{self, Clock, IssueOptions, TokenView};
+use crate::ops::{self, IssueOptions, TokenView};
 use crate::routes::tenants::{TenantView, check_display_name, default_policy, parse_policy};
 use crate::startup::DEFAULT_PUBLIC_URL;
 

@@ -3,13 +3,10 @@
 //!
 //! Strategy: plain synchronous functions over [`Storage`] (diesel is synchronous); HTTP handlers run them
 //! through `service::blocking`, the CLI calls them directly. Time is a parameter (`now`), taken from a
-//! [`Clock`] so tests can fix it. A token is issued by generating a [`PlainToken`], storing only its hash
+//! [`service::Clock`] so tests can fix it. A token is issued by generating a [`PlainToken`], storing only its hash
 //! and display prefix, and, when rotating, revoking every other token of the tenant as of `now + grace`
 //! (the storage layer treats a future `revoked_at` as a grace period). The plaintext leaves this module
 //! exactly once, inside [`IssuedToken`].
-
-use std::fmt;
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use credentials::PlainToken;
@@ -19,32 +16,6 @@ use storage::admin_audit::NewAdminAuditEntry;
 use storage::{NewToken, Storage, TokenInfo};
 
 use crate::error::AdminError;
-
-/// Where the current time comes from.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self(Arc::new(Utc::now))
-    }
-
-    /// A clock that always answers `at` (tests).
-    pub fn fixed(at: DateTime<Utc>) -> Self {
-        Self(Arc::new(move || at))
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        (self.0)()
-    }
-}
-
-impl fmt::Debug for Clock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Clock")
-    }
-}
 
 /// Longest accepted token label.
 const MAX_LABEL_CHARS: usize = 200;

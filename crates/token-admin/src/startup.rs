@@ -12,13 +12,12 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use credentials::AccessTokenIssuer;
 use secrecy::ExposeSecret as _;
-use service::{Health, Metrics, Settings};
+use service::{Clock, Health, Metrics, Settings};
 use storage::{Storage, StorageError};
 
 use crate::auth::OperatorAuthenticator;
 use crate::error::AdminError;
 use crate::jwks::JwksPolicy;
-use crate::ops::Clock;
 use crate::routes::{self, AppState};
 
 /// Public base URL used for `baseUrl` when `public_url` is not set.

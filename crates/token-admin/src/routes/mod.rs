@@ -22,11 +22,12 @@ pub mod tokens;
 use actix_web::web;
 use credentials::AccessTokenIssuer;
 use scim_core::TenantId;
+use service::Clock;
 use storage::Storage;
 
 use crate::auth::Operator;
 use crate::error::AdminError;
-use crate::ops::{self, Clock};
+use crate::ops;
 
 /// Shared state of every handler.
 #[derive(Debug)]
