@@ -87,7 +87,7 @@ impl fmt::Debug for PlainToken {
 }
 
 /// SHA-256 of a secret, lowercase hex: the only form that is persisted.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct HashedToken(String);
 
 impl HashedToken {

@@ -1,7 +1,7 @@
 //! Bearer-token authentication and per-tenant rate limiting, as an extractor: a handler that takes a
 //! [`Caller`] only runs for a request whose token belongs to the tenant in its path.
 //!
-//! The token is hashed (SHA-256) and looked up by hash, through a cache that trusts an entry for a few
+//! The token is hashed ([`HashedToken`]) and looked up by hash, through a cache that trusts an entry for a few
 //! seconds. Unknown, revoked, expired and other-tenant tokens all get the same 401, so the answer never
 //! tells whether a tenant exists. Last-used times are collected in memory and written in batches.
 
@@ -12,10 +12,10 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use credentials::HashedToken;
 use scim_core::TenantId;
 use scim_core::policy::{CompiledPolicy, TenantPolicy};
 use service::RequestId;
-use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, OAuthClientState, TtlCache};
@@ -108,9 +108,10 @@ struct Credential {
     secret_token_id: Option<String>,
 }
 
-/// A Secret Token: found by its SHA-256 hash; revoked or expired tokens are refused.
+/// A Secret Token: found by its hash (computed once, also the cache key); revoked or expired tokens are
+/// refused.
 async fn secret_token_credential(state: &web::Data<AppState>, token: &str) -> ApiResult<Credential> {
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let hash = HashedToken::of(token);
     // Unknown tokens are cached too (as `None`): an IdP still configured with a deleted tenant's token
     // retries for days, and each retry would otherwise cost a database read. A new token cannot be hit by
     // a stale miss, since nobody can present it before it is issued.

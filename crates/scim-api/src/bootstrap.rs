@@ -47,7 +47,7 @@ pub async fn issue_first_token(
             &tenant,
             &NewToken {
                 id: uuid::Uuid::new_v4().to_string(),
-                token_hash: token.hash().as_hex().to_owned(),
+                token_hash: token.hash(),
                 prefix: token.display_prefix(),
                 label: Some("bootstrap".to_owned()),
                 expires_at: None,

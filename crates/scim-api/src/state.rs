@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use credentials::HashedToken;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -153,7 +154,7 @@ pub struct AppState {
     pub config: ApiConfig,
     pub clock: Clock,
     /// Token hash → its record, or `None` for a hash no token has.
-    pub tokens: TtlCache<String, Option<TokenRecord>>,
+    pub tokens: TtlCache<HashedToken, Option<TokenRecord>>,
     pub policies: TtlCache<TenantId, Arc<CompiledPolicy>>,
     /// Client id → its state, or `None` for an unknown client.
     pub oauth_clients: TtlCache<String, Option<OAuthClientState>>,

@@ -4,6 +4,7 @@
 //! the boundary, where corrupt stored data (an unparsable tenant slug or JSON) becomes `Internal`.
 
 use chrono::{DateTime, Utc};
+use credentials::HashedToken;
 use scim_core::filter::{ResolvedFilter, ResolvedPath};
 use scim_core::{ResourceId, ResourceKind, TenantId};
 use serde_json::Value;
@@ -36,11 +37,11 @@ pub struct Tenant {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A token to store. `token_hash` is the lowercase hex SHA-256 of the secret, computed by the caller.
+/// A token to store: only the hash of its secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewToken {
     pub id: String,
-    pub token_hash: String,
+    pub token_hash: HashedToken,
     /// The recognisable start of the secret, for display.
     pub prefix: String,
     pub label: Option<String>,

@@ -1,4 +1,4 @@
-//! SCIM bearer tokens: stored only as the SHA-256 hash the caller computed, found by that hash.
+//! SCIM bearer tokens: stored only as their [`HashedToken`], found by it.
 //!
 //! Strategy: `token_hash` has a unique index, so authentication is one indexed lookup that returns the
 //! tenant. Revocation is a timestamp, not a delete: `revoked_at` in the future is a grace period (rotation
@@ -6,6 +6,7 @@
 //! written in batches (the API buffers uses) and only ever moves forward.
 
 use chrono::{DateTime, NaiveDateTime};
+use credentials::HashedToken;
 use diesel::prelude::*;
 use scim_core::TenantId;
 
@@ -73,7 +74,7 @@ impl Storage {
     pub fn insert_token(&self, tenant: &TenantId, token: &NewToken) -> Result<TokenInfo, StorageError> {
         for (value, what) in [
             (token.id.as_str(), "token id"),
-            (token.token_hash.as_str(), "token hash"),
+            (token.token_hash.as_hex(), "token hash"),
             (token.prefix.as_str(), "token prefix"),
             (token.label.as_deref().unwrap_or_default(), "token label"),
         ] {
@@ -83,7 +84,7 @@ impl Storage {
         let row = NewTokenRow {
             id: &token.id,
             tenant_id: tenant.as_str(),
-            token_hash: &token.token_hash,
+            token_hash: token.token_hash.as_hex(),
             prefix: &token.prefix,
             label: token.label.as_deref(),
             created_at,
@@ -113,10 +114,10 @@ impl Storage {
     }
 
     /// The token with this hash, whatever its state (the caller checks expiry and revocation).
-    pub fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StorageError> {
+    pub fn find_token(&self, token_hash: &HashedToken) -> Result<Option<TokenRecord>, StorageError> {
         let mut conn = self.conn()?;
         let row = scim_tokens::table
-            .filter(scim_tokens::token_hash.eq(token_hash))
+            .filter(scim_tokens::token_hash.eq(token_hash.as_hex()))
             .select(TokenRecordRow::as_select())
             .first(&mut *conn)
             .optional()?;

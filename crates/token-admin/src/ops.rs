@@ -102,7 +102,7 @@ pub fn issue_token(
     let token = PlainToken::generate_api_token();
     let new = NewToken {
         id: uuid::Uuid::new_v4().to_string(),
-        token_hash: token.hash().as_hex().to_owned(),
+        token_hash: token.hash(),
         prefix: token.display_prefix(),
         label: options.label.clone(),
         expires_at: options.expires_in.map(|d| now + d),
