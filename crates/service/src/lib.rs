@@ -30,6 +30,12 @@ where
     web::block(move || span.in_scope(f)).await
 }
 
+/// The SCIM Tenant URL of `tenant` under `origin` (scheme, host, optional path prefix):
+/// `<origin>/scim/v2/<tenant>`. scim-api serves it; token-admin and `--bootstrap-tenant` hand it out.
+pub fn tenant_base_url(origin: &str, tenant: impl std::fmt::Display) -> String {
+    format!("{}/scim/v2/{tenant}", origin.trim_end_matches('/'))
+}
+
 /// `/metrics` handler: the Prometheus text format.
 pub async fn metrics_endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
@@ -71,5 +77,18 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ignored = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tenant_base_url;
+
+    #[test]
+    fn base_url_has_no_double_slash() {
+        assert_eq!(
+            tenant_base_url("https://scim.example/", "acme"),
+            "https://scim.example/scim/v2/acme"
+        );
     }
 }

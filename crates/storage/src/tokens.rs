@@ -6,14 +6,14 @@
 //! written in batches (the API buffers uses) and only ever moves forward.
 
 use chrono::{DateTime, NaiveDateTime};
-use credentials::HashedToken;
+use credentials::{HashedToken, PlainToken};
 use diesel::prelude::*;
 use scim_core::TenantId;
 
 use crate::error::{StorageError, Violation};
 use crate::schema::scim_tokens;
 use crate::tenants::{parse_tenant_id, tenant_not_found};
-use crate::{NewToken, Storage, TokenInfo, TokenRecord, from_db_time, to_db_time};
+use crate::{IssuedToken, NewToken, Storage, TokenInfo, TokenRecord, TokenRequest, from_db_time, to_db_time};
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = scim_tokens)]
@@ -69,6 +69,36 @@ fn token_not_found(tenant: &TenantId, token_id: &str) -> StorageError {
 }
 
 impl Storage {
+    /// Issues `tenant` a new API token: generates the secret, stores only its hash and display prefix, and
+    /// with `revoke_others_at` revokes the tenant's other tokens (rotation). `NotFound` if the tenant does
+    /// not exist. `token-admin` and `scim-api --bootstrap-tenant` both issue through here.
+    pub fn issue_token(
+        &self,
+        tenant: &TenantId,
+        request: &TokenRequest,
+    ) -> Result<IssuedToken, StorageError> {
+        let token = PlainToken::generate_api_token();
+        let info = self.insert_token(
+            tenant,
+            &NewToken {
+                id: uuid::Uuid::new_v4().to_string(),
+                token_hash: token.hash(),
+                prefix: token.display_prefix(),
+                label: request.label.clone(),
+                expires_at: request.expires_at,
+            },
+        )?;
+        let revoked_others = match request.revoke_others_at {
+            Some(at) => self.revoke_tokens_except(tenant, &info.id, at)?,
+            None => 0,
+        };
+        Ok(IssuedToken {
+            info,
+            token,
+            revoked_others,
+        })
+    }
+
     /// Stores a token for `tenant` (created now). `NotFound` if the tenant does not exist, `Uniqueness`
     /// if the id or hash is already stored.
     pub fn insert_token(&self, tenant: &TenantId, token: &NewToken) -> Result<TokenInfo, StorageError> {

@@ -44,7 +44,7 @@ impl TestApp {
             db,
             address,
             tenant: "acme".to_owned(),
-            token: issued.api_token,
+            token: issued.api_token.expose_secret().to_owned(),
             token_id: issued.id,
             client: reqwest::Client::new(),
         }
@@ -56,6 +56,8 @@ impl TestApp {
             .await
             .expect("token")
             .api_token
+            .expose_secret()
+            .to_owned()
     }
 
     /// Replaces the tenant's policy and waits out the policy cache, so the next request sees it.

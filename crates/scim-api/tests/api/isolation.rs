@@ -128,7 +128,10 @@ async fn every_endpoint_refuses_missing_malformed_revoked_and_foreign_tokens(app
             "unsigned access token",
             Some("Bearer eyJhbGciOiJub25lIn0.eyJ0ZW5hbnQiOiJhY21lIn0.".to_owned()),
         ),
-        ("revoked", Some(format!("Bearer {}", revoked.api_token))),
+        (
+            "revoked",
+            Some(format!("Bearer {}", revoked.api_token.expose_secret())),
+        ),
         ("another tenant's", Some(format!("Bearer {foreign}"))),
     ];
     let doc = openapi(&app).await;
@@ -206,7 +209,7 @@ async fn every_endpoint_refuses_missing_malformed_revoked_and_foreign_tokens(app
     let response = app
         .client
         .get(app.url("/Users"))
-        .bearer_auth(&revoked.api_token)
+        .bearer_auth(revoked.api_token.expose_secret())
         .send()
         .await
         .unwrap();

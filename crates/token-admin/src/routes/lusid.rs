@@ -20,7 +20,7 @@ use crate::ops::{self, IssueOptions};
 #[serde(rename_all = "camelCase")]
 struct AddScimResponse {
     base_url: String,
-    #[serde(serialize_with = "crate::ops::expose_once")]
+    #[serde(serialize_with = "credentials::expose_once")]
     api_token: credentials::PlainToken,
 }
 

@@ -31,7 +31,7 @@ pub struct CreateClientRequest {
 #[serde(rename_all = "camelCase")]
 struct CreatedClient {
     client_id: String,
-    #[serde(serialize_with = "crate::ops::expose_once")]
+    #[serde(serialize_with = "credentials::expose_once")]
     client_secret: PlainToken,
     tenant: String,
     label: Option<String>,

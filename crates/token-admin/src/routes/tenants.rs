@@ -16,7 +16,6 @@ use storage::{NewTenant, Tenant};
 use super::{AppState, authorized_tenant};
 use crate::auth::Operator;
 use crate::error::AdminError;
-use crate::ops;
 
 /// `POST /admin/v1/tenants` body.
 #[derive(Debug, Deserialize)]
@@ -51,7 +50,7 @@ pub struct TenantView {
 impl TenantView {
     pub fn new(tenant: Tenant, public_base: &str) -> Self {
         Self {
-            base_url: ops::base_url(public_base, &tenant.id),
+            base_url: service::tenant_base_url(public_base, &tenant.id),
             id: tenant.id,
             display_name: tenant.display_name,
             policy: tenant.policy,
