@@ -14,7 +14,7 @@ use storage::{NewTenant, StorageError};
 use super::AppState;
 use crate::auth::Operator;
 use crate::error::AdminError;
-use crate::ops::{self, IssueOptions};
+use crate::scim_tokens::{self, IssueOptions};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -56,7 +56,7 @@ pub async fn add_scim(state: web::Data<AppState>, operator: Operator) -> Result<
                 grace: Duration::zero(),
             };
             Ok((
-                ops::issue_token(s, &target, &options, &public_base, now)?,
+                scim_tokens::issue_token(s, &target, &options, &public_base, now)?,
                 created,
             ))
         })

@@ -1,5 +1,6 @@
-//! Operations shared by the HTTP handlers and the CLI, so `token-admin tokens issue` and
-//! `POST /admin/v1/tenants/{slug}/tokens` cannot drift apart.
+//! SCIM bearer tokens as operators manage them, shared by the HTTP handlers and the CLI so that
+//! `token-admin tokens issue` and `POST /admin/v1/tenants/{slug}/tokens` cannot drift apart: issue options
+//! and their limits, issuing, the listing view, and token lifetimes such as `90d`.
 //!
 //! Strategy: plain synchronous functions over [`Storage`] (diesel is synchronous); HTTP handlers run them
 //! through `service::blocking`, the CLI calls them directly. Time is a parameter (`now`), taken from a
@@ -12,7 +13,6 @@ use chrono::{DateTime, Duration, Utc};
 use credentials::IssuedApiToken;
 use scim_core::TenantId;
 use serde::Serialize;
-use storage::admin_audit::NewAdminAuditEntry;
 use storage::{Storage, TokenInfo, TokenRequest};
 
 use crate::error::AdminError;
@@ -119,36 +119,6 @@ impl TokenView {
             revoked_at: info.revoked_at,
             last_used_at: info.last_used_at,
             active,
-        }
-    }
-}
-
-/// Records an admin action. The action has already happened, so a failure to record it is logged as an
-/// error rather than turned into a failed response (which would invite a retry that repeats the action).
-pub fn audit(
-    storage: &Storage,
-    operator: &str,
-    action: &str,
-    tenant: Option<&TenantId>,
-    detail: serde_json::Value,
-    now: DateTime<Utc>,
-) {
-    let entry = NewAdminAuditEntry {
-        operator: operator.to_owned(),
-        action: action.to_owned(),
-        tenant_id: tenant.cloned(),
-        detail,
-        occurred_at: now,
-    };
-    match storage.record_admin_action(&entry) {
-        Ok(()) => tracing::info!(
-            operator,
-            action,
-            tenant = tenant.map_or("", TenantId::as_str),
-            "admin action"
-        ),
-        Err(e) => {
-            tracing::error!(operator, action, error = ?e, "could not record admin action in the audit log")
         }
     }
 }
