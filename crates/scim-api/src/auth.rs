@@ -15,7 +15,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use credentials::HashedToken;
 use scim_core::TenantId;
 use scim_core::policy::{CompiledPolicy, TenantPolicy};
-use service::RequestId;
+use service::{ErrorContext, RequestId};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, OAuthClientState, TtlCache};
@@ -55,7 +55,7 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
-        .ok_or_else(|| ApiError::Internal("application state missing".to_owned()))?;
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
     // A malformed tenant segment cannot name a real tenant: same 401 as any other mismatch.
     let path_tenant = req
         .match_info()
@@ -175,8 +175,10 @@ async fn tenant_policy(state: &web::Data<AppState>, tenant: &TenantId) -> ApiRes
     cached_or_load(&state.policies, tenant.clone(), state, move |storage| {
         let record = storage.get_tenant(&lookup)?;
         // A policy that no longer compiles (it was validated when written) is a server-side fault.
-        let policy = TenantPolicy::from_json(&record.policy)
-            .map_err(|e| ApiError::Internal(format!("tenant {lookup} has an invalid policy: {e}")))?;
+        let policy = TenantPolicy::from_json(&record.policy).map_err(|e| {
+            let what = format!("tenant {lookup} has an invalid policy");
+            ApiError::Internal(Box::new(ErrorContext::new(what, e)))
+        })?;
         Ok(Arc::new(policy))
     })
     .await

@@ -4,6 +4,7 @@
 //! Nothing SCIM-specific lives here.
 
 pub mod clock;
+pub mod error_context;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
@@ -14,6 +15,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{HttpResponse, web};
 
 pub use clock::Clock;
+pub use error_context::{BoxError, ErrorContext};
 pub use health::Health;
 pub use metrics::Metrics;
 pub use middleware::RequestId;

@@ -15,7 +15,7 @@ use scim_core::TenantId;
 use secrecy::ExposeSecret as _;
 use serde::Serialize;
 use serde_json::json;
-use service::{Clock, Settings};
+use service::{BoxError, Clock, ErrorContext, Settings};
 use storage::{NewTenant, Storage};
 
 use crate::audit::audit;
@@ -96,9 +96,9 @@ fn slug(text: &str) -> Result<TenantId, AdminError> {
 }
 
 fn print(out: &mut impl Write, value: &impl Serialize) -> Result<(), AdminError> {
-    serde_json::to_writer(&mut *out, value)
-        .map_err(|e| AdminError::Internal(format!("cannot write output: {e}")))?;
-    writeln!(out).map_err(|e| AdminError::Internal(format!("cannot write output: {e}")))
+    let failed = |e: BoxError| AdminError::Internal(Box::new(ErrorContext::new("cannot write output", e)));
+    serde_json::to_writer(&mut *out, value).map_err(|e| failed(e.into()))?;
+    writeln!(out).map_err(|e| failed(e.into()))
 }
 
 /// The audit subject of offline commands.

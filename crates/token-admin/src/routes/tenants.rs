@@ -11,6 +11,7 @@ use scim_core::TenantId;
 use scim_core::policy::TenantPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use service::ErrorContext;
 use storage::{NewTenant, Tenant};
 
 use super::{AppState, authorized_tenant};
@@ -78,7 +79,7 @@ pub fn parse_policy(value: &serde_json::Value) -> Result<serde_json::Value, Admi
     let compiled = TenantPolicy::from_json(value)
         .map_err(|e| AdminError::BadRequest(format!("invalid policy: {}", e.detail())))?;
     serde_json::to_value(&compiled.policy)
-        .map_err(|e| AdminError::Internal(format!("cannot serialise a policy: {e}")))
+        .map_err(|e| AdminError::Internal(Box::new(ErrorContext::new("cannot serialise a policy", e))))
 }
 
 /// The policy of a tenant created without one.
