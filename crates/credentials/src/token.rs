@@ -13,8 +13,10 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use rand::RngCore as _;
 use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
 /// Prefix of every SCIM API bearer token.
@@ -86,8 +88,25 @@ impl fmt::Debug for PlainToken {
     }
 }
 
+/// The one place a [`PlainToken`] is written out: serialising the answer that hands it to its owner.
+pub fn expose_once<S: Serializer>(token: &PlainToken, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(token.expose_secret())
+}
+
+/// A newly issued SCIM API token as its owner receives it, once: the Tenant URL and the Secret Token to
+/// paste into the identity provider. Serialises to `{"id", "baseUrl", "apiToken", "expiresAt"}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedApiToken {
+    pub id: String,
+    pub base_url: String,
+    #[serde(serialize_with = "expose_once")]
+    pub api_token: PlainToken,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// SHA-256 of a secret, lowercase hex: the only form that is persisted.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct HashedToken(String);
 
 impl HashedToken {
@@ -177,6 +196,21 @@ mod tests {
         assert!(stored.matches(token.expose_secret()));
         assert!(!stored.matches("scim_wrong"));
         assert!(!HashedToken::from_stored("short").matches(token.expose_secret()));
+    }
+
+    #[test]
+    fn issued_token_serialises_the_secret_but_debug_does_not() {
+        let token = IssuedApiToken {
+            id: "t1".to_owned(),
+            base_url: "http://x/scim/v2/acme".to_owned(),
+            api_token: PlainToken::generate_api_token(),
+            expires_at: None,
+        };
+        let json = serde_json::to_value(&token).unwrap();
+        assert_eq!(json["apiToken"], token.api_token.expose_secret());
+        assert_eq!(json["baseUrl"], "http://x/scim/v2/acme");
+        assert!(json["expiresAt"].is_null());
+        assert!(!format!("{token:?}").contains(token.api_token.expose_secret()));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Bearer-token authentication and per-tenant rate limiting, as an extractor: a handler that takes a
 //! [`Caller`] only runs for a request whose token belongs to the tenant in its path.
 //!
-//! The token is hashed (SHA-256) and looked up by hash, through a cache that trusts an entry for a few
+//! The token is hashed ([`HashedToken`]) and looked up by hash, through a cache that trusts an entry for a few
 //! seconds. Unknown, revoked, expired and other-tenant tokens all get the same 401, so the answer never
 //! tells whether a tenant exists. Last-used times are collected in memory and written in batches.
 
@@ -12,10 +12,10 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use credentials::HashedToken;
 use scim_core::TenantId;
 use scim_core::policy::{CompiledPolicy, TenantPolicy};
-use service::RequestId;
-use sha2::{Digest, Sha256};
+use service::{ErrorContext, RequestId};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, OAuthClientState, TtlCache};
@@ -55,7 +55,7 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
-        .ok_or_else(|| ApiError::Internal("application state missing".to_owned()))?;
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
     // A malformed tenant segment cannot name a real tenant: same 401 as any other mismatch.
     let path_tenant = req
         .match_info()
@@ -108,9 +108,10 @@ struct Credential {
     secret_token_id: Option<String>,
 }
 
-/// A Secret Token: found by its SHA-256 hash; revoked or expired tokens are refused.
+/// A Secret Token: found by its hash (computed once, also the cache key); revoked or expired tokens are
+/// refused.
 async fn secret_token_credential(state: &web::Data<AppState>, token: &str) -> ApiResult<Credential> {
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let hash = HashedToken::of(token);
     // Unknown tokens are cached too (as `None`): an IdP still configured with a deleted tenant's token
     // retries for days, and each retry would otherwise cost a database read. A new token cannot be hit by
     // a stale miss, since nobody can present it before it is issued.
@@ -119,7 +120,7 @@ async fn secret_token_credential(state: &web::Data<AppState>, token: &str) -> Ap
     })
     .await?;
     let record = cached.ok_or(ApiError::Unauthorized)?;
-    let now = (state.clock)();
+    let now = state.clock.now();
     let revoked = record.revoked_at.is_some_and(|at| at <= now);
     let expired = record.expires_at.is_some_and(|at| at <= now);
     if revoked || expired {
@@ -157,7 +158,7 @@ async fn oauth_credential(
     })
     .await?
     .ok_or(ApiError::Unauthorized)?;
-    let now = (state.clock)();
+    let now = state.clock.now();
     if client.revoked_at.is_some_and(|at| at <= now) || client.tenant != tenant {
         return Err(ApiError::Unauthorized);
     }
@@ -174,8 +175,10 @@ async fn tenant_policy(state: &web::Data<AppState>, tenant: &TenantId) -> ApiRes
     cached_or_load(&state.policies, tenant.clone(), state, move |storage| {
         let record = storage.get_tenant(&lookup)?;
         // A policy that no longer compiles (it was validated when written) is a server-side fault.
-        let policy = TenantPolicy::from_json(&record.policy)
-            .map_err(|e| ApiError::Internal(format!("tenant {lookup} has an invalid policy: {e}")))?;
+        let policy = TenantPolicy::from_json(&record.policy).map_err(|e| {
+            let what = format!("tenant {lookup} has an invalid policy");
+            ApiError::Internal(Box::new(ErrorContext::new(what, e)))
+        })?;
         Ok(Arc::new(policy))
     })
     .await

@@ -2,35 +2,26 @@
 //! It creates the tenant when missing and issues a new Secret Token, printing what an admin pastes into
 //! Entra. Day-to-day token management (rotation, revocation) belongs to `token-admin`.
 
-use credentials::PlainToken;
+use credentials::IssuedApiToken;
 use scim_core::TenantId;
 use serde_json::json;
 use service::Settings;
-use storage::{NewTenant, NewToken, Storage, StorageError};
+use storage::{NewTenant, Storage, StorageError, TokenRequest};
 
-/// What an admin pastes into the IdP: the Tenant URL and the Secret Token (shown once).
-#[derive(Debug, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IssuedToken {
-    pub id: String,
-    pub base_url: String,
-    pub api_token: String,
-    pub expires_at: Option<String>,
-}
-
-/// Creates the tenant if needed and issues it a token.
+/// Creates the tenant if needed and issues it a token: what an admin pastes into the IdP, the Tenant URL
+/// and the Secret Token (shown once).
 pub async fn issue_first_token(
     storage: &Storage,
     settings: &Settings,
     slug: &str,
-) -> anyhow::Result<IssuedToken> {
+) -> anyhow::Result<IssuedApiToken> {
     let tenant = TenantId::parse(slug)?;
     let base = settings.public_base().map_or_else(
         || format!("http://{}", local_address(&settings.listen)),
         str::to_owned,
     );
     let storage = storage.clone();
-    let issued = tokio::task::spawn_blocking(move || -> anyhow::Result<IssuedToken> {
+    let issued = tokio::task::spawn_blocking(move || -> anyhow::Result<IssuedApiToken> {
         match storage.get_tenant(&tenant) {
             Ok(_) => {}
             Err(StorageError::NotFound(_)) => {
@@ -42,23 +33,12 @@ pub async fn issue_first_token(
             }
             Err(other) => return Err(other.into()),
         }
-        let token = PlainToken::generate_api_token();
-        let info = storage.insert_token(
-            &tenant,
-            &NewToken {
-                id: uuid::Uuid::new_v4().to_string(),
-                token_hash: token.hash().as_hex().to_owned(),
-                prefix: token.display_prefix(),
-                label: Some("bootstrap".to_owned()),
-                expires_at: None,
-            },
-        )?;
-        Ok(IssuedToken {
-            id: info.id,
-            base_url: format!("{base}/scim/v2/{tenant}"),
-            api_token: token.expose_secret().to_owned(),
-            expires_at: None,
-        })
+        let request = TokenRequest {
+            label: Some("bootstrap".to_owned()),
+            ..TokenRequest::default()
+        };
+        let issued = storage.issue_token(&tenant, &request)?;
+        Ok(issued.with_base_url(service::tenant_base_url(&base, &tenant)))
     })
     .await??;
     Ok(issued)

@@ -13,6 +13,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use scim_core::ScimError;
 use scim_core::error::ErrorBody;
+use service::{BoxError, ErrorContext};
 use storage::StorageError;
 
 /// The media type of every SCIM response body.
@@ -38,23 +39,18 @@ pub enum ApiError {
     NotImplemented(&'static str),
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
-    /// The database is unreachable or overloaded: 503, worth retrying.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
-    /// A bug or an unexpected failure: 500, detail logged only.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// The database is unreachable or overloaded: 503, worth retrying. The cause is logged only.
+    #[error("service unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A bug or an unexpected failure: 500, cause logged only.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
 }
 
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{self}")?;
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            write!(f, "\n  caused by: {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
+        service::error_context::fmt_sources(self, f)
     }
 }
 
@@ -66,17 +62,15 @@ impl From<StorageError> for ApiError {
             StorageError::PreconditionFailed(detail) => ScimError::PreconditionFailed(detail).into(),
             StorageError::InvalidReference(detail) => ScimError::InvalidValue(detail).into(),
             StorageError::Scim(scim) => scim.into(),
-            StorageError::Unavailable(detail) => Self::Unavailable(detail),
-            other @ (StorageError::Config(_) | StorageError::Internal(_)) => {
-                Self::Internal(other.to_string())
-            }
+            unavailable @ StorageError::Unavailable(_) => Self::Unavailable(Box::new(unavailable)),
+            other @ (StorageError::Config(_) | StorageError::Internal(_)) => Self::Internal(Box::new(other)),
         }
     }
 }
 
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(err: actix_web::error::BlockingError) -> Self {
-        Self::Internal(format!("blocking task failed: {err}"))
+        Self::Internal(Box::new(ErrorContext::new("blocking task failed", err)))
     }
 }
 
@@ -125,12 +119,12 @@ impl ApiError {
         match self {
             Self::Scim(e) => e.detail().to_owned(),
             Self::Unauthorized => "A valid bearer token for this tenant is required.".to_owned(),
-            Self::Unavailable(cause) => {
-                tracing::warn!(cause = %cause, "storage unavailable");
+            Self::Unavailable(_) => {
+                tracing::warn!(cause = ?self, "storage unavailable");
                 "The service is temporarily unavailable; retry later.".to_owned()
             }
-            Self::Internal(cause) => {
-                tracing::error!(cause = %cause, "internal error");
+            Self::Internal(_) => {
+                tracing::error!(cause = ?self, "internal error");
                 "An internal error occurred.".to_owned()
             }
             other => other.to_string(),
@@ -171,6 +165,20 @@ mod tests {
     async fn internal_errors_never_leak_their_cause() {
         let (status, body, _) =
             body_of(ApiError::Internal("relation \"resources\" does not exist".into())).await;
+        assert_eq!(status, 500);
+        assert!(!body.to_string().contains("relation"), "{body}");
+    }
+
+    #[actix_web::test]
+    async fn storage_failures_keep_their_cause_for_the_log_only() {
+        let err = ApiError::from(StorageError::Internal(
+            "relation \"resources\" does not exist".into(),
+        ));
+        assert!(
+            format!("{err:?}").contains("caused by: internal storage error: relation"),
+            "{err:?}"
+        );
+        let (status, body, _) = body_of(err).await;
         assert_eq!(status, 500);
         assert!(!body.to_string().contains("relation"), "{body}");
     }

@@ -4,8 +4,9 @@ pub mod auth;
 pub mod bootstrap;
 pub mod error;
 pub mod openapi;
+pub mod operations;
+pub mod render;
 pub mod request;
-pub mod resources;
 pub mod routes;
 pub mod state;
 pub mod urls;
@@ -18,10 +19,10 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use service::{Health, Metrics, Settings};
+use service::{Clock, Health, Metrics, Settings};
 use storage::Storage;
 
-use crate::state::{ApiMetrics, AppState, Clock};
+use crate::state::{ApiMetrics, AppState};
 
 /// How often pending token last-used times are written.
 const TOKEN_USE_FLUSH_INTERVAL: Duration = Duration::from_secs(15);
@@ -44,16 +45,11 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// The system clock.
-fn system_clock() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
-}
-
 impl Application {
     /// Connects to the database, applies migrations (unless disabled) and binds the listener.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let storage = connect_storage(settings).await?;
-        Self::build_with(settings, storage, system_clock)
+        Self::build_with(settings, storage, Clock::system())
     }
 
     /// Like [`Application::build`] with an existing storage handle and clock (tests).

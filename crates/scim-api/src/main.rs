@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
         // stdout carries only this JSON; logs go to stderr.
         println!("{}", serde_json::to_string_pretty(&issued)?);
     }
-    let app = Application::build_with(&settings, storage, chrono::Utc::now)?;
+    let app = Application::build_with(&settings, storage, service::Clock::system())?;
     tracing::info!(listen = %settings.listen, port = app.port(), "scim-api listening");
     app.run_until_stopped().await?;
     tracing::info!("scim-api stopped");

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use credentials::HashedToken;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -17,16 +18,13 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use scim_core::TenantId;
 use scim_core::policy::CompiledPolicy;
-use service::{Metrics, Settings};
+use service::{Clock, Metrics, Settings};
 use storage::{Storage, TokenRecord};
 
 /// How long a cached token or tenant policy is trusted before it is read again.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
 /// Upper bound on cached entries; past it the cache is emptied (cheap, and bounds memory under abuse).
 const CACHE_MAX_ENTRIES: usize = 100_000;
-
-/// The source of "now"; a parameter so tests can fix time.
-pub type Clock = fn() -> DateTime<Utc>;
 
 /// Limits and knobs read from [`Settings`] once at start-up.
 #[derive(Debug, Clone)]
@@ -156,7 +154,7 @@ pub struct AppState {
     pub config: ApiConfig,
     pub clock: Clock,
     /// Token hash → its record, or `None` for a hash no token has.
-    pub tokens: TtlCache<String, Option<TokenRecord>>,
+    pub tokens: TtlCache<HashedToken, Option<TokenRecord>>,
     pub policies: TtlCache<TenantId, Arc<CompiledPolicy>>,
     /// Client id → its state, or `None` for an unknown client.
     pub oauth_clients: TtlCache<String, Option<OAuthClientState>>,
@@ -209,7 +207,7 @@ impl AppState {
 
     /// Notes that a token was used; written later by [`AppState::flush_token_uses`].
     pub fn note_token_use(&self, token_id: &str) {
-        let now = (self.clock)();
+        let now = self.clock.now();
         self.token_uses
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

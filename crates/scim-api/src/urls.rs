@@ -11,7 +11,7 @@ use crate::state::ApiConfig;
 
 /// `<base>/scim/v2/<tenant>` with no trailing slash.
 pub fn tenant_base_url(req: &HttpRequest, config: &ApiConfig, tenant: &TenantId) -> String {
-    format!("{}/scim/v2/{tenant}", public_origin(req, config))
+    service::tenant_base_url(&public_origin(req, config), tenant)
 }
 
 /// Scheme, host and path prefix under which clients reach this service.

@@ -89,6 +89,9 @@ pub enum Command {
     Sync(SyncArgs),
     /// Many tenants at once, each at a fixed request rate, playing incremental cycles.
     Tenants(TenantsArgs),
+    /// How long the 401 takes for an unknown token and for `--token`, a valid token of another tenant
+    /// than the one `--base-url` names (requests interleaved on one connection).
+    AuthTiming(AuthTimingArgs),
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +205,17 @@ pub struct TenantsArgs {
     /// Seed of the change mix.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthTimingArgs {
+    /// Requests per token.
+    #[arg(long, default_value_t = 300)]
+    pub rounds: usize,
+    /// A never-seen unknown token on every request (each costs the server a database lookup) instead
+    /// of one unknown token repeated (after its first lookup, answered from the server's token cache).
+    #[arg(long)]
+    pub fresh_unknown: bool,
 }
 
 /// Parses `250ms`, `30s`, `5m`, `2h` or bare seconds (`1.5`).

@@ -116,6 +116,14 @@ impl ScimClient {
         }
     }
 
+    /// The same endpoint with another bearer token.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            auth: Some(Arc::from(format!("Bearer {token}"))),
+            ..self.clone()
+        }
+    }
+
     /// The stats this client records into.
     pub fn stats(&self) -> &Arc<Stats> {
         &self.stats
@@ -243,6 +251,14 @@ impl ScimClient {
             return Err(CallError::Failed);
         }
         Ok(list.resources.into_iter().next().map(|r| r.id))
+    }
+
+    /// `GET /Users` with a token the server must refuse: only a 401 counts as success. Returns the
+    /// latency.
+    pub async fn list_users_refused(&self, label: &'static str) -> Result<Duration, CallError> {
+        self.send(label, Method::GET, "/Users", &[], None, &[401])
+            .await
+            .map(|r| r.latency)
     }
 
     /// `POST /Users` with body A; returns the new id and the latency.

@@ -74,6 +74,7 @@ async fn run(common: cli::Common, command: Command) -> anyhow::Result<()> {
         // Keep every tenant's connections alive: closing idle ones past a small cap churns
         // through ephemeral ports (TIME_WAIT) at thousands of requests per second.
         Command::Tenants(a) => a.max_in_flight.saturating_mul(a.tenants.max(1)),
+        Command::AuthTiming(_) => 1,
     };
     let ctx = Ctx {
         http: http_client(connections.max(1), common.request_timeout)?,
@@ -136,6 +137,19 @@ async fn run(common: cli::Common, command: Command) -> anyhow::Result<()> {
                 "sync",
                 params,
                 scenarios::sync::run(&ctx, &single()?, a).await?,
+                vec![],
+            )
+        }
+        Command::AuthTiming(a) => {
+            anyhow::ensure!(
+                common.token.is_some(),
+                "auth-timing needs --token: a valid token of another tenant than --base-url names"
+            );
+            let params = serde_json::json!({"rounds": a.rounds, "freshUnknown": a.fresh_unknown});
+            (
+                "auth-timing",
+                params,
+                scenarios::auth_timing::run(&ctx, &single()?, a).await?,
                 vec![],
             )
         }

@@ -1,7 +1,10 @@
 //! HTTP plumbing shared by `scim-api` and `token-admin`: settings, telemetry, the request-id/log/metrics
-//! middleware, health endpoints, running blocking work with the request's span, and graceful shutdown.
+//! middleware, health endpoints, the clock, running blocking work with the request's span, and graceful
+//! shutdown.
 //! Nothing SCIM-specific lives here.
 
+pub mod clock;
+pub mod error_context;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
@@ -11,6 +14,8 @@ pub mod telemetry;
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpResponse, web};
 
+pub use clock::Clock;
+pub use error_context::{BoxError, ErrorContext};
 pub use health::Health;
 pub use metrics::Metrics;
 pub use middleware::RequestId;
@@ -25,6 +30,12 @@ where
 {
     let span = tracing::Span::current();
     web::block(move || span.in_scope(f)).await
+}
+
+/// The SCIM Tenant URL of `tenant` under `origin` (scheme, host, optional path prefix):
+/// `<origin>/scim/v2/<tenant>`. scim-api serves it; token-admin and `--bootstrap-tenant` hand it out.
+pub fn tenant_base_url(origin: &str, tenant: impl std::fmt::Display) -> String {
+    format!("{}/scim/v2/{tenant}", origin.trim_end_matches('/'))
 }
 
 /// `/metrics` handler: the Prometheus text format.
@@ -68,5 +79,18 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ignored = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tenant_base_url;
+
+    #[test]
+    fn base_url_has_no_double_slash() {
+        assert_eq!(
+            tenant_base_url("https://scim.example/", "acme"),
+            "https://scim.example/scim/v2/acme"
+        );
     }
 }

@@ -44,8 +44,8 @@ pub use connection::Backend;
 pub use connection::DbConnection;
 pub use error::StorageError;
 pub use model::{
-    Expand, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef, StoredMember,
-    StoredResource, Tenant, TokenInfo, TokenRecord, WriteContext,
+    Expand, IssuedToken, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef,
+    StoredMember, StoredResource, Tenant, TokenInfo, TokenRecord, TokenRequest, WriteContext,
 };
 pub use shadow_columns::MAX_INDEXED_BYTES;
 

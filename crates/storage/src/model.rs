@@ -4,6 +4,7 @@
 //! the boundary, where corrupt stored data (an unparsable tenant slug or JSON) becomes `Internal`.
 
 use chrono::{DateTime, Utc};
+use credentials::{HashedToken, IssuedApiToken, PlainToken};
 use scim_core::filter::{ResolvedFilter, ResolvedPath};
 use scim_core::{ResourceId, ResourceKind, TenantId};
 use serde_json::Value;
@@ -36,11 +37,11 @@ pub struct Tenant {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A token to store. `token_hash` is the lowercase hex SHA-256 of the secret, computed by the caller.
+/// A token to store: only the hash of its secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewToken {
     pub id: String,
-    pub token_hash: String,
+    pub token_hash: HashedToken,
     /// The recognisable start of the secret, for display.
     pub prefix: String,
     pub label: Option<String>,
@@ -79,6 +80,37 @@ pub struct TokenInfo {
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A token to issue ([`crate::Storage::issue_token`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub label: Option<String>,
+    /// `None`: the token does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Rotation: revoke the tenant's other tokens as of this time (a future time is a grace period).
+    pub revoke_others_at: Option<DateTime<Utc>>,
+}
+
+/// A token just issued: the only value that carries its plaintext.
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub info: TokenInfo,
+    pub token: PlainToken,
+    /// How many of the tenant's other tokens `revoke_others_at` revoked.
+    pub revoked_others: u64,
+}
+
+impl IssuedToken {
+    /// What its owner receives, once: the Tenant URL to paste next to it and the secret.
+    pub fn with_base_url(self, base_url: String) -> IssuedApiToken {
+        IssuedApiToken {
+            id: self.info.id,
+            base_url,
+            api_token: self.token,
+            expires_at: self.info.expires_at,
+        }
+    }
 }
 
 /// Who writes, on whose behalf, and when. Time is a parameter (the caller's clock); storage stores it

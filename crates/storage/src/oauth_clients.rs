@@ -1,5 +1,5 @@
 //! OAuth 2.0 clients for the client-credentials grant: one tenant each, secret stored only as its
-//! SHA-256 hash (computed by the caller, like SCIM tokens).
+//! [`HashedToken`] (like SCIM tokens).
 //!
 //! Strategy: `client_id` is the primary key, so a lookup at the token endpoint (and `scim-api`'s revocation
 //! check) is one indexed read that also yields the tenant. Revocation is a timestamp, never a delete, so a
@@ -7,6 +7,7 @@
 //! (`ON DELETE CASCADE`). Time is the caller's parameter.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use credentials::HashedToken;
 use diesel::prelude::*;
 use scim_core::TenantId;
 
@@ -15,11 +16,11 @@ use crate::schema::oauth_clients;
 use crate::tenants::{parse_tenant_id, tenant_not_found};
 use crate::{Storage, from_db_time, to_db_time};
 
-/// A client to register. `secret_hash` is the lowercase hex SHA-256 of the secret.
+/// A client to register: only the hash of its secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewOAuthClient {
     pub client_id: String,
-    pub secret_hash: String,
+    pub secret_hash: HashedToken,
     /// The recognisable start of the secret, for display.
     pub secret_prefix: String,
     pub label: Option<String>,
@@ -41,7 +42,7 @@ impl std::fmt::Debug for NewOAuthClient {
 pub struct OAuthClientRecord {
     pub client_id: String,
     pub tenant: TenantId,
-    pub secret_hash: String,
+    pub secret_hash: HashedToken,
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
@@ -121,7 +122,7 @@ impl Storage {
     ) -> Result<OAuthClientInfo, StorageError> {
         for (value, what) in [
             (client.client_id.as_str(), "client id"),
-            (client.secret_hash.as_str(), "client secret hash"),
+            (client.secret_hash.as_hex(), "client secret hash"),
             (client.secret_prefix.as_str(), "client secret prefix"),
             (client.label.as_deref().unwrap_or_default(), "client label"),
         ] {
@@ -131,7 +132,7 @@ impl Storage {
         let row = NewOAuthClientRow {
             client_id: &client.client_id,
             tenant_id: tenant.as_str(),
-            secret_hash: &client.secret_hash,
+            secret_hash: client.secret_hash.as_hex(),
             secret_prefix: &client.secret_prefix,
             label: client.label.as_deref(),
             created_at,
@@ -171,7 +172,7 @@ impl Storage {
             Ok(OAuthClientRecord {
                 tenant: parse_tenant_id(&r.tenant_id)?,
                 client_id: r.client_id,
-                secret_hash: r.secret_hash,
+                secret_hash: HashedToken::from_stored(r.secret_hash),
                 revoked_at: r.revoked_at.map(from_db_time),
             })
         })
@@ -234,7 +235,7 @@ mod tests {
     fn client(id: &str) -> NewOAuthClient {
         NewOAuthClient {
             client_id: id.to_owned(),
-            secret_hash: "ab".repeat(32),
+            secret_hash: HashedToken::from_stored("ab".repeat(32)),
             secret_prefix: "scimcs_abc".to_owned(),
             label: Some("entra".to_owned()),
         }
@@ -258,7 +259,7 @@ mod tests {
         assert_eq!(info.tenant, acme);
         let found = db.find_oauth_client("c1").unwrap().unwrap();
         assert_eq!(
-            (found.tenant.as_str(), found.secret_hash.as_str()),
+            (found.tenant.as_str(), found.secret_hash.as_hex()),
             ("acme", "ab".repeat(32).as_str())
         );
         assert!(found.revoked_at.is_none());

@@ -1,4 +1,4 @@
-//! SCIM bearer tokens: stored only as the SHA-256 hash the caller computed, found by that hash.
+//! SCIM bearer tokens: stored only as their [`HashedToken`], found by it.
 //!
 //! Strategy: `token_hash` has a unique index, so authentication is one indexed lookup that returns the
 //! tenant. Revocation is a timestamp, not a delete: `revoked_at` in the future is a grace period (rotation
@@ -6,13 +6,14 @@
 //! written in batches (the API buffers uses) and only ever moves forward.
 
 use chrono::{DateTime, NaiveDateTime};
+use credentials::{HashedToken, PlainToken};
 use diesel::prelude::*;
 use scim_core::TenantId;
 
 use crate::error::{StorageError, Violation};
 use crate::schema::scim_tokens;
 use crate::tenants::{parse_tenant_id, tenant_not_found};
-use crate::{NewToken, Storage, TokenInfo, TokenRecord, from_db_time, to_db_time};
+use crate::{IssuedToken, NewToken, Storage, TokenInfo, TokenRecord, TokenRequest, from_db_time, to_db_time};
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = scim_tokens)]
@@ -68,12 +69,42 @@ fn token_not_found(tenant: &TenantId, token_id: &str) -> StorageError {
 }
 
 impl Storage {
+    /// Issues `tenant` a new API token: generates the secret, stores only its hash and display prefix, and
+    /// with `revoke_others_at` revokes the tenant's other tokens (rotation). `NotFound` if the tenant does
+    /// not exist. `token-admin` and `scim-api --bootstrap-tenant` both issue through here.
+    pub fn issue_token(
+        &self,
+        tenant: &TenantId,
+        request: &TokenRequest,
+    ) -> Result<IssuedToken, StorageError> {
+        let token = PlainToken::generate_api_token();
+        let info = self.insert_token(
+            tenant,
+            &NewToken {
+                id: uuid::Uuid::new_v4().to_string(),
+                token_hash: token.hash(),
+                prefix: token.display_prefix(),
+                label: request.label.clone(),
+                expires_at: request.expires_at,
+            },
+        )?;
+        let revoked_others = match request.revoke_others_at {
+            Some(at) => self.revoke_tokens_except(tenant, &info.id, at)?,
+            None => 0,
+        };
+        Ok(IssuedToken {
+            info,
+            token,
+            revoked_others,
+        })
+    }
+
     /// Stores a token for `tenant` (created now). `NotFound` if the tenant does not exist, `Uniqueness`
     /// if the id or hash is already stored.
     pub fn insert_token(&self, tenant: &TenantId, token: &NewToken) -> Result<TokenInfo, StorageError> {
         for (value, what) in [
             (token.id.as_str(), "token id"),
-            (token.token_hash.as_str(), "token hash"),
+            (token.token_hash.as_hex(), "token hash"),
             (token.prefix.as_str(), "token prefix"),
             (token.label.as_deref().unwrap_or_default(), "token label"),
         ] {
@@ -83,7 +114,7 @@ impl Storage {
         let row = NewTokenRow {
             id: &token.id,
             tenant_id: tenant.as_str(),
-            token_hash: &token.token_hash,
+            token_hash: token.token_hash.as_hex(),
             prefix: &token.prefix,
             label: token.label.as_deref(),
             created_at,
@@ -113,10 +144,10 @@ impl Storage {
     }
 
     /// The token with this hash, whatever its state (the caller checks expiry and revocation).
-    pub fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>, StorageError> {
+    pub fn find_token(&self, token_hash: &HashedToken) -> Result<Option<TokenRecord>, StorageError> {
         let mut conn = self.conn()?;
         let row = scim_tokens::table
-            .filter(scim_tokens::token_hash.eq(token_hash))
+            .filter(scim_tokens::token_hash.eq(token_hash.as_hex()))
             .select(TokenRecordRow::as_select())
             .first(&mut *conn)
             .optional()?;

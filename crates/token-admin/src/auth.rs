@@ -34,8 +34,13 @@ const MIN_HS256_SECRET_BYTES: usize = 32;
 
 /// Why the operator-auth settings are unusable.
 #[derive(Debug, thiserror::Error)]
-#[error("operator authentication: {0}")]
-pub struct AuthConfigError(String);
+pub enum AuthConfigError {
+    /// Ambiguous, incomplete or too weak settings; the message names the key.
+    #[error("operator authentication: {0}")]
+    Settings(String),
+    #[error("operator authentication: cannot build the JWKS HTTP client")]
+    JwksClient(#[source] reqwest::Error),
+}
 
 enum KeySource {
     Hs256(DecodingKey),
@@ -95,12 +100,12 @@ impl OperatorAuthenticator {
     pub fn from_settings(settings: &Settings, jwks_policy: JwksPolicy) -> Result<Self, AuthConfigError> {
         let keys = match (&settings.admin_jwt_hs256_secret, &settings.admin_jwt_jwks_url) {
             (Some(_), Some(_)) => {
-                return Err(AuthConfigError(
+                return Err(AuthConfigError::Settings(
                     "set either admin_jwt_hs256_secret or admin_jwt_jwks_url, not both".to_owned(),
                 ));
             }
             (None, None) => {
-                return Err(AuthConfigError(
+                return Err(AuthConfigError::Settings(
                     "set admin_jwt_hs256_secret or admin_jwt_jwks_url; the admin API has no anonymous mode"
                         .to_owned(),
                 ));
@@ -108,20 +113,19 @@ impl OperatorAuthenticator {
             (Some(secret), None) => {
                 let bytes = secret.expose_secret().as_bytes();
                 if bytes.len() < MIN_HS256_SECRET_BYTES {
-                    return Err(AuthConfigError(format!(
+                    return Err(AuthConfigError::Settings(format!(
                         "admin_jwt_hs256_secret must be at least {MIN_HS256_SECRET_BYTES} bytes"
                     )));
                 }
                 KeySource::Hs256(DecodingKey::from_secret(bytes))
             }
             (None, Some(url)) => KeySource::Jwks(
-                JwksCache::new(url.clone(), jwks_policy)
-                    .map_err(|e| AuthConfigError(format!("cannot build the JWKS HTTP client: {e}")))?,
+                JwksCache::new(url.clone(), jwks_policy).map_err(AuthConfigError::JwksClient)?,
             ),
         };
         let required = |value: &Option<String>, key: &str| {
             value.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
-                AuthConfigError(format!("{key} is required (operator tokens are pinned to it)"))
+                AuthConfigError::Settings(format!("{key} is required (operator tokens are pinned to it)"))
             })
         };
         Ok(Self {
@@ -235,7 +239,7 @@ impl FromRequest for Operator {
         let token = bearer_token(req).map(str::to_owned);
         Box::pin(async move {
             let authenticator = authenticator
-                .ok_or_else(|| AdminError::Internal("operator authenticator not configured".to_owned()))?;
+                .ok_or_else(|| AdminError::Internal("operator authenticator not configured".into()))?;
             let token = token
                 .ok_or_else(|| AdminError::Unauthorized("missing Authorization: Bearer token".to_owned()))?;
             let operator = authenticator.authenticate(&token).await?;

@@ -2,7 +2,7 @@
 //! the database directly, with no operator JWT (whoever can run the binary with the database URL already
 //! holds the keys).
 //!
-//! Strategy: clap derive types here, execution in [`run_offline`] on top of [`crate::ops`] (the same code
+//! Strategy: clap derive types here, execution in [`run_offline`] on top of [`crate::scim_tokens`] and [`crate::audit`] (the same code
 //! the HTTP handlers use). Every command prints exactly one JSON value on stdout, so scripts can pipe it to
 //! `jq`; logs go to stderr. Offline actions are recorded in the audit log as operator `cli:<$USER>`.
 
@@ -15,12 +15,13 @@ use scim_core::TenantId;
 use secrecy::ExposeSecret as _;
 use serde::Serialize;
 use serde_json::json;
-use service::Settings;
+use service::{BoxError, Clock, ErrorContext, Settings};
 use storage::{NewTenant, Storage};
 
+use crate::audit::audit;
 use crate::error::AdminError;
-use crate::ops::{self, Clock, IssueOptions, TokenView};
 use crate::routes::tenants::{TenantView, check_display_name, default_policy, parse_policy};
+use crate::scim_tokens::{self, IssueOptions, TokenView};
 use crate::startup::DEFAULT_PUBLIC_URL;
 
 /// Tenants, SCIM tokens and OAuth clients for the SCIM server.
@@ -75,10 +76,10 @@ pub enum TokensCommand {
         #[arg(long)]
         label: Option<String>,
         /// Lifetime such as `90d`, `12h`; without it the token does not expire.
-        #[arg(long, value_parser = ops::parse_duration)]
+        #[arg(long, value_parser = scim_tokens::parse_duration)]
         expires_in: Option<Duration>,
         /// With `--rotate`: how long the other tokens keep working, e.g. `1h`.
-        #[arg(long, requires = "rotate", value_parser = ops::parse_duration)]
+        #[arg(long, requires = "rotate", value_parser = scim_tokens::parse_duration)]
         grace: Option<Duration>,
     },
     /// Revoke a token now.
@@ -95,9 +96,9 @@ fn slug(text: &str) -> Result<TenantId, AdminError> {
 }
 
 fn print(out: &mut impl Write, value: &impl Serialize) -> Result<(), AdminError> {
-    serde_json::to_writer(&mut *out, value)
-        .map_err(|e| AdminError::Internal(format!("cannot write output: {e}")))?;
-    writeln!(out).map_err(|e| AdminError::Internal(format!("cannot write output: {e}")))
+    let failed = |e: BoxError| AdminError::Internal(Box::new(ErrorContext::new("cannot write output", e)));
+    serde_json::to_writer(&mut *out, value).map_err(|e| failed(e.into()))?;
+    writeln!(out).map_err(|e| failed(e.into()))
 }
 
 /// The audit subject of offline commands.
@@ -152,7 +153,7 @@ pub fn run_offline(
                 display_name,
                 policy,
             })?;
-            ops::audit(&storage, &operator, "tenant.create", Some(&id), json!({}), now);
+            audit(&storage, &operator, "tenant.create", Some(&id), json!({}), now);
             print(out, &TenantView::new(tenant, public_base))
         }
         Command::Tenants(TenantsCommand::List) => {
@@ -177,8 +178,8 @@ pub fn run_offline(
                 rotate,
                 grace: grace.unwrap_or_else(Duration::zero),
             };
-            let issued = ops::issue_token(&storage, &id, &options, public_base, now)?;
-            ops::audit(
+            let issued = scim_tokens::issue_token(&storage, &id, &options, public_base, now)?;
+            audit(
                 &storage,
                 &operator,
                 "token.issue",
@@ -194,7 +195,7 @@ pub fn run_offline(
         }) => {
             let id = slug(&text)?;
             storage.revoke_token(&id, &token_id, now)?;
-            ops::audit(
+            audit(
                 &storage,
                 &operator,
                 "token.revoke",

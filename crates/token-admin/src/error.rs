@@ -15,6 +15,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use service::{BoxError, ErrorContext};
 use storage::StorageError;
 
 /// Failure of an admin request.
@@ -35,16 +36,18 @@ pub enum AdminError {
     #[error("{0}")]
     Conflict(String),
     /// A dependency (database, JWKS endpoint) cannot be reached; the cause is logged, not returned.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    #[error("service unavailable")]
+    Unavailable(#[source] BoxError),
     /// A bug or corrupt data; the cause is logged, not returned.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal(#[source] BoxError),
 }
 
 impl fmt::Debug for AdminError {
+    /// The code, the message and the whole cause chain.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AdminError({}): {self}", self.code())
+        write!(f, "AdminError({}): {self}", self.code())?;
+        service::error_context::fmt_sources(self, f)
     }
 }
 
@@ -121,15 +124,17 @@ impl From<StorageError> for AdminError {
             StorageError::Uniqueness(d) => Self::Conflict(d),
             StorageError::PreconditionFailed(d) | StorageError::InvalidReference(d) => Self::BadRequest(d),
             StorageError::Scim(e) => Self::BadRequest(e.detail().to_owned()),
-            StorageError::Unavailable(d) => Self::Unavailable(d),
-            StorageError::Config(d) | StorageError::Internal(d) => Self::Internal(d),
+            // These variants hold only their message, which is the whole cause; the CLI prints the chain, so
+            // keeping the StorageError itself would only add its prefix to what operators read.
+            StorageError::Unavailable(d) => Self::Unavailable(d.into()),
+            StorageError::Config(d) | StorageError::Internal(d) => Self::Internal(d.into()),
         }
     }
 }
 
 impl From<actix_web::error::BlockingError> for AdminError {
     fn from(err: actix_web::error::BlockingError) -> Self {
-        Self::Internal(format!("blocking task failed: {err}"))
+        Self::Internal(Box::new(ErrorContext::new("blocking task failed", err)))
     }
 }
 
@@ -307,6 +312,26 @@ mod tests {
         let (status, challenge, body) = render(&OAuthError::unsupported_grant_type()).await;
         assert_eq!((status, challenge), (400, None));
         assert_eq!(body["error"], "unsupported_grant_type");
+    }
+
+    #[test]
+    fn causes_are_kept_and_print_as_one_line_on_the_command_line() {
+        let io = std::io::Error::other("disk full");
+        let err = AdminError::Internal(Box::new(ErrorContext::new("cannot write output", io)));
+        assert_eq!(
+            format!("{err:?}"),
+            "AdminError(internal_error): internal error\n  caused by: cannot write output\n  caused by: disk full"
+        );
+        // What `token-admin` prints on failure (`{:#}` of the anyhow chain).
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(err)),
+            "internal error: cannot write output: disk full"
+        );
+        let from_storage = AdminError::from(StorageError::Unavailable("cannot connect: refused".into()));
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(from_storage)),
+            "service unavailable: cannot connect: refused"
+        );
     }
 
     #[test]

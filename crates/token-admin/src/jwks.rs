@@ -130,10 +130,9 @@ impl JwksCache {
             }
         }
         if state.keys.is_empty() {
-            return Err(AdminError::Unavailable(format!(
-                "no operator signing keys available from {}",
-                self.url
-            )));
+            return Err(AdminError::Unavailable(
+                format!("no operator signing keys available from {}", self.url).into(),
+            ));
         }
         Ok(())
     }

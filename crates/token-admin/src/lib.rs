@@ -1,11 +1,12 @@
 #![doc = include_str!("../README.md")]
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod error;
 pub mod jwks;
-pub mod ops;
 pub mod routes;
+pub mod scim_tokens;
 pub mod startup;
 
 pub use error::AdminError;

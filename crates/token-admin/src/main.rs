@@ -7,7 +7,6 @@ use clap::Parser as _;
 use service::Settings;
 use token_admin::Application;
 use token_admin::cli::{Cli, Command};
-use token_admin::ops::Clock;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,7 +37,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         command => {
             let stdout = std::io::stdout();
-            token_admin::cli::run_offline(command, &loaded.settings, &Clock::system(), &mut stdout.lock())?;
+            token_admin::cli::run_offline(
+                command,
+                &loaded.settings,
+                &service::Clock::system(),
+                &mut stdout.lock(),
+            )?;
             Ok(())
         }
     }

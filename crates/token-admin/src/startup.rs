@@ -10,15 +10,14 @@ use std::net::TcpListener;
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
-use credentials::AccessTokenIssuer;
+use credentials::{AccessTokenError, AccessTokenIssuer};
 use secrecy::ExposeSecret as _;
-use service::{Health, Metrics, Settings};
+use service::{Clock, Health, Metrics, Settings};
 use storage::{Storage, StorageError};
 
-use crate::auth::OperatorAuthenticator;
+use crate::auth::{AuthConfigError, OperatorAuthenticator};
 use crate::error::AdminError;
 use crate::jwks::JwksPolicy;
-use crate::ops::Clock;
 use crate::routes::{self, AppState};
 
 /// Public base URL used for `baseUrl` when `public_url` is not set.
@@ -33,6 +32,12 @@ const WORKERS: usize = 2;
 pub enum StartupError {
     #[error("{0}")]
     Config(String),
+    #[error(transparent)]
+    OperatorAuth(#[from] AuthConfigError),
+    #[error("oauth_signing_secret")]
+    SigningSecret(#[source] AccessTokenError),
+    #[error("start-up task failed")]
+    StartupTask(#[source] tokio::task::JoinError),
     #[error("database: {0}")]
     Storage(#[from] StorageError),
     #[error("cannot listen: {0}")]
@@ -75,7 +80,7 @@ pub fn access_token_issuer(settings: &Settings) -> Result<Option<AccessTokenIssu
         .ok_or_else(|| StartupError::Config("oauth_token_ttl_seconds is out of range".to_owned()))?;
     AccessTokenIssuer::new(secret, ttl)
         .map(Some)
-        .map_err(|e| StartupError::Config(format!("oauth_signing_secret: {e}")))
+        .map_err(StartupError::SigningSecret)
 }
 
 /// A bound, not yet running admin server.
@@ -104,15 +109,14 @@ impl Application {
 
     /// Builds the service with explicit [`Options`].
     pub async fn build_with(settings: Settings, options: Options) -> Result<Self, StartupError> {
-        let authenticator = OperatorAuthenticator::from_settings(&settings, options.jwks)
-            .map_err(|e| StartupError::Config(e.to_string()))?;
+        let authenticator = OperatorAuthenticator::from_settings(&settings, options.jwks)?;
         let access_tokens = access_token_issuer(&settings)?;
         let oauth_enabled = access_tokens.is_some();
         let storage = {
             let settings = settings.clone();
             tokio::task::spawn_blocking(move || connect_storage(&settings, settings.database_pool_size))
                 .await
-                .map_err(|e| StartupError::Config(format!("start-up task failed: {e}")))??
+                .map_err(StartupError::StartupTask)??
         };
         let listener = TcpListener::bind(&settings.admin_listen)?;
         let port = listener.local_addr()?.port();

@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, SCIM_JSON};
+use crate::operations::{self, Ctx};
+use crate::render::location;
 use crate::request::{self, etag, etag_version};
-use crate::resources::{self, Ctx};
 use crate::state::AppState;
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -162,33 +163,33 @@ async fn execute(
         ("POST", None) => {
             let bulk_id =
                 bulk_id.ok_or_else(|| ScimError::InvalidSyntax("POST operations need a bulkId".into()))?;
-            let stored = resources::create(ctx, kind, &data_or_err()?).await?;
+            let stored = operations::create(ctx, kind, &data_or_err()?).await?;
             created.insert(bulk_id.to_owned(), stored.id.as_str().to_owned());
             Ok(Outcome {
                 status: 201,
-                location: Some(ctx.location(kind, &stored.id)),
+                location: Some(location(ctx, kind, &stored.id)),
                 version: Some(stored.version),
             })
         }
         ("PUT", Some(id)) => {
-            let stored = resources::replace(ctx, kind, id, expected, data_or_err()?).await?;
+            let stored = operations::replace(ctx, kind, id, expected, data_or_err()?).await?;
             Ok(Outcome {
                 status: 200,
-                location: Some(ctx.location(kind, &stored.id)),
+                location: Some(location(ctx, kind, &stored.id)),
                 version: Some(stored.version),
             })
         }
         ("PATCH", Some(id)) => {
-            let stored = resources::patch(ctx, kind, id, expected, &data_or_err()?).await?;
+            let stored = operations::patch(ctx, kind, id, expected, &data_or_err()?).await?;
             Ok(Outcome {
                 status: 200,
-                location: Some(ctx.location(kind, &stored.id)),
+                location: Some(location(ctx, kind, &stored.id)),
                 version: Some(stored.version),
             })
         }
         ("DELETE", Some(id)) => {
-            let location = ctx.location(kind, &id);
-            resources::delete(ctx, kind, id, expected).await?;
+            let location = location(ctx, kind, &id);
+            operations::delete(ctx, kind, id, expected).await?;
             Ok(Outcome {
                 status: 204,
                 location: Some(location),

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, SCIM_JSON};
-use crate::resources::list_response;
+use crate::render::list_response;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

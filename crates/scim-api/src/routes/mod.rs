@@ -3,15 +3,13 @@
 
 mod bulk;
 mod discovery;
-mod resources;
 mod search;
+mod users_and_groups;
 
 use actix_web::{HttpResponse, web};
 use scim_core::{ResourceKind, ScimError};
 
 use crate::error::{ApiError, ApiResult};
-
-pub use self::resources::resource_response;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -19,12 +17,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::scope("/Users")
                     .app_data(web::Data::new(ResourceKind::User))
-                    .configure(resources::configure),
+                    .configure(users_and_groups::configure),
             )
             .service(
                 web::scope("/Groups")
                     .app_data(web::Data::new(ResourceKind::Group))
-                    .configure(resources::configure),
+                    .configure(users_and_groups::configure),
             )
             .service(
                 web::resource("/.search")

@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, SCIM_JSON};
+use crate::operations::{self, Ctx, ListRequest};
+use crate::render;
 use crate::request::{self, QueryParams};
-use crate::resources::{self, Ctx, ListRequest};
 use crate::state::AppState;
 
 pub async fn search_all(
@@ -34,7 +35,7 @@ pub async fn search_all(
             count: remaining,
             ..list.clone()
         };
-        match resources::query(&ctx, kind, &typed).await {
+        match operations::query(&ctx, kind, &typed).await {
             Ok(page) => {
                 answered = true;
                 total += page.total_results;
@@ -42,7 +43,7 @@ pub async fn search_all(
                 resources_out.extend(
                     page.resources
                         .iter()
-                        .map(|r| resources::present(&ctx, r, &list.projection)),
+                        .map(|r| render::present(&ctx, r, &list.projection)),
                 );
             }
             Err(ApiError::Scim(scim_core::ScimError::InvalidFilter(detail))) => {
@@ -54,6 +55,6 @@ pub async fn search_all(
     if !answered && let Some(error) = first_error {
         return Err(error);
     }
-    let body = resources::list_response(total, list.start_index, resources_out);
+    let body = render::list_response(total, list.start_index, resources_out);
     Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
 }

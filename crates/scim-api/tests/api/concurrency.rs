@@ -489,7 +489,8 @@ async fn database_faults_answer_generic_errors_and_the_server_recovers() {
     // connections and the server serves again without a restart.
     let tag = format!("scim_fault_{}", uuid::Uuid::new_v4().simple());
     let tagged = storage::Storage::connect(&format!("{}&application_name={tag}", app.db.url()), 4).unwrap();
-    let second = scim_api::Application::build_with(&test_settings(), tagged, chrono::Utc::now).unwrap();
+    let second =
+        scim_api::Application::build_with(&test_settings(), tagged, service::Clock::system()).unwrap();
     let second_url = format!("http://127.0.0.1:{}/scim/v2/{}", second.port(), app.tenant);
     actix_web::rt::spawn(second.run_until_stopped());
     let get = || {

@@ -33,8 +33,8 @@ impl TestApp {
 
     pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
         service::telemetry::init_for_tests();
-        let app =
-            Application::build_with(&settings, db.storage().clone(), chrono::Utc::now).expect("app builds");
+        let app = Application::build_with(&settings, db.storage().clone(), service::Clock::system())
+            .expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         let issued = issue_first_token(db.storage(), &settings, "acme")
@@ -44,7 +44,7 @@ impl TestApp {
             db,
             address,
             tenant: "acme".to_owned(),
-            token: issued.api_token,
+            token: issued.api_token.expose_secret().to_owned(),
             token_id: issued.id,
             client: reqwest::Client::new(),
         }
@@ -56,6 +56,8 @@ impl TestApp {
             .await
             .expect("token")
             .api_token
+            .expose_secret()
+            .to_owned()
     }
 
     /// Replaces the tenant's policy and waits out the policy cache, so the next request sees it.

@@ -35,7 +35,7 @@ async fn access_token(app: &TestApp, admin: &str, tenant: &str) -> (String, Stri
             &scim_core::TenantId::parse(tenant).unwrap(),
             &NewOAuthClient {
                 client_id: client_id.clone(),
-                secret_hash: secret.hash().as_hex().to_owned(),
+                secret_hash: secret.hash(),
                 secret_prefix: secret.display_prefix(),
                 label: None,
             },

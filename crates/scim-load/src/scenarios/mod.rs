@@ -7,6 +7,7 @@
 //! [`incremental`]. Names are derived from the run prefix and an index, so runs never collide and
 //! every created object can be found again by its name.
 
+pub mod auth_timing;
 pub mod create;
 pub mod directory;
 pub mod filter;
@@ -174,13 +175,17 @@ pub fn group_name(prefix: &str, g: usize) -> String {
 
 /// A fresh run prefix: `sl-` and 8 hex digits from the clock and the process id.
 pub fn random_prefix() -> String {
+    let mut rng = crate::rng::Rng::new(clock_seed());
+    format!("sl-{:08x}", rng.next_u64() & 0xffff_ffff)
+}
+
+/// A seed that differs per run: the clock mixed with the process id.
+pub fn clock_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    let seed = (nanos as u64) ^ (u64::from(std::process::id()) << 32);
-    let mut rng = crate::rng::Rng::new(seed);
-    format!("sl-{:08x}", rng.next_u64() & 0xffff_ffff)
+    (nanos as u64) ^ (u64::from(std::process::id()) << 32)
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
         &t,
         &NewToken {
             id: "tok".into(),
-            token_hash: "ab".repeat(32),
+            token_hash: credentials::HashedToken::from_stored("ab".repeat(32)),
             prefix: "scim_ab".into(),
             label: Some("l".into()),
             expires_at: Some(t0()),

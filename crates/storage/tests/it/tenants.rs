@@ -71,7 +71,7 @@ storage::backend_tests!(deleting_a_tenant_deletes_everything_it_owns, |db| {
         &t,
         &storage::NewToken {
             id: "t1".into(),
-            token_hash: "11".repeat(32),
+            token_hash: credentials::HashedToken::from_stored("11".repeat(32)),
             prefix: "p".into(),
             label: None,
             expires_at: None,
@@ -79,7 +79,11 @@ storage::backend_tests!(deleting_a_tenant_deletes_everything_it_owns, |db| {
     )
     .unwrap();
     db.delete_tenant(&t).unwrap();
-    assert!(db.find_token(&"11".repeat(32)).unwrap().is_none());
+    assert!(
+        db.find_token(&credentials::HashedToken::from_stored("11".repeat(32)))
+            .unwrap()
+            .is_none()
+    );
     assert!(matches!(
         db.get_resource(&t, ResourceKind::Group, &g.id, Expand::NONE),
         Err(StorageError::NotFound(_))

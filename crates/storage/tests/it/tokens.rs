@@ -1,6 +1,7 @@
 //! SCIM tokens: lookup by hash, listing, revocation, use tracking.
 
 use chrono::Duration;
+use credentials::HashedToken;
 use scim_core::TenantId;
 use storage::{NewToken, StorageError};
 
@@ -9,7 +10,7 @@ use crate::common::*;
 fn new_token(id: &str, hash_byte: &str) -> NewToken {
     NewToken {
         id: id.into(),
-        token_hash: hash_byte.repeat(32),
+        token_hash: HashedToken::from_stored(hash_byte.repeat(32)),
         prefix: format!("scim_{id}"),
         label: Some(format!("label {id}")),
         expires_at: Some(t0() + Duration::days(90)),
@@ -21,11 +22,18 @@ storage::backend_tests!(tokens_are_found_by_hash_and_listed_without_it, |db| {
     let info = db.insert_token(&t, &new_token("a", "aa")).unwrap();
     assert_eq!(info.tenant, t);
     assert_eq!(info.expires_at, Some(t0() + Duration::days(90)));
-    let found = db.find_token(&"aa".repeat(32)).unwrap().unwrap();
+    let found = db
+        .find_token(&HashedToken::from_stored("aa".repeat(32)))
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, "a");
     assert_eq!(found.tenant, t);
     assert_eq!(found.revoked_at, None);
-    assert!(db.find_token(&"ff".repeat(32)).unwrap().is_none());
+    assert!(
+        db.find_token(&HashedToken::from_stored("ff".repeat(32)))
+            .unwrap()
+            .is_none()
+    );
     db.insert_token(&t, &new_token("b", "bb")).unwrap();
     let listed = db.list_tokens(&t).unwrap();
     assert_eq!(listed.len(), 2);
@@ -53,13 +61,19 @@ storage::backend_tests!(revoking_is_scoped_to_the_tenant, |db| {
     assert!(matches!(err, StorageError::NotFound(_)), "{err:?}");
     db.revoke_token(&t, "a", t0()).unwrap();
     assert_eq!(
-        db.find_token(&"aa".repeat(32)).unwrap().unwrap().revoked_at,
+        db.find_token(&HashedToken::from_stored("aa".repeat(32)))
+            .unwrap()
+            .unwrap()
+            .revoked_at,
         Some(t0())
     );
     // A later revocation does not push the time back.
     db.revoke_token(&t, "a", t0() + Duration::hours(1)).unwrap();
     assert_eq!(
-        db.find_token(&"aa".repeat(32)).unwrap().unwrap().revoked_at,
+        db.find_token(&HashedToken::from_stored("aa".repeat(32)))
+            .unwrap()
+            .unwrap()
+            .revoked_at,
         Some(t0())
     );
 });
@@ -75,15 +89,33 @@ storage::backend_tests!(rotation_revokes_the_others_with_a_grace_period, |db| {
     let grace = t0() + Duration::hours(24);
     assert_eq!(db.revoke_tokens_except(&t, "b", grace).unwrap(), 1);
     assert_eq!(
-        db.find_token(&"aa".repeat(32)).unwrap().unwrap().revoked_at,
+        db.find_token(&HashedToken::from_stored("aa".repeat(32)))
+            .unwrap()
+            .unwrap()
+            .revoked_at,
         Some(grace)
     );
-    assert_eq!(db.find_token(&"bb".repeat(32)).unwrap().unwrap().revoked_at, None);
     assert_eq!(
-        db.find_token(&"cc".repeat(32)).unwrap().unwrap().revoked_at,
+        db.find_token(&HashedToken::from_stored("bb".repeat(32)))
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    assert_eq!(
+        db.find_token(&HashedToken::from_stored("cc".repeat(32)))
+            .unwrap()
+            .unwrap()
+            .revoked_at,
         Some(t0())
     );
-    assert_eq!(db.find_token(&"dd".repeat(32)).unwrap().unwrap().revoked_at, None);
+    assert_eq!(
+        db.find_token(&HashedToken::from_stored("dd".repeat(32)))
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
 });
 
 storage::backend_tests!(token_use_is_recorded_in_batches_and_only_moves_forward, |db| {

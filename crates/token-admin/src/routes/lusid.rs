@@ -14,13 +14,13 @@ use storage::{NewTenant, StorageError};
 use super::AppState;
 use crate::auth::Operator;
 use crate::error::AdminError;
-use crate::ops::{self, IssueOptions};
+use crate::scim_tokens::{self, IssueOptions};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct AddScimResponse {
     base_url: String,
-    #[serde(serialize_with = "crate::ops::expose_once")]
+    #[serde(serialize_with = "credentials::expose_once")]
     api_token: credentials::PlainToken,
 }
 
@@ -56,7 +56,7 @@ pub async fn add_scim(state: web::Data<AppState>, operator: Operator) -> Result<
                 grace: Duration::zero(),
             };
             Ok((
-                ops::issue_token(s, &target, &options, &public_base, now)?,
+                scim_tokens::issue_token(s, &target, &options, &public_base, now)?,
                 created,
             ))
         })

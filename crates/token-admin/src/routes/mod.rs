@@ -11,7 +11,7 @@
 //!
 //! Strategy: handlers are thin. Each takes an [`crate::auth::Operator`] (authentication happens in the
 //! extractor), checks it against the path's tenant, runs storage work through `service::blocking`, records
-//! the action in the audit log and answers JSON. Shared logic lives in [`crate::ops`].
+//! the action in the audit log and answers JSON. Shared logic lives in [`crate::scim_tokens`] and [`crate::audit`].
 
 pub mod lusid;
 pub mod oauth_clients;
@@ -22,11 +22,11 @@ pub mod tokens;
 use actix_web::web;
 use credentials::AccessTokenIssuer;
 use scim_core::TenantId;
+use service::Clock;
 use storage::Storage;
 
 use crate::auth::Operator;
 use crate::error::AdminError;
-use crate::ops::{self, Clock};
 
 /// Shared state of every handler.
 #[derive(Debug)]
@@ -60,9 +60,10 @@ impl AppState {
     ) {
         let (subject, tenant, now) = (operator.subject.clone(), tenant.clone(), self.clock.now());
         let storage = self.storage.clone();
-        let recorded =
-            service::blocking(move || ops::audit(&storage, &subject, action, Some(&tenant), detail, now))
-                .await;
+        let recorded = service::blocking(move || {
+            crate::audit::audit(&storage, &subject, action, Some(&tenant), detail, now)
+        })
+        .await;
         if let Err(e) = recorded {
             tracing::error!(error = %e, action, "audit task failed");
         }

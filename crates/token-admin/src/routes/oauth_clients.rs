@@ -31,7 +31,7 @@ pub struct CreateClientRequest {
 #[serde(rename_all = "camelCase")]
 struct CreatedClient {
     client_id: String,
-    #[serde(serialize_with = "crate::ops::expose_once")]
+    #[serde(serialize_with = "credentials::expose_once")]
     client_secret: PlainToken,
     tenant: String,
     label: Option<String>,
@@ -81,7 +81,7 @@ pub async fn create_oauth_client(
     let secret = PlainToken::generate_client_secret();
     let new = NewOAuthClient {
         client_id: format!("scimclient_{}", uuid::Uuid::new_v4().simple()),
-        secret_hash: secret.hash().as_hex().to_owned(),
+        secret_hash: secret.hash(),
         secret_prefix: secret.display_prefix(),
         label: body.label,
     };

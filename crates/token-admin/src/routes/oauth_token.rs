@@ -107,8 +107,9 @@ pub async fn issue_access_token(
             OAuthError::server_error()
         })?;
     let now = state.clock.now();
-    let stored_hash = client.as_ref().map_or(NO_CLIENT_HASH, |c| c.secret_hash.as_str());
-    let secret_ok = HashedToken::from_stored(stored_hash).matches(&secret);
+    let no_client = HashedToken::from_stored(NO_CLIENT_HASH);
+    let stored_hash = client.as_ref().map_or(&no_client, |c| &c.secret_hash);
+    let secret_ok = stored_hash.matches(&secret);
     let client = match client {
         Some(c) if secret_ok && c.revoked_at.is_none_or(|at| at > now) => c,
         _ => {

@@ -11,12 +11,12 @@ use scim_core::TenantId;
 use scim_core::policy::TenantPolicy;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use service::ErrorContext;
 use storage::{NewTenant, Tenant};
 
 use super::{AppState, authorized_tenant};
 use crate::auth::Operator;
 use crate::error::AdminError;
-use crate::ops;
 
 /// `POST /admin/v1/tenants` body.
 #[derive(Debug, Deserialize)]
@@ -51,7 +51,7 @@ pub struct TenantView {
 impl TenantView {
     pub fn new(tenant: Tenant, public_base: &str) -> Self {
         Self {
-            base_url: ops::base_url(public_base, &tenant.id),
+            base_url: service::tenant_base_url(public_base, &tenant.id),
             id: tenant.id,
             display_name: tenant.display_name,
             policy: tenant.policy,
@@ -79,7 +79,7 @@ pub fn parse_policy(value: &serde_json::Value) -> Result<serde_json::Value, Admi
     let compiled = TenantPolicy::from_json(value)
         .map_err(|e| AdminError::BadRequest(format!("invalid policy: {}", e.detail())))?;
     serde_json::to_value(&compiled.policy)
-        .map_err(|e| AdminError::Internal(format!("cannot serialise a policy: {e}")))
+        .map_err(|e| AdminError::Internal(Box::new(ErrorContext::new("cannot serialise a policy", e))))
 }
 
 /// The policy of a tenant created without one.

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::{AppState, authorized_tenant, optional_json_body};
 use crate::auth::Operator;
 use crate::error::AdminError;
-use crate::ops::{self, IssueOptions, TokenView};
+use crate::scim_tokens::{self, IssueOptions, TokenView};
 
 /// `expiresIn`: seconds, or a duration string such as `"90d"`.
 #[derive(Debug, Deserialize)]
@@ -24,7 +24,7 @@ impl ExpiresIn {
         match self {
             Self::Seconds(s) => Duration::try_seconds(*s)
                 .ok_or_else(|| AdminError::BadRequest("expiresIn is out of range".to_owned())),
-            Self::Text(t) => ops::parse_duration(t).map_err(AdminError::BadRequest),
+            Self::Text(t) => scim_tokens::parse_duration(t).map_err(AdminError::BadRequest),
         }
     }
 }
@@ -59,7 +59,7 @@ pub async fn issue_token(
     let rotate = options.rotate;
     let (now, public_base, target) = (state.clock.now(), state.public_base.clone(), tenant.clone());
     let issued = state
-        .run(move |s| ops::issue_token(s, &target, &options, &public_base, now))
+        .run(move |s| scim_tokens::issue_token(s, &target, &options, &public_base, now))
         .await?;
     let detail = json!({"tokenId": issued.id, "rotate": rotate, "graceSeconds": body.grace_seconds});
     state.audit(&operator, "token.issue", &tenant, detail).await;

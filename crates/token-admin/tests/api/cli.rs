@@ -68,10 +68,7 @@ async fn cli_issues_a_token_as_one_json_object() {
         assert_eq!(issued["baseUrl"], "https://scim.example.test/scim/v2/acme");
         let plaintext = issued["apiToken"].as_str().unwrap();
         assert!(!err.contains(plaintext), "the token is never logged");
-        let record = db
-            .find_token(HashedToken::of(plaintext).as_hex())
-            .unwrap()
-            .unwrap();
+        let record = db.find_token(&HashedToken::of(plaintext)).unwrap().unwrap();
         assert_eq!(record.tenant.as_str(), "acme");
         assert!(record.expires_at.is_some());
 
@@ -79,7 +76,7 @@ async fn cli_issues_a_token_as_one_json_object() {
         assert!(ok);
         let rotated: Value = serde_json::from_str(&out).unwrap();
         assert!(
-            db.find_token(HashedToken::of(plaintext).as_hex())
+            db.find_token(&HashedToken::of(plaintext))
                 .unwrap()
                 .unwrap()
                 .revoked_at

@@ -99,7 +99,7 @@ async fn client_credentials_yield_a_token_for_that_tenant_only() {
         assert_eq!(list[0]["clientId"], client_id.as_str());
         assert!(!list.to_string().contains(&secret));
         let record = app.storage().find_oauth_client(&client_id).unwrap().unwrap();
-        assert_eq!(record.secret_hash, HashedToken::of(&secret).as_hex());
+        assert_eq!(record.secret_hash.as_hex(), HashedToken::of(&secret).as_hex());
     })
     .await;
 }

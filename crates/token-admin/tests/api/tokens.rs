@@ -49,11 +49,7 @@ async fn issued_token_is_returned_once_and_stored_only_as_its_hash() {
         let hash = HashedToken::of(&plaintext);
         assert!(dump.contains(hash.as_hex()), "the dump covers the token row");
         assert!(!dump.contains(&plaintext), "plaintext stored: {dump}");
-        let record = app
-            .storage()
-            .find_token(hash.as_hex())
-            .unwrap()
-            .expect("found by hash");
+        let record = app.storage().find_token(&hash).unwrap().expect("found by hash");
         assert_eq!(record.tenant.as_str(), "acme");
         assert!(record.revoked_at.is_none());
     })
@@ -71,11 +67,7 @@ async fn rotation_revokes_every_other_token_at_once() {
 
         let now = Utc::now();
         for old in [&first, &second] {
-            let record = app
-                .storage()
-                .find_token(HashedToken::of(old).as_hex())
-                .unwrap()
-                .unwrap();
+            let record = app.storage().find_token(&HashedToken::of(old)).unwrap().unwrap();
             assert!(
                 record.revoked_at.is_some_and(|at| at <= now),
                 "old token still valid: {record:?}"
@@ -83,7 +75,7 @@ async fn rotation_revokes_every_other_token_at_once() {
         }
         let current = app
             .storage()
-            .find_token(HashedToken::of(&rotated).as_hex())
+            .find_token(&HashedToken::of(&rotated))
             .unwrap()
             .unwrap();
         assert!(current.revoked_at.is_none());
@@ -109,11 +101,7 @@ async fn rotation_with_grace_period_keeps_old_tokens_until_it_ends() {
         app.issue_token("acme", json!({"rotate": true, "graceSeconds": 3600}))
             .await;
 
-        let record = app
-            .storage()
-            .find_token(HashedToken::of(&old).as_hex())
-            .unwrap()
-            .unwrap();
+        let record = app.storage().find_token(&HashedToken::of(&old)).unwrap().unwrap();
         let revoked_at = record.revoked_at.expect("revocation scheduled");
         let expected = Utc::now() + Duration::hours(1);
         assert!(
@@ -154,7 +142,7 @@ async fn revoking_a_token_takes_effect_now() {
         assert_eq!(status, 204);
         let record = app
             .storage()
-            .find_token(HashedToken::of(&api_token(&issued)).as_hex())
+            .find_token(&HashedToken::of(&api_token(&issued)))
             .unwrap()
             .unwrap();
         assert!(record.revoked_at.is_some_and(|at| at <= Utc::now()));
@@ -195,7 +183,7 @@ async fn listing_reports_expired_tokens_as_inactive() {
         let tenant = scim_core::TenantId::parse("acme").unwrap();
         let expired = storage::NewToken {
             id: "expired".to_owned(),
-            token_hash: HashedToken::of("scim_expired-for-the-test").as_hex().to_owned(),
+            token_hash: HashedToken::of("scim_expired-for-the-test"),
             prefix: "scim_expir".to_owned(),
             label: None,
             expires_at: Some(Utc::now() - Duration::days(1)),

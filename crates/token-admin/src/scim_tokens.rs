@@ -1,50 +1,21 @@
-//! Operations shared by the HTTP handlers and the CLI, so `token-admin tokens issue` and
-//! `POST /admin/v1/tenants/{slug}/tokens` cannot drift apart.
+//! SCIM bearer tokens as operators manage them, shared by the HTTP handlers and the CLI so that
+//! `token-admin tokens issue` and `POST /admin/v1/tenants/{slug}/tokens` cannot drift apart: issue options
+//! and their limits, issuing, the listing view, and token lifetimes such as `90d`.
 //!
 //! Strategy: plain synchronous functions over [`Storage`] (diesel is synchronous); HTTP handlers run them
 //! through `service::blocking`, the CLI calls them directly. Time is a parameter (`now`), taken from a
-//! [`Clock`] so tests can fix it. A token is issued by generating a [`PlainToken`], storing only its hash
-//! and display prefix, and, when rotating, revoking every other token of the tenant as of `now + grace`
-//! (the storage layer treats a future `revoked_at` as a grace period). The plaintext leaves this module
-//! exactly once, inside [`IssuedToken`].
-
-use std::fmt;
-use std::sync::Arc;
+//! [`service::Clock`] so tests can fix it. Issuing validates the options here and leaves the rest to
+//! [`Storage::issue_token`]: when rotating, every other token of the tenant is revoked as of `now + grace`
+//! (the storage layer treats a future `revoked_at` as a grace period). The plaintext leaves exactly once,
+//! inside [`IssuedApiToken`].
 
 use chrono::{DateTime, Duration, Utc};
-use credentials::PlainToken;
+use credentials::IssuedApiToken;
 use scim_core::TenantId;
-use serde::{Serialize, Serializer};
-use storage::admin_audit::NewAdminAuditEntry;
-use storage::{NewToken, Storage, TokenInfo};
+use serde::Serialize;
+use storage::{Storage, TokenInfo, TokenRequest};
 
 use crate::error::AdminError;
-
-/// Where the current time comes from.
-#[derive(Clone)]
-pub struct Clock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self(Arc::new(Utc::now))
-    }
-
-    /// A clock that always answers `at` (tests).
-    pub fn fixed(at: DateTime<Utc>) -> Self {
-        Self(Arc::new(move || at))
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        (self.0)()
-    }
-}
-
-impl fmt::Debug for Clock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Clock")
-    }
-}
 
 /// Longest accepted token label.
 const MAX_LABEL_CHARS: usize = 200;
@@ -96,28 +67,6 @@ impl IssueOptions {
     }
 }
 
-/// A newly issued token: the only value that ever carries the plaintext. Serialises to
-/// `{"id", "baseUrl", "apiToken", "expiresAt"}`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IssuedToken {
-    pub id: String,
-    pub base_url: String,
-    #[serde(serialize_with = "expose_once")]
-    pub api_token: PlainToken,
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-/// The one place a [`PlainToken`] is written out: serialising a creation response.
-pub fn expose_once<S: Serializer>(token: &PlainToken, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(token.expose_secret())
-}
-
-/// The SCIM Tenant URL of `tenant`: `<public>/scim/v2/<slug>`.
-pub fn base_url(public_base: &str, tenant: &TenantId) -> String {
-    format!("{}/scim/v2/{tenant}", public_base.trim_end_matches('/'))
-}
-
 /// Issues a token for an existing tenant; with `rotate`, revokes the tenant's other tokens as of
 /// `now + grace`.
 pub fn issue_token(
@@ -126,29 +75,21 @@ pub fn issue_token(
     options: &IssueOptions,
     public_base: &str,
     now: DateTime<Utc>,
-) -> Result<IssuedToken, AdminError> {
+) -> Result<IssuedApiToken, AdminError> {
     options.validate()?;
-    let token = PlainToken::generate_api_token();
-    let new = NewToken {
-        id: uuid::Uuid::new_v4().to_string(),
-        token_hash: token.hash().as_hex().to_owned(),
-        prefix: token.display_prefix(),
+    let request = TokenRequest {
         label: options.label.clone(),
         expires_at: options.expires_in.map(|d| now + d),
+        revoke_others_at: options.rotate.then(|| now + options.grace),
     };
-    let info = storage.insert_token(tenant, &new)?;
+    let issued = storage.issue_token(tenant, &request)?;
+    let token_id = &issued.info.id;
     if options.rotate {
-        let revoked = storage.revoke_tokens_except(tenant, &info.id, now + options.grace)?;
-        tracing::info!(%tenant, token_id = %info.id, revoked, grace_seconds = options.grace.num_seconds(), "rotated tokens");
+        tracing::info!(%tenant, %token_id, revoked = issued.revoked_others, grace_seconds = options.grace.num_seconds(), "rotated tokens");
     } else {
-        tracing::info!(%tenant, token_id = %info.id, "issued token");
+        tracing::info!(%tenant, %token_id, "issued token");
     }
-    Ok(IssuedToken {
-        id: info.id,
-        base_url: base_url(public_base, tenant),
-        api_token: token,
-        expires_at: info.expires_at,
-    })
+    Ok(issued.with_base_url(service::tenant_base_url(public_base, tenant)))
 }
 
 /// Token metadata for listings: never the hash or the secret.
@@ -178,36 +119,6 @@ impl TokenView {
             revoked_at: info.revoked_at,
             last_used_at: info.last_used_at,
             active,
-        }
-    }
-}
-
-/// Records an admin action. The action has already happened, so a failure to record it is logged as an
-/// error rather than turned into a failed response (which would invite a retry that repeats the action).
-pub fn audit(
-    storage: &Storage,
-    operator: &str,
-    action: &str,
-    tenant: Option<&TenantId>,
-    detail: serde_json::Value,
-    now: DateTime<Utc>,
-) {
-    let entry = NewAdminAuditEntry {
-        operator: operator.to_owned(),
-        action: action.to_owned(),
-        tenant_id: tenant.cloned(),
-        detail,
-        occurred_at: now,
-    };
-    match storage.record_admin_action(&entry) {
-        Ok(()) => tracing::info!(
-            operator,
-            action,
-            tenant = tenant.map_or("", TenantId::as_str),
-            "admin action"
-        ),
-        Err(e) => {
-            tracing::error!(operator, action, error = ?e, "could not record admin action in the audit log")
         }
     }
 }
@@ -257,15 +168,6 @@ mod tests {
     }
 
     #[test]
-    fn base_url_has_no_double_slash() {
-        let tenant = TenantId::parse("acme").unwrap();
-        assert_eq!(
-            base_url("https://scim.example/", &tenant),
-            "https://scim.example/scim/v2/acme"
-        );
-    }
-
-    #[test]
     fn issue_options_are_validated() {
         let ok = IssueOptions {
             rotate: true,
@@ -294,20 +196,5 @@ mod tests {
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn issued_token_serialises_the_secret_but_debug_does_not() {
-        let token = IssuedToken {
-            id: "t1".to_owned(),
-            base_url: "http://x/scim/v2/acme".to_owned(),
-            api_token: PlainToken::generate_api_token(),
-            expires_at: None,
-        };
-        let json = serde_json::to_value(&token).unwrap();
-        assert_eq!(json["apiToken"], token.api_token.expose_secret());
-        assert_eq!(json["baseUrl"], "http://x/scim/v2/acme");
-        assert!(json["expiresAt"].is_null());
-        assert!(!format!("{token:?}").contains(token.api_token.expose_secret()));
     }
 }

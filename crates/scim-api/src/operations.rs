@@ -1,5 +1,6 @@
-//! SCIM operations on Users and Groups, independent of HTTP so that single requests and `/Bulk` share
-//! them: validate with scim-core, enforce the tenant's policy, persist with storage, render the SCIM JSON.
+//! SCIM operations on Users and Groups (create, get, replace, patch, delete, query), independent of HTTP so
+//! that single requests and `/Bulk` share them: validate with scim-core, enforce the tenant's policy,
+//! persist with storage. Turning the stored result into SCIM JSON is [`crate::render`]'s job.
 //!
 //! Writes that depend on the current document (PUT, PATCH, deactivating DELETE) run their scim-core step
 //! inside storage's transaction (`modify_resource`), so concurrent writers cannot lose each other's work.
@@ -12,15 +13,13 @@ use scim_core::projection::Projection;
 use scim_core::resource;
 use scim_core::sort::SortOrder;
 use scim_core::{ResourceId, ResourceKind, ScimError};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use storage::{Expand, ResourceQuery, StoredResource, WriteContext};
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::request::{QueryParams, etag, page};
+use crate::request::{QueryParams, page};
 use crate::state::AppState;
-
-pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 /// One request's context: who calls, and the shared state.
 #[derive(Debug, Clone)]
@@ -35,7 +34,7 @@ impl Ctx {
             tenant: self.caller.tenant.clone(),
             actor_token_id: Some(self.caller.token_id.clone()),
             request_id: self.caller.request_id.clone(),
-            now: (self.state.clock)(),
+            now: self.state.clock.now(),
         }
     }
 
@@ -66,11 +65,6 @@ impl Ctx {
             return Ok(f(&mut reader)?);
         }
         self.storage(move |s| f(&mut s.reader()?)).await
-    }
-
-    /// `meta.location` of a resource.
-    pub fn location(&self, kind: ResourceKind, id: &ResourceId) -> String {
-        format!("{}/{}/{id}", self.caller.base_url, kind.endpoint())
     }
 }
 
@@ -294,78 +288,4 @@ pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResu
         .await?;
     ctx.count(kind, "query");
     Ok(page)
-}
-
-/// A ListResponse body (RFC 7644 §3.4.2).
-pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE_SCHEMA],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
-}
-
-/// The full SCIM JSON of a stored resource (before projection).
-pub fn render(ctx: &Ctx, stored: &StoredResource) -> Value {
-    let mut object = match &stored.doc {
-        Value::Object(map) => map.clone(),
-        _ => Map::new(),
-    };
-    object.insert("id".to_owned(), json!(stored.id.as_str()));
-    object.insert(
-        "meta".to_owned(),
-        json!({
-            "resourceType": stored.kind.as_str(),
-            "created": stored.created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "lastModified": stored.last_modified.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "location": ctx.location(stored.kind, &stored.id),
-            "version": etag(stored.version),
-        }),
-    );
-    if let Some(members) = &stored.members {
-        let rendered: Vec<Value> = members
-            .iter()
-            .map(|m| {
-                let kind = if m.member_type == "Group" {
-                    ResourceKind::Group
-                } else {
-                    ResourceKind::User
-                };
-                json!({
-                    "value": m.value.as_str(),
-                    "$ref": ctx.location(kind, &m.value),
-                    "type": m.member_type,
-                })
-            })
-            .collect();
-        object.insert("members".to_owned(), Value::Array(rendered));
-    }
-    if let Some(groups) = &stored.groups
-        && !groups.is_empty()
-    {
-        let rendered: Vec<Value> = groups
-            .iter()
-            .map(|g| {
-                let mut group = json!({
-                    "value": g.value.as_str(),
-                    "$ref": ctx.location(ResourceKind::Group, &g.value),
-                    "type": "direct",
-                });
-                if let (Some(display), Some(obj)) = (&g.display, group.as_object_mut()) {
-                    obj.insert("display".to_owned(), json!(display));
-                }
-                group
-            })
-            .collect();
-        object.insert("groups".to_owned(), Value::Array(rendered));
-    }
-    Value::Object(object)
-}
-
-/// Renders and projects a resource for a response.
-pub fn present(ctx: &Ctx, stored: &StoredResource, projection: &Projection) -> Value {
-    let full = render(ctx, stored);
-    projection.apply(&ctx.caller.policy.registry, stored.kind, &full)
 }

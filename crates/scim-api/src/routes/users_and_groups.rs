@@ -1,5 +1,5 @@
 //! Handlers for `/Users` and `/Groups`. The resource type comes from the scope's app data, so one set of
-//! thin handlers serves both; the work happens in [`crate::resources`].
+//! thin handlers serves both; the work happens in [`crate::operations`], the JSON in [`crate::render`].
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, SCIM_JSON};
+use crate::operations::{self, Ctx, ListRequest};
+use crate::render;
 use crate::request::{self, QueryParams, etag, if_match, if_none_match_hits};
-use crate::resources::{self, Ctx, ListRequest};
 use crate::state::AppState;
 
 /// Registers the resource endpoints of one type under the current scope.
@@ -37,7 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// A resource response with its ETag and SCIM media type.
-pub fn resource_response(status: actix_web::http::StatusCode, version: i64, body: &Value) -> HttpResponse {
+fn resource_response(status: actix_web::http::StatusCode, version: i64, body: &Value) -> HttpResponse {
     HttpResponse::build(status)
         .content_type(SCIM_JSON)
         .insert_header((header::ETAG, etag(version)))
@@ -84,13 +85,13 @@ async fn search_resources(
 }
 
 async fn respond_list(ctx: Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<HttpResponse> {
-    let page = resources::query(&ctx, kind, list).await?;
+    let page = operations::query(&ctx, kind, list).await?;
     let rendered = page
         .resources
         .iter()
-        .map(|r| resources::present(&ctx, r, &list.projection))
+        .map(|r| render::present(&ctx, r, &list.projection))
         .collect();
-    let body = resources::list_response(page.total_results, list.start_index, rendered);
+    let body = render::list_response(page.total_results, list.start_index, rendered);
     Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
 }
 
@@ -104,9 +105,9 @@ async fn create_resource(
     let body = request::json_body(&req, payload, &state.config).await?;
     let projection = projection(&req)?;
     let ctx = Ctx { state, caller };
-    let stored = resources::create(&ctx, **kind, &body).await?;
-    let location = ctx.location(stored.kind, &stored.id);
-    let rendered = resources::present(&ctx, &stored, &projection);
+    let stored = operations::create(&ctx, **kind, &body).await?;
+    let location = render::location(&ctx, stored.kind, &stored.id);
+    let rendered = render::present(&ctx, &stored, &projection);
     let mut response = resource_response(actix_web::http::StatusCode::CREATED, stored.version, &rendered);
     if let Ok(value) = header::HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -123,14 +124,14 @@ async fn get_resource(
 ) -> ApiResult<HttpResponse> {
     let projection = projection(&req)?;
     let ctx = Ctx { state, caller };
-    let expand = resources::expand_for(&ctx, **kind, &projection);
-    let stored = resources::get(&ctx, **kind, resource_id(id.into_inner().1)?, expand).await?;
+    let expand = operations::expand_for(&ctx, **kind, &projection);
+    let stored = operations::get(&ctx, **kind, resource_id(id.into_inner().1)?, expand).await?;
     if if_none_match_hits(&req, stored.version) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(stored.version)))
             .finish());
     }
-    let rendered = resources::present(&ctx, &stored, &projection);
+    let rendered = render::present(&ctx, &stored, &projection);
     Ok(resource_response(
         actix_web::http::StatusCode::OK,
         stored.version,
@@ -151,7 +152,7 @@ async fn replace_resource(
     let expected = if_match(&req)?;
     let ctx = Ctx { state, caller };
     let id = resource_id(id.into_inner().1)?;
-    let stored = resources::replace(&ctx, **kind, id, expected, body).await?;
+    let stored = operations::replace(&ctx, **kind, id, expected, body).await?;
     respond_after_write(&ctx, stored, &projection).await
 }
 
@@ -168,7 +169,7 @@ async fn patch_resource(
     let expected = if_match(&req)?;
     let ctx = Ctx { state, caller };
     let kind = **kind;
-    let stored = resources::patch(&ctx, kind, resource_id(id.into_inner().1)?, expected, &body).await?;
+    let stored = operations::patch(&ctx, kind, resource_id(id.into_inner().1)?, expected, &body).await?;
     if kind == ResourceKind::Group {
         // Entra expects 204 for group PATCH; answering with the member list would cost O(members).
         return Ok(HttpResponse::NoContent()
@@ -184,13 +185,13 @@ async fn respond_after_write(
     stored: storage::StoredResource,
     projection: &Projection,
 ) -> ApiResult<HttpResponse> {
-    let expand = resources::expand_for(ctx, stored.kind, projection);
+    let expand = operations::expand_for(ctx, stored.kind, projection);
     let stored = if expand.members || expand.groups {
-        resources::get(ctx, stored.kind, stored.id.clone(), expand).await?
+        operations::get(ctx, stored.kind, stored.id.clone(), expand).await?
     } else {
         stored
     };
-    let rendered = resources::present(ctx, &stored, projection);
+    let rendered = render::present(ctx, &stored, projection);
     Ok(resource_response(
         actix_web::http::StatusCode::OK,
         stored.version,
@@ -207,6 +208,6 @@ async fn delete_resource(
 ) -> ApiResult<HttpResponse> {
     let expected = if_match(&req)?;
     let ctx = Ctx { state, caller };
-    resources::delete(&ctx, **kind, resource_id(id.into_inner().1)?, expected).await?;
+    operations::delete(&ctx, **kind, resource_id(id.into_inner().1)?, expected).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,0 +1,91 @@
+//! The SCIM representation of stored resources: `id` and `meta` added to the stored document, linked
+//! lists (`members`, `groups`) with their `$ref`s, projection, and the ListResponse envelope.
+
+use scim_core::projection::Projection;
+use scim_core::{ResourceId, ResourceKind};
+use serde_json::{Map, Value, json};
+use storage::StoredResource;
+
+use crate::operations::Ctx;
+use crate::request::etag;
+
+pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// `meta.location` of a resource.
+pub fn location(ctx: &Ctx, kind: ResourceKind, id: &ResourceId) -> String {
+    format!("{}/{}/{id}", ctx.caller.base_url, kind.endpoint())
+}
+
+/// A ListResponse body (RFC 7644 §3.4.2).
+pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+/// The full SCIM JSON of a stored resource (before projection).
+pub fn render(ctx: &Ctx, stored: &StoredResource) -> Value {
+    let mut object = match &stored.doc {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    object.insert("id".to_owned(), json!(stored.id.as_str()));
+    object.insert(
+        "meta".to_owned(),
+        json!({
+            "resourceType": stored.kind.as_str(),
+            "created": stored.created.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "lastModified": stored.last_modified.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "location": location(ctx, stored.kind, &stored.id),
+            "version": etag(stored.version),
+        }),
+    );
+    if let Some(members) = &stored.members {
+        let rendered: Vec<Value> = members
+            .iter()
+            .map(|m| {
+                let kind = if m.member_type == "Group" {
+                    ResourceKind::Group
+                } else {
+                    ResourceKind::User
+                };
+                json!({
+                    "value": m.value.as_str(),
+                    "$ref": location(ctx, kind, &m.value),
+                    "type": m.member_type,
+                })
+            })
+            .collect();
+        object.insert("members".to_owned(), Value::Array(rendered));
+    }
+    if let Some(groups) = &stored.groups
+        && !groups.is_empty()
+    {
+        let rendered: Vec<Value> = groups
+            .iter()
+            .map(|g| {
+                let mut group = json!({
+                    "value": g.value.as_str(),
+                    "$ref": location(ctx, ResourceKind::Group, &g.value),
+                    "type": "direct",
+                });
+                if let (Some(display), Some(obj)) = (&g.display, group.as_object_mut()) {
+                    obj.insert("display".to_owned(), json!(display));
+                }
+                group
+            })
+            .collect();
+        object.insert("groups".to_owned(), Value::Array(rendered));
+    }
+    Value::Object(object)
+}
+
+/// Renders and projects a resource for a response.
+pub fn present(ctx: &Ctx, stored: &StoredResource, projection: &Projection) -> Value {
+    let full = render(ctx, stored);
+    projection.apply(&ctx.caller.policy.registry, stored.kind, &full)
+}
