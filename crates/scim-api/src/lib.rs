@@ -59,10 +59,10 @@ impl Application {
         let state = web::Data::new(AppState::new(storage.clone(), settings, api_metrics, clock)?);
         let readiness_storage = storage;
         let health = Health::new(std::sync::Arc::new(move || {
-            readiness_storage.ping().map_err(|e| e.to_string())?;
+            readiness_storage.ping().map_err(|e| e.full_message())?;
             match readiness_storage
                 .pending_migrations()
-                .map_err(|e| e.to_string())?
+                .map_err(|e| e.full_message())?
             {
                 0 => Ok(()),
                 n => Err(format!("{n} database migrations pending")),

@@ -226,7 +226,7 @@ impl AppState {
             return;
         }
         if let Err(e) = self.storage.record_token_use(&pending) {
-            tracing::warn!(error = %e, count = pending.len(), "could not record token last-used times");
+            tracing::warn!(error = ?e, count = pending.len(), "could not record token last-used times");
         }
     }
 }

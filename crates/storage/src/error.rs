@@ -6,39 +6,136 @@
 //! message with `StorageError::from_diesel_with`. Messages of `NotFound`, `Uniqueness`,
 //! `PreconditionFailed` and `InvalidReference` are safe to show to clients; `Internal` and `Unavailable`
 //! carry the database's own text and belong in logs only (the HTTP layer maps them to a generic 5xx body).
+//! Those two keep the typed error they came from, when there is one, as their `source()`, so a log line or
+//! the CLI's `{:#}` prints the whole chain and the cause stays inspectable.
 
+use std::error::Error;
 use std::fmt;
+use std::ops::Deref;
 
 use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
 
 /// Everything a storage call can fail with.
-#[derive(thiserror::Error)]
 pub enum StorageError {
     /// The database URL or pool settings are unusable (e.g. an unknown URL scheme).
-    #[error("storage configuration error: {0}")]
     Config(String),
     /// The tenant, token or resource does not exist (for this tenant).
-    #[error("{0}")]
     NotFound(String),
     /// A unique constraint refused the write (case-insensitive `userName`, group `displayName`, token hash, tenant id).
-    #[error("{0}")]
     Uniqueness(String),
     /// `expected_version` did not match the stored version.
-    #[error("{0}")]
     PreconditionFailed(String),
     /// A group member id does not name a resource in the tenant (or names the group itself).
-    #[error("{0}")]
     InvalidReference(String),
     /// Returned by a caller's closure (`modify_resource`), or a document value storage cannot hold
     /// (NUL characters, over-long indexed values): passed through unchanged.
-    #[error(transparent)]
-    Scim(#[from] scim_core::ScimError),
+    Scim(scim_core::ScimError),
     /// The database cannot be reached right now: pool timeout, refused or closed connection.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Cause),
     /// Anything else: a bug, corrupt data or an unexpected database error. Not for clients.
-    #[error("internal storage error: {0}")]
-    Internal(String),
+    Internal(Cause),
+}
+
+impl From<scim_core::ScimError> for StorageError {
+    fn from(err: scim_core::ScimError) -> Self {
+        Self::Scim(err)
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(message) => write!(f, "storage configuration error: {message}"),
+            Self::NotFound(message)
+            | Self::Uniqueness(message)
+            | Self::PreconditionFailed(message)
+            | Self::InvalidReference(message) => f.write_str(message),
+            Self::Scim(err) => fmt::Display::fmt(err, f),
+            Self::Unavailable(cause) => write!(f, "database unavailable: {cause}"),
+            Self::Internal(cause) => write!(f, "internal storage error: {cause}"),
+        }
+    }
+}
+
+/// Written by hand rather than derived: the source of `Unavailable`/`Internal` is the typed error inside
+/// their [`Cause`], not the `Cause` itself, whose text `Display` already shows.
+impl Error for StorageError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            Self::Scim(err) => err.source(),
+            Self::Unavailable(cause) | Self::Internal(cause) => cause.source(),
+            Self::Config(_)
+            | Self::NotFound(_)
+            | Self::Uniqueness(_)
+            | Self::PreconditionFailed(_)
+            | Self::InvalidReference(_) => None,
+        }
+    }
+}
+
+/// Why an `Unavailable` or `Internal` error happened: what failed, and the typed error behind it when there
+/// is one. `Display` is what failed alone; the typed error is the `source()` of the [`StorageError`], so a
+/// printed chain reads "what: cause" exactly once.
+pub struct Cause {
+    what: String,
+    source: Option<Box<dyn Error + Send + Sync>>,
+}
+
+impl Cause {
+    /// `what` failed because of `source`.
+    pub(crate) fn new(what: impl Into<String>, source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// A cause that is only a message (the database's text, or a condition of our own).
+impl From<String> for Cause {
+    fn from(what: String) -> Self {
+        Self { what, source: None }
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(what: &str) -> Self {
+        what.to_owned().into()
+    }
+}
+
+/// The message, for callers that match on its text.
+impl Deref for Cause {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.what
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)?;
+        let mut source = self.source();
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// A `Cause` on its own (when a caller keeps it without the `StorageError` around it) still chains.
+impl Error for Cause {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn Error + 'static))
+    }
 }
 
 impl fmt::Debug for StorageError {
@@ -105,21 +202,21 @@ impl StorageError {
                 match kind {
                     DatabaseErrorKind::UniqueViolation => on_violation(Violation::Unique, &text),
                     DatabaseErrorKind::ForeignKeyViolation => on_violation(Violation::ForeignKey, &text),
-                    DatabaseErrorKind::ClosedConnection => Self::Unavailable(text),
+                    DatabaseErrorKind::ClosedConnection => Self::Unavailable(text.into()),
                     DatabaseErrorKind::SerializationFailure => {
-                        Self::Unavailable(format!("transaction conflict, retry: {text}"))
+                        Self::Unavailable(format!("transaction conflict, retry: {text}").into())
                     }
                     // diesel exposes no SQLSTATE: recognise the two transient failures by their text.
                     _ if is_transient(&text) => {
-                        Self::Unavailable(format!("transient conflict, retry: {text}"))
+                        Self::Unavailable(format!("transient conflict, retry: {text}").into())
                     }
-                    _ => Self::Internal(format!("database error ({kind:?}): {text}")),
+                    _ => Self::Internal(format!("database error ({kind:?}): {text}").into()),
                 }
             }
             DieselError::BrokenTransactionManager => {
-                Self::Unavailable("connection left in a broken transaction state".to_owned())
+                Self::Unavailable("connection left in a broken transaction state".into())
             }
-            other => Self::Internal(other.to_string()),
+            other => Self::Internal(Cause::new("unexpected database error", other)),
         }
     }
 
@@ -130,23 +227,35 @@ impl StorageError {
                 Self::Config(format!("invalid database URL: {msg}"))
             }
             ConnectionError::BadConnection(msg) => {
-                Self::Unavailable(format!("cannot connect: {}", msg.trim()))
+                Self::Unavailable(format!("cannot connect: {}", msg.trim()).into())
             }
             ConnectionError::CouldntSetupConfiguration(e) => Self::from_diesel_with(e, |_, text| {
-                Self::Internal(format!("connection setup failed: {text}"))
+                Self::Internal(format!("connection setup failed: {text}").into())
             }),
-            other => Self::Unavailable(format!("cannot connect: {other}")),
+            other => Self::Unavailable(Cause::new("cannot connect", other)),
         }
     }
 
     /// Maps a pool checkout failure (r2d2 reports the last connection error in its message).
     pub(crate) fn from_pool(err: r2d2::Error) -> StorageError {
-        Self::Unavailable(format!("no database connection available: {err}"))
+        Self::Unavailable(Cause::new("no database connection available", err))
+    }
+
+    /// The message followed by every cause below it ("a: b: c"), for one-line reports such as `/readyz`.
+    pub fn full_message(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = self.source();
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
     }
 
     /// Corrupt or unexpected stored data.
     pub(crate) fn corrupt(what: impl fmt::Display) -> StorageError {
-        Self::Internal(format!("stored data is corrupt: {what}"))
+        Self::Internal(format!("stored data is corrupt: {what}").into())
     }
 }
 
@@ -163,6 +272,25 @@ mod tests {
         assert_eq!(
             format!("{err:?}"),
             "StorageError::Unavailable: database unavailable: cannot connect: Connection refused"
+        );
+    }
+
+    #[test]
+    fn typed_causes_are_kept_as_the_source_and_shown_once() {
+        let io = std::io::Error::other("disk full");
+        let err = StorageError::Internal(Cause::new("migration failed", io));
+        assert_eq!(err.to_string(), "internal storage error: migration failed");
+        assert_eq!(
+            err.source().map(ToString::to_string).as_deref(),
+            Some("disk full")
+        );
+        assert_eq!(
+            err.full_message(),
+            "internal storage error: migration failed: disk full"
+        );
+        assert_eq!(
+            format!("{err:?}"),
+            "StorageError::Internal: internal storage error: migration failed\n  caused by: disk full"
         );
     }
 

@@ -130,9 +130,9 @@ impl GroupCommit {
             Turn::Done(result) => result,
             Turn::AwaitCommit(value, outcome) => match outcome.wait() {
                 Ok(()) => Ok(value),
-                Err(reason) => Err(StorageError::Unavailable(format!(
-                    "the transaction holding this write was rolled back: {reason}"
-                ))),
+                Err(reason) => Err(StorageError::Unavailable(
+                    format!("the transaction holding this write was rolled back: {reason}").into(),
+                )),
             },
         }
     }
@@ -167,7 +167,7 @@ impl GroupCommit {
         let ran = match catch_unwind(AssertUnwindSafe(|| f(&mut *conn))) {
             Ok(ran) => ran,
             Err(panic) => {
-                abandon(state, &StorageError::Internal("a write panicked".to_owned()));
+                abandon(state, &StorageError::Internal("a write panicked".into()));
                 resume_unwind(panic);
             }
         };
@@ -210,7 +210,7 @@ impl GroupCommit {
 /// Commits the open batch and tells its writers.
 fn commit(state: &mut WriterState) -> Result<(), StorageError> {
     let (Some(conn), Some(batch)) = (state.conn.as_mut(), state.batch.take()) else {
-        return Err(StorageError::Internal("no write batch to commit".to_owned()));
+        return Err(StorageError::Internal("no write batch to commit".into()));
     };
     match Tm::commit_transaction(conn) {
         Ok(()) => {

@@ -42,7 +42,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 pub use connection::Backend;
 #[cfg(feature = "testing")]
 pub use connection::DbConnection;
-pub use error::StorageError;
+pub use error::{Cause, StorageError};
 pub use model::{
     Expand, IssuedToken, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef,
     StoredMember, StoredResource, Tenant, TokenInfo, TokenRecord, TokenRequest, WriteContext,
@@ -183,7 +183,7 @@ impl Storage {
     pub fn run_migrations(&self) -> Result<(), StorageError> {
         let mut conn = self.conn()?;
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
-            StorageError::Internal(format!("migration failed: {e}"))
+            StorageError::Internal(Cause::new("migration failed", e))
         };
         match &mut *conn {
             DbConnection::Sqlite(c) => {
@@ -200,7 +200,7 @@ impl Storage {
                 result?;
                 if violations?.n > 0 {
                     return Err(StorageError::Internal(
-                        "migrations left rows violating foreign keys (PRAGMA foreign_key_check)".to_owned(),
+                        "migrations left rows violating foreign keys (PRAGMA foreign_key_check)".into(),
                     ));
                 }
             }
@@ -221,7 +221,7 @@ impl Storage {
     pub fn pending_migrations(&self) -> Result<usize, StorageError> {
         let mut conn = self.conn()?;
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
-            StorageError::Internal(format!("cannot list migrations: {e}"))
+            StorageError::Internal(Cause::new("cannot list migrations", e))
         };
         let pending = match &mut *conn {
             DbConnection::Sqlite(c) => c.pending_migrations(SQLITE_MIGRATIONS).map_err(failed)?.len(),
@@ -235,7 +235,7 @@ impl Storage {
     pub fn revert_all_migrations(&self) -> Result<(), StorageError> {
         let mut conn = self.conn()?;
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
-            StorageError::Internal(format!("revert failed: {e}"))
+            StorageError::Internal(Cause::new("revert failed", e))
         };
         match &mut *conn {
             DbConnection::Sqlite(c) => {

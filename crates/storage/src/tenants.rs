@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use scim_core::TenantId;
 use serde_json::Value;
 
-use crate::error::{StorageError, Violation};
+use crate::error::{Cause, StorageError, Violation};
 use crate::schema::tenants;
 use crate::{NewTenant, Storage, Tenant, from_db_time, to_db_time};
 
@@ -55,7 +55,8 @@ pub(crate) fn tenant_not_found(id: &TenantId) -> StorageError {
 
 fn policy_text(policy: &Value) -> Result<String, StorageError> {
     crate::nul_checks::reject_nul(policy, "policy")?;
-    serde_json::to_string(policy).map_err(|e| StorageError::Internal(format!("cannot serialize policy: {e}")))
+    serde_json::to_string(policy)
+        .map_err(|e| StorageError::Internal(Cause::new("cannot serialize policy", e)))
 }
 
 impl Storage {
@@ -79,7 +80,7 @@ impl Storage {
                         Violation::Unique => {
                             StorageError::Uniqueness(format!("tenant {} already exists", tenant.id))
                         }
-                        Violation::ForeignKey => StorageError::Internal(text.to_owned()),
+                        Violation::ForeignKey => StorageError::Internal(text.into()),
                     })
                 })
         })?;

@@ -124,10 +124,11 @@ impl From<StorageError> for AdminError {
             StorageError::Uniqueness(d) => Self::Conflict(d),
             StorageError::PreconditionFailed(d) | StorageError::InvalidReference(d) => Self::BadRequest(d),
             StorageError::Scim(e) => Self::BadRequest(e.detail().to_owned()),
-            // These variants hold only their message, which is the whole cause; the CLI prints the chain, so
-            // keeping the StorageError itself would only add its prefix to what operators read.
-            StorageError::Unavailable(d) => Self::Unavailable(d.into()),
-            StorageError::Config(d) | StorageError::Internal(d) => Self::Internal(d.into()),
+            // Keep the cause (its message and any typed error below it) rather than the StorageError, whose
+            // prefix would only repeat what "service unavailable" / "internal error" already say.
+            StorageError::Unavailable(cause) => Self::Unavailable(cause.into()),
+            StorageError::Internal(cause) => Self::Internal(cause.into()),
+            StorageError::Config(d) => Self::Internal(d.into()),
         }
     }
 }

@@ -123,11 +123,13 @@ impl Application {
 
         let readiness_storage = storage.clone();
         let health = Health::new(std::sync::Arc::new(move || {
-            readiness_storage.ping().map_err(|e| format!("database: {e}"))?;
+            readiness_storage
+                .ping()
+                .map_err(|e| format!("database: {}", e.full_message()))?;
             match readiness_storage.pending_migrations() {
                 Ok(0) => Ok(()),
                 Ok(n) => Err(format!("{n} database migrations pending")),
-                Err(e) => Err(format!("database: {e}")),
+                Err(e) => Err(format!("database: {}", e.full_message())),
             }
         }));
         let state = web::Data::new(AppState {

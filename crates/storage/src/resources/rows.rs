@@ -9,7 +9,7 @@ use scim_core::{ResourceId, ResourceKind, ScimError, TenantId};
 use serde_json::{Map, Value};
 
 use crate::connection::{DbConnection, Dialect};
-use crate::error::{StorageError, Violation};
+use crate::error::{Cause, StorageError, Violation};
 use crate::nul_checks::reject_nul;
 use crate::schema::{events, resources};
 use crate::shadow_columns::ShadowColumns;
@@ -107,12 +107,12 @@ pub(crate) fn prepare_doc(doc: Value) -> Result<Map<String, Value>, StorageError
     reject_nul(&map_value, "attribute values")?;
     match map_value {
         Value::Object(map) => Ok(map),
-        _ => Err(StorageError::Internal("document changed shape".to_owned())),
+        _ => Err(StorageError::Internal("document changed shape".into())),
     }
 }
 
 pub(super) fn doc_text(doc: &Map<String, Value>) -> Result<String, StorageError> {
-    serde_json::to_string(doc).map_err(|e| StorageError::Internal(format!("cannot serialize document: {e}")))
+    serde_json::to_string(doc).map_err(|e| StorageError::Internal(Cause::new("cannot serialize document", e)))
 }
 
 fn kind_from_db(text: &str) -> Result<ResourceKind, StorageError> {

@@ -1,4 +1,4 @@
-//! Resource writes: create, replace, modify (PATCH, and PUT through a closure) and delete, each one atomic
+//! Resource writes: create, modify (PATCH, and PUT through a closure) and delete, each one atomic
 //! write (`Storage::write`) that appends one `events` row. Seeding many rows for tests and benchmarks is
 //! in `testing.rs`.
 
