@@ -143,7 +143,7 @@ pub(crate) const WORK_EMAIL: IndexedValuePath = IndexedValuePath {
 };
 
 /// The indexed shadow columns of one document.
-#[derive(Debug, Clone, PartialEq, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, AsChangeset, Insertable, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = resources, treat_none_as_null = true)]
 pub(crate) struct ShadowColumns {
     pub user_name: Option<String>,

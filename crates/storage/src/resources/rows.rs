@@ -31,14 +31,8 @@ pub(crate) struct ResourceRow {
     pub created_at: NaiveDateTime,
     pub last_modified: NaiveDateTime,
     pub document: String,
-    pub user_name: Option<String>,
-    pub user_name_lower: Option<String>,
-    pub display_name: Option<String>,
-    pub display_name_lower: Option<String>,
-    pub group_name_lower: Option<String>,
-    pub external_id: Option<String>,
-    pub active: Option<bool>,
-    pub work_email_lower: Option<String>,
+    #[diesel(embed)]
+    pub shadow: ShadowColumns,
 }
 
 impl ResourceRow {
@@ -58,14 +52,7 @@ impl ResourceRow {
             created_at: now,
             last_modified: now,
             document: doc_text(doc)?,
-            user_name: shadow.user_name.clone(),
-            user_name_lower: shadow.user_name_lower.clone(),
-            display_name: shadow.display_name.clone(),
-            display_name_lower: shadow.display_name_lower.clone(),
-            group_name_lower: shadow.group_name_lower.clone(),
-            external_id: shadow.external_id.clone(),
-            active: shadow.active,
-            work_email_lower: shadow.work_email_lower.clone(),
+            shadow: shadow.clone(),
         })
     }
 }
