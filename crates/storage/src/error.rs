@@ -14,8 +14,9 @@ use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
 /// Everything a storage call can fail with.
 #[derive(thiserror::Error)]
 pub enum StorageError {
-    /// The database URL or pool settings are unusable (e.g. an unknown URL scheme).
-    #[error("storage configuration error: {0}")]
+    /// The database URL or pool settings are unusable (e.g. an unknown URL scheme). The message names the
+    /// setting at fault itself.
+    #[error("{0}")]
     Config(String),
     /// The tenant, token or resource does not exist (for this tenant).
     #[error("{0}")]
@@ -127,7 +128,7 @@ impl StorageError {
     pub(crate) fn from_connection(err: ConnectionError) -> StorageError {
         match err {
             ConnectionError::InvalidConnectionUrl(msg) => {
-                Self::Config(format!("invalid database URL: {msg}"))
+                Self::Config(format!("database_url is invalid: {msg}"))
             }
             ConnectionError::BadConnection(msg) => {
                 Self::Unavailable(format!("cannot connect: {}", msg.trim()))
