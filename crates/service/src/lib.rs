@@ -12,6 +12,8 @@ pub mod public_url;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpResponse, web};

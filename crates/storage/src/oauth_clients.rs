@@ -180,7 +180,7 @@ impl Storage {
     }
 
     /// How many clients, across tenants, are not revoked: at start-up, whether the OAuth mode is in use.
-    pub fn count_active_oauth_clients(&self) -> Result<i64, StorageError> {
+    pub(crate) fn count_active_oauth_clients(&self) -> Result<i64, StorageError> {
         let mut conn = self.conn()?;
         Ok(oauth_clients::table
             .filter(oauth_clients::revoked_at.is_null())

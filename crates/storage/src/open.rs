@@ -31,6 +31,8 @@ pub struct Opened {
     pub location: DatabaseLocation,
     /// Migrations applied while opening (0 when none were pending or when not applying).
     pub migrations_applied: usize,
+    /// OAuth clients not revoked, across tenants: they will fail if the OAuth mode is off.
+    pub active_oauth_clients: i64,
 }
 
 /// Why a process could not open its database.
@@ -73,7 +75,8 @@ pub enum OpenError {
 
 impl Storage {
     /// Opens `url` for a process start-up: refuses a missing SQLite file unless `create_missing`, then
-    /// applies pending migrations or, without `apply_migrations`, refuses when any are pending.
+    /// applies pending migrations or, without `apply_migrations`, refuses when any are pending; finally
+    /// counts what the start-up line reports.
     pub fn open(url: &str, options: OpenOptions) -> Result<Opened, OpenError> {
         let target = DbTarget::from_url(url).map_err(OpenError::Config)?;
         let location = target.location();
@@ -99,10 +102,15 @@ impl Storage {
                 pending => return Err(OpenError::MigrationsPending { location, pending }),
             }
         };
+        let active_oauth_clients = match storage.count_active_oauth_clients() {
+            Ok(count) => count,
+            Err(source) => return Err(OpenError::Connect { location, source }),
+        };
         Ok(Opened {
             storage,
             location,
             migrations_applied,
+            active_oauth_clients,
         })
     }
 }
