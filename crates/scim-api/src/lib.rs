@@ -20,7 +20,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use service::{Clock, Health, Metrics, Settings};
-use storage::{OpenOptions, Opened, Storage};
+use storage::Storage;
+use storage::open::{OpenOptions, Opened};
 
 use crate::state::{ApiMetrics, AppState};
 

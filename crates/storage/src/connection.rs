@@ -27,7 +27,6 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult};
 
 use crate::error::StorageError;
-use crate::location::DatabaseLocation;
 
 /// One database connection, PostgreSQL or SQLite.
 #[derive(diesel::MultiConnection)]
@@ -193,15 +192,6 @@ impl DbTarget {
         match self {
             Self::Postgres(_) => Backend::Postgres,
             Self::Sqlite { .. } => Backend::Sqlite,
-        }
-    }
-
-    /// Where this target is, printable.
-    pub(crate) fn location(&self) -> DatabaseLocation {
-        match self {
-            Self::Postgres(url) => DatabaseLocation::postgres(url),
-            Self::Sqlite { file: Some(path), .. } => DatabaseLocation::sqlite_file_at(path),
-            Self::Sqlite { file: None, .. } => DatabaseLocation::SqliteMemory,
         }
     }
 }

@@ -21,7 +21,7 @@ mod location;
 mod model;
 mod nul_checks;
 pub mod oauth_clients;
-mod open;
+pub mod open;
 mod resources;
 #[cfg(feature = "testing")]
 pub mod schema;
@@ -50,7 +50,6 @@ pub use model::{
     Expand, IssuedToken, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef,
     StoredMember, StoredResource, Tenant, TokenInfo, TokenRecord, TokenRequest, WriteContext,
 };
-pub use open::{OpenError, OpenOptions, Opened};
 pub use shadow_columns::MAX_INDEXED_BYTES;
 
 #[cfg(not(feature = "testing"))]

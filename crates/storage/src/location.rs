@@ -6,7 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::connection::Backend;
+use crate::connection::{Backend, DbTarget};
 
 /// PostgreSQL's port when a URL names none.
 const DEFAULT_POSTGRES_PORT: &str = "5432";
@@ -39,8 +39,17 @@ impl DatabaseLocation {
         }
     }
 
+    /// Where `target` is.
+    pub(crate) fn of(target: &DbTarget) -> Self {
+        match target {
+            DbTarget::Postgres(url) => Self::postgres(url),
+            DbTarget::Sqlite { file: Some(path), .. } => Self::sqlite_file_at(path),
+            DbTarget::Sqlite { file: None, .. } => Self::SqliteMemory,
+        }
+    }
+
     /// An SQLite database file, made absolute against the working directory.
-    pub(crate) fn sqlite_file_at(path: &Path) -> Self {
+    fn sqlite_file_at(path: &Path) -> Self {
         Self::SqliteFile(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()))
     }
 
@@ -50,7 +59,7 @@ impl DatabaseLocation {
     /// Split by hand: host lists (`h1:5432,h2:5432`) are valid libpq but no URL parser accepts them. The
     /// user part ends at the authority's last `@`; when there is none, an `@` further on may belong to a
     /// password holding a raw `/` or `?`, so nothing is shown.
-    pub(crate) fn postgres(url: &str) -> Self {
+    fn postgres(url: &str) -> Self {
         let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
         let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
         let hosts = match authority.rsplit_once('@') {

@@ -79,7 +79,7 @@ impl Storage {
     /// counts what the start-up line reports.
     pub fn open(url: &str, options: OpenOptions) -> Result<Opened, OpenError> {
         let target = DbTarget::from_url(url).map_err(OpenError::Config)?;
-        let location = target.location();
+        let location = DatabaseLocation::of(&target);
         if !options.create_missing
             && let Some(path) = location.sqlite_file()
             && !path.exists()

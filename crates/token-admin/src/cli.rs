@@ -19,7 +19,8 @@ use serde::Serialize;
 use serde_json::json;
 use service::startup::StartupLine;
 use service::{BoxError, Clock, ErrorContext, Settings};
-use storage::{NewTenant, OpenError, OpenOptions, Storage};
+use storage::open::{OpenError, OpenOptions};
+use storage::{NewTenant, Storage};
 
 use crate::audit::{audit, cli_operator};
 use crate::error::AdminError;

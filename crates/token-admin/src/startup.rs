@@ -15,7 +15,8 @@ use credentials::{AccessTokenError, AccessTokenIssuer};
 use secrecy::ExposeSecret as _;
 use service::startup::StartupLine;
 use service::{Clock, Health, Metrics, Settings};
-use storage::{OpenError, OpenOptions, Opened, Storage};
+use storage::Storage;
+use storage::open::{OpenError, OpenOptions, Opened};
 
 use crate::auth::{AuthConfigError, OperatorAuthenticator};
 use crate::error::AdminError;

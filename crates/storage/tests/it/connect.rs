@@ -3,8 +3,9 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use scim_core::ResourceKind;
+use storage::open::{OpenError, OpenOptions};
 use storage::schema::events;
-use storage::{Backend, DbConnection, OpenError, OpenOptions, Storage, StorageError};
+use storage::{Backend, DbConnection, Storage, StorageError};
 
 use crate::common::*;
 
