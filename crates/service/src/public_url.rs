@@ -87,11 +87,11 @@ pub enum TenantUrlOrigin {
 }
 
 impl TenantUrlOrigin {
-    /// Derives the origin from the settings' values; `listening_on` is the bound address when this process
-    /// has bound it (it differs from `listen` for port 0).
+    /// Derives the origin from the settings' values (`public_url` without a trailing `/`); `listening_on`
+    /// is the bound address when this process has bound it (it differs from `listen` for port 0).
     pub fn new(public_url: Option<&str>, listen: &str, listening_on: Option<SocketAddr>) -> Self {
         match public_url {
-            Some(url) => Self::Configured(url.trim_end_matches('/').to_owned()),
+            Some(url) => Self::Configured(url.to_owned()),
             None => {
                 let listen = listening_on.map_or_else(|| listen.to_owned(), |addr| addr.to_string());
                 Self::Listen(format!("http://{}", local_address(&listen)))
