@@ -21,6 +21,7 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use service::{Clock, Health, Metrics, Settings};
 use storage::Storage;
+use storage::open::{OpenOptions, Opened};
 
 use crate::state::{ApiMetrics, AppState};
 
@@ -46,14 +47,24 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Connects to the database, applies migrations (unless disabled) and binds the listener.
+    /// Opens the database (applying migrations unless disabled) and binds the listener.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let storage = connect_storage(settings).await?;
-        Self::build_with(settings, storage, Clock::system())
+        let opened = open_storage(settings).await?;
+        Self::build_with(settings, opened.storage, Clock::system())
     }
 
     /// Like [`Application::build`] with an existing storage handle and clock (tests).
     pub fn build_with(settings: &Settings, storage: Storage, clock: Clock) -> anyhow::Result<Self> {
+        Self::build_on(bind(&settings.listen)?, settings, storage, clock)
+    }
+
+    /// Builds the service on a listener bound beforehand (see [`bind`]).
+    pub fn build_on(
+        listener: TcpListener,
+        settings: &Settings,
+        storage: Storage,
+        clock: Clock,
+    ) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let api_metrics = ApiMetrics::register(&metrics);
         let state = web::Data::new(AppState::new(storage.clone(), settings, api_metrics, clock)?);
@@ -68,8 +79,6 @@ impl Application {
                 n => Err(format!("{n} database migrations pending")),
             }
         }));
-        let listener = TcpListener::bind(&settings.listen)
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let app_state = state.clone();
         let app_health = web::Data::new(health.clone());
@@ -138,21 +147,22 @@ fn blocking_threads_per_worker(database_pool_size: u32) -> usize {
     usize::try_from(database_pool_size).unwrap_or(usize::MAX).max(2)
 }
 
-/// Connects and migrates on the blocking pool (diesel is synchronous).
-pub async fn connect_storage(settings: &Settings) -> anyhow::Result<Storage> {
+/// Binds the SCIM listener. Done before anything is handed out (`--bootstrap-tenant`'s token), so a busy
+/// port stops start-up first.
+pub fn bind(listen: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))
+}
+
+/// Opens the database on the blocking pool (diesel is synchronous). With `run_migrations`, a missing
+/// SQLite file is created and pending migrations are applied; without, either stops start-up.
+pub async fn open_storage(settings: &Settings) -> anyhow::Result<Opened> {
     let url = settings.database_url.expose_secret().to_owned();
-    let pool_size = settings.database_pool_size;
-    let run_migrations = settings.run_migrations;
-    tokio::task::spawn_blocking(move || -> anyhow::Result<Storage> {
-        let storage = Storage::connect(&url, pool_size).context("cannot open the database")?;
-        if run_migrations {
-            storage
-                .run_migrations()
-                .context("cannot apply database migrations")?;
-        }
-        Ok(storage)
-    })
-    .await?
+    let options = OpenOptions {
+        pool_size: settings.database_pool_size,
+        create_missing: settings.run_migrations,
+        apply_migrations: settings.run_migrations,
+    };
+    Ok(tokio::task::spawn_blocking(move || Storage::open(&url, options)).await??)
 }
 
 /// `/metrics`: pool gauges are sampled at scrape time.

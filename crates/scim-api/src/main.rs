@@ -1,11 +1,13 @@
 //! `scim-api`: the SCIM 2.0 service. See `docs/configuration.md` for settings.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 use scim_api::Application;
 use service::Settings;
+use service::startup::StartupLine;
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Multi-tenant SCIM 2.0 provisioning server")]
@@ -19,25 +21,52 @@ struct Cli {
     bootstrap_tenant: Option<String>,
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match actix_web::rt::System::new().block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => service::startup::exit_with(e.as_ref()),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let loaded = Settings::load(cli.config.as_deref())?;
     let _logs = service::telemetry::init(loaded.settings.log_format);
-    for name in &loaded.unknown_env {
-        tracing::warn!(variable = %name, "unknown SCIM_ environment variable ignored");
-    }
+    loaded.log_warnings();
     let settings = loaded.settings;
-    let storage = scim_api::connect_storage(&settings).await?;
+    let opened = scim_api::open_storage(&settings).await?;
+    let listener = scim_api::bind(&settings.listen)?;
+    let address = listener.local_addr()?;
     if let Some(slug) = &cli.bootstrap_tenant {
-        let issued = scim_api::bootstrap::issue_first_token(&storage, &settings, slug)
+        let origin = settings.tenant_url_origin(Some(address));
+        let issued = scim_api::bootstrap::issue_first_token(&opened.storage, origin.as_str(), slug)
             .await
             .context("bootstrap failed")?;
         // stdout carries only this JSON; logs go to stderr.
         println!("{}", serde_json::to_string_pretty(&issued)?);
     }
-    let app = Application::build_with(&settings, storage, service::Clock::system())?;
-    tracing::info!(listen = %settings.listen, port = app.port(), "scim-api listening");
+    let oauth = settings.oauth_signing_secret.is_some();
+    if !oauth && opened.active_oauth_clients > 0 {
+        tracing::warn!(
+            clients = opened.active_oauth_clients,
+            "OAuth clients exist but oauth_signing_secret is unset: scim-api refuses their access tokens \
+             (401); set the same oauth_signing_secret as token-admin"
+        );
+    }
+    let app = Application::build_on(listener, &settings, opened.storage, service::Clock::system())?;
+    StartupLine {
+        message: "scim-api listening",
+        version: env!("CARGO_PKG_VERSION"),
+        backend: opened.location.backend().as_str(),
+        database: &opened.location.to_string(),
+        migrations_applied: opened.migrations_applied,
+        public_url: settings.public_base().unwrap_or(
+            "unset (each response's URLs follow the request's Host, or X-Forwarded-* from trusted_proxies)",
+        ),
+        listen: Some(address),
+        oauth: Some(oauth),
+    }
+    .log();
     app.run_until_stopped().await?;
     tracing::info!("scim-api stopped");
     Ok(())

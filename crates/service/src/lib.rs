@@ -1,6 +1,6 @@
 //! HTTP plumbing shared by `scim-api` and `token-admin`: settings, telemetry, the request-id/log/metrics
-//! middleware, health endpoints, the clock, running blocking work with the request's span, and graceful
-//! shutdown.
+//! middleware, health endpoints, the clock, running blocking work with the request's span, graceful
+//! shutdown, and what a process says when it starts.
 //! Nothing SCIM-specific lives here.
 
 pub mod clock;
@@ -8,8 +8,12 @@ pub mod error_context;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod public_url;
 pub mod settings;
+pub mod startup;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpResponse, web};

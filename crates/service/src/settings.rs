@@ -5,23 +5,46 @@
 //! whole deployment. A file key that is not a setting stops start-up (`deny_unknown_fields`, naming the
 //! key). Environment variables are matched against the known keys only: an unknown `SCIM_*` variable is
 //! reported as a warning, not an error, because deployment tooling shares the prefix (the way lldap treats
-//! `LLDAP_*`). Bad values stop start-up with the key named.
+//! `LLDAP_*`). A variable that names a setting in the wrong case (`SCIM_DATABASE_URl`) is refused
+//! instead: it is a typo of a setting, and ignoring it silently would start on the default. Bad values
+//! stop start-up with the key, the value and what is accepted named; `public_url` is normalised
+//! (`public_url.rs`).
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+
+use crate::public_url::{self, TenantUrlOrigin};
 
 /// Log output style.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
     /// Human-readable on a terminal, JSON otherwise.
     #[default]
     Auto,
     Pretty,
     Json,
+}
+
+impl LogFormat {
+    const NAMES: &[&str] = &["auto", "pretty", "json"];
+}
+
+/// By hand rather than derived: the derived impl, fed by the `config` crate, reports an unknown value
+/// without the accepted ones.
+impl<'de> Deserialize<'de> for LogFormat {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match name.as_str() {
+            "auto" => Ok(Self::Auto),
+            "pretty" => Ok(Self::Pretty),
+            "json" => Ok(Self::Json),
+            _ => Err(serde::de::Error::unknown_variant(&name, Self::NAMES)),
+        }
+    }
 }
 
 /// Every setting, with its default. Documented one by one in `docs/configuration.md`.
@@ -143,6 +166,20 @@ pub struct Loaded {
     pub settings: Settings,
     /// `SCIM_*` variables that match no setting.
     pub unknown_env: Vec<String>,
+    /// What was accepted but will probably not work as meant (e.g. a plain-http `public_url`).
+    pub warnings: Vec<String>,
+}
+
+impl Loaded {
+    /// Logs the warnings; call once logging is up.
+    pub fn log_warnings(&self) {
+        for name in &self.unknown_env {
+            tracing::warn!(variable = %name, "unknown SCIM_ environment variable ignored");
+        }
+        for warning in &self.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
 }
 
 impl Settings {
@@ -166,20 +203,39 @@ impl Settings {
             }
             builder = builder.add_source(config::File::from(path));
         }
-        let (known, unknown_env) = split_env(env);
-        for (key, value) in known {
+        let env = split_env(env);
+        if !env.miscased.is_empty() {
+            let each: Vec<String> = env
+                .miscased
+                .iter()
+                .map(|(name, exact)| format!("{name} (rename it to {exact})"))
+                .collect();
+            return Err(SettingsError(format!(
+                "environment variable names are case-sensitive, and these name a setting only when case is \
+                 ignored: {}",
+                each.join(", ")
+            )));
+        }
+        for (key, value) in env.known {
             builder = builder
                 .set_override(key.as_str(), value)
                 .map_err(|e| SettingsError(format!("SCIM_{}: {e}", key.to_uppercase())))?;
         }
-        let settings = builder
+        let mut settings = builder
             .build()
             .and_then(config::Config::try_deserialize::<Settings>)
-            .map_err(|e| SettingsError(e.to_string()))?;
+            .map_err(|e| SettingsError(without_source_excerpt(&e.to_string())))?;
         settings.check()?;
+        let mut warnings = Vec::new();
+        if let Some(raw) = &settings.public_url {
+            let normalized = public_url::normalize(raw).map_err(SettingsError)?;
+            settings.public_url = Some(normalized.url);
+            warnings.extend(normalized.warnings);
+        }
         Ok(Loaded {
             settings,
-            unknown_env,
+            unknown_env: env.unknown,
+            warnings,
         })
     }
 
@@ -193,13 +249,6 @@ impl Settings {
         }
         if self.database_pool_size == 0 {
             return Err(SettingsError("database_pool_size must be at least 1".to_owned()));
-        }
-        if let Some(url) = &self.public_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(SettingsError(format!(
-                "public_url {url:?} must start with http:// or https://"
-            )));
         }
         self.trusted_proxy_nets()?;
         Ok(())
@@ -225,24 +274,65 @@ impl Settings {
     pub fn public_base(&self) -> Option<&str> {
         self.public_url.as_deref().map(|u| u.trim_end_matches('/'))
     }
+
+    /// The origin of printed Tenant URLs: `public_url`, else scim-api's `listen` address (the bound one,
+    /// `listening_on`, when this process is scim-api and has bound it).
+    pub fn tenant_url_origin(&self, listening_on: Option<SocketAddr>) -> TenantUrlOrigin {
+        TenantUrlOrigin::new(self.public_base(), &self.listen, listening_on)
+    }
 }
 
-/// Splits `SCIM_*` variables into known setting keys (lower-cased) and unknown variable names.
-fn split_env(env: impl IntoIterator<Item = (String, String)>) -> (BTreeMap<String, String>, Vec<String>) {
-    let mut known = BTreeMap::new();
-    let mut unknown = Vec::new();
+/// The `SCIM_*` environment, sorted out.
+#[derive(Debug, Default)]
+struct EnvSettings {
+    /// Setting key (lower case) → value.
+    known: BTreeMap<String, String>,
+    /// `SCIM_*` names that are no setting.
+    unknown: Vec<String>,
+    /// Names that are a setting's variable only when case is ignored, with the exact name.
+    miscased: Vec<(String, String)>,
+}
+
+/// Sorts the environment: `SCIM_` + a key in upper case is that setting; any other spelling of one is
+/// miscased; other `SCIM_*` names are unknown.
+fn split_env(env: impl IntoIterator<Item = (String, String)>) -> EnvSettings {
+    let mut sorted = EnvSettings::default();
     for (name, value) in env {
-        let Some(rest) = name.strip_prefix("SCIM_") else {
+        let upper = name.to_ascii_uppercase();
+        let Some(rest) = upper.strip_prefix("SCIM_") else {
             continue;
         };
-        let key = rest.to_lowercase();
-        if KEYS.contains(&key.as_str()) {
-            known.insert(key, value);
+        let key = rest.to_ascii_lowercase();
+        if !KEYS.contains(&key.as_str()) {
+            if name.starts_with("SCIM_") {
+                sorted.unknown.push(name);
+            }
+        } else if name == upper {
+            sorted.known.insert(key, value);
         } else {
-            unknown.push(name);
+            sorted.miscased.push((name, upper));
         }
     }
-    (known, unknown)
+    sorted.unknown.sort();
+    sorted.miscased.sort();
+    sorted
+}
+
+/// A `config` error on one line: TOML syntax errors quote the offending source lines with a caret under
+/// them, which means nothing once joined.
+fn without_source_excerpt(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('|') && !is_numbered_excerpt(line))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `12 | key = value`: a quoted source line.
+fn is_numbered_excerpt(line: &str) -> bool {
+    line.split_once(" |")
+        .is_some_and(|(number, _)| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -347,6 +437,69 @@ mod tests {
                 assert!(!e.to_string().contains("unknown field"), "{key}: {e}");
             }
         }
+    }
+
+    #[test]
+    fn miscased_env_var_is_refused_naming_the_exact_variable() {
+        let err = Settings::load_from(None, env(&[("SCIM_DATABASE_URl", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SCIM_DATABASE_URl") && err.contains("rename it to SCIM_DATABASE_URL"),
+            "{err}"
+        );
+        let err = Settings::load_from(None, env(&[("SCIM_LISTEN", "127.0.0.1:1"), ("scim_listen", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("scim_listen (rename it to SCIM_LISTEN)"), "{err}");
+    }
+
+    #[test]
+    fn bad_log_format_names_the_key_the_value_and_the_accepted_values() {
+        let from_env = Settings::load_from(None, env(&[("SCIM_LOG_FORMAT", "text")]))
+            .unwrap_err()
+            .to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scim.toml");
+        std::fs::write(&path, "log_format = \"text\"\n").unwrap();
+        let from_file = Settings::load_from(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        for err in [from_env, from_file] {
+            for part in ["log_format", "text", "auto", "pretty", "json"] {
+                assert!(err.contains(part), "{part} missing from: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn file_syntax_errors_fit_on_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scim.toml");
+        std::fs::write(&path, "database_pool_size = \n").unwrap();
+        let err = Settings::load_from(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains("line 1") && err.contains("scim.toml"), "{err}");
+    }
+
+    #[test]
+    fn public_url_is_normalised_when_loading_and_its_warnings_kept() {
+        let loaded = Settings::load_from(
+            None,
+            env(&[("SCIM_PUBLIC_URL", "http://scim.example.com/scim/v2/")]),
+        )
+        .unwrap();
+        assert_eq!(
+            loaded.settings.public_url.as_deref(),
+            Some("http://scim.example.com")
+        );
+        assert_eq!(loaded.warnings.len(), 2, "{:?}", loaded.warnings);
+        let err = Settings::load_from(None, env(&[("SCIM_PUBLIC_URL", "https://x.example/?a=b")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("public_url"), "{err}");
     }
 
     #[test]

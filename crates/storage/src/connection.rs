@@ -7,7 +7,9 @@
 //!   `BEGIN IMMEDIATE`, JSON functions) is handled by matching the variant ([`Dialect`]).
 //! - The backend is chosen by URL scheme ourselves ([`DbTarget::from_url`]), never by the derive's
 //!   `establish`, which tries each backend in turn and hides the real cause of a refused PostgreSQL
-//!   connection. Unknown schemes are a `Config` error naming the scheme.
+//!   connection. Unknown schemes are a `Config` error naming the scheme. A value without a scheme is an
+//!   SQLite file only when it reads as one (no `:`, a `.db`, `.sqlite` or `.sqlite3` name): otherwise
+//!   `127.0.0.1:5432/scim` or a mistyped environment value would silently become a new empty file.
 //! - SQLite: every new connection gets `foreign_keys = ON`, `busy_timeout = 5000`, `synchronous = NORMAL`
 //!   and a case-sensitive `LIKE` (to match PostgreSQL); WAL is switched on once, when the pool is built
 //!   (it is persistent in the file). Writes use `BEGIN IMMEDIATE` so two writers never deadlock on the
@@ -15,7 +17,8 @@
 //! - PostgreSQL: writes use a plain `BEGIN` (READ COMMITTED); read-modify-write paths lock the row with
 //!   `SELECT ... FOR UPDATE` (see `resources/rows.rs`).
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
@@ -68,6 +71,28 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// `sqlite` or `postgres`, as in the URL schemes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `database_url` may be, for the message refusing anything else.
+const ACCEPTED_FORMS: &str = "accepted: postgres://user:password@host:5432/database (or postgresql://), \
+     sqlite://path/to/file.db, sqlite:path, file:path, or a file path ending in .db, .sqlite or .sqlite3";
+
+/// File names a scheme-less `database_url` may end in.
+const SQLITE_EXTENSIONS: &[&str] = &["db", "sqlite", "sqlite3"];
 /// The SQL dialect of a live connection, for the few statements written per backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -94,20 +119,22 @@ pub(crate) enum DbTarget {
 }
 
 impl DbTarget {
-    /// `postgres://` / `postgresql://` → PostgreSQL; `sqlite://path`, `file:path` or a plain path → SQLite;
-    /// any other `scheme://` → `Config` naming the scheme.
+    /// `postgres://` / `postgresql://` → PostgreSQL; `sqlite://path`, `sqlite:path`, `file:path` or a plain
+    /// path to a `.db`/`.sqlite`/`.sqlite3` file → SQLite; anything else → `Config` naming the value (the
+    /// scheme only, when there is one: the rest may hold a password) and the accepted forms.
     pub(crate) fn from_url(url: &str) -> Result<Self, StorageError> {
         let url = url.trim();
         if url.is_empty() {
-            return Err(StorageError::Config("the database URL is empty".to_owned()));
+            return Err(StorageError::Config(format!(
+                "database_url is empty; {ACCEPTED_FORMS}"
+            )));
         }
         if let Some((scheme, rest)) = url.split_once("://") {
             return match scheme.to_ascii_lowercase().as_str() {
                 "postgres" | "postgresql" => Ok(Self::Postgres(url.to_owned())),
                 "sqlite" => Self::sqlite_path(rest),
                 other => Err(StorageError::Config(format!(
-                    "unsupported database URL scheme {other:?}: use postgres://, postgresql://, sqlite://, \
-                     file: or a file path"
+                    "database_url has the unsupported scheme {other:?}; {ACCEPTED_FORMS}"
                 ))),
             };
         }
@@ -123,12 +150,23 @@ impl DbTarget {
                 file,
             });
         }
+        if !reads_as_sqlite_file(url) {
+            // `user:password@host/db` without its scheme: show the part after the password only.
+            let shown = url
+                .rsplit_once('@')
+                .map_or_else(|| url.to_owned(), |(_, host)| format!("…@{host}"));
+            return Err(StorageError::Config(format!(
+                "database_url {shown:?} is neither a URL nor an SQLite file path; {ACCEPTED_FORMS}"
+            )));
+        }
         Self::sqlite_path(url)
     }
 
     fn sqlite_path(path: &str) -> Result<Self, StorageError> {
         if path.is_empty() {
-            return Err(StorageError::Config("the SQLite URL names no file".to_owned()));
+            return Err(StorageError::Config(format!(
+                "database_url names no SQLite file; {ACCEPTED_FORMS}"
+            )));
         }
         let file = (path != ":memory:").then(|| PathBuf::from(path));
         Ok(Self::Sqlite {
@@ -142,7 +180,8 @@ impl DbTarget {
     pub(crate) fn check_pool_size(&self, pool_size: u32) -> Result<(), StorageError> {
         match self {
             Self::Sqlite { file: None, .. } if pool_size > 1 => Err(StorageError::Config(
-                "an in-memory SQLite database is private to one connection: use a file, or a pool size of 1"
+                "database_url names an in-memory SQLite database, which is private to one connection: use a file, \
+                 or database_pool_size = 1"
                     .to_owned(),
             )),
             Self::Sqlite { .. } | Self::Postgres(_) => Ok(()),
@@ -155,6 +194,16 @@ impl DbTarget {
             Self::Sqlite { .. } => Backend::Sqlite,
         }
     }
+}
+
+/// A scheme-less value that is plainly a file: no `:` (which would make it `host:port/…` or an unknown
+/// `scheme:`) and an SQLite file name.
+fn reads_as_sqlite_file(value: &str) -> bool {
+    !value.contains(':')
+        && Path::new(value)
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .is_some_and(|ext| SQLITE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
 /// SQL run on every new SQLite connection. `case_sensitive_like` makes `LIKE` behave as on PostgreSQL;
@@ -372,6 +421,45 @@ mod tests {
             sqlite_has_stable_plans(&mut conn).unwrap(),
             "build with LIBSQLITE3_FLAGS=SQLITE_ENABLE_QPSG (.cargo/config.toml)"
         );
+    }
+
+    #[test]
+    fn plain_paths_to_sqlite_files_are_accepted() {
+        for path in [
+            "scim.db",
+            "data/scim.sqlite",
+            "/var/lib/scim/scim.SQLITE3",
+            "./data/scim.db",
+        ] {
+            assert_eq!(
+                DbTarget::from_url(path).unwrap().backend(),
+                Backend::Sqlite,
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_like_values_are_refused_naming_the_value_and_the_accepted_forms() {
+        for value in [
+            "127.0.0.1:5432/scim",
+            "localhost/scim",
+            "x",
+            "db.internal:5432/scim.db",
+        ] {
+            let err = DbTarget::from_url(value).unwrap_err();
+            let StorageError::Config(message) = &err else {
+                panic!("{err:?}");
+            };
+            assert!(message.contains(&format!("{value:?}")), "{message}");
+            assert!(
+                message.contains("postgres://") && message.contains("sqlite://") && message.contains(".db"),
+                "{message}"
+            );
+            assert!(!message.contains('\n'), "{message}");
+        }
+        let err = DbTarget::from_url("scim:hunter2@db.internal:5432/scim").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]

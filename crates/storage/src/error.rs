@@ -17,7 +17,8 @@ use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
 
 /// Everything a storage call can fail with.
 pub enum StorageError {
-    /// The database URL or pool settings are unusable (e.g. an unknown URL scheme).
+    /// The database URL or pool settings are unusable (e.g. an unknown URL scheme). The message names the
+    /// setting at fault itself.
     Config(String),
     /// The tenant, token or resource does not exist (for this tenant).
     NotFound(String),
@@ -45,8 +46,8 @@ impl From<scim_core::ScimError> for StorageError {
 impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Config(message) => write!(f, "storage configuration error: {message}"),
-            Self::NotFound(message)
+            Self::Config(message)
+            | Self::NotFound(message)
             | Self::Uniqueness(message)
             | Self::PreconditionFailed(message)
             | Self::InvalidReference(message) => f.write_str(message),
@@ -224,7 +225,7 @@ impl StorageError {
     pub(crate) fn from_connection(err: ConnectionError) -> StorageError {
         match err {
             ConnectionError::InvalidConnectionUrl(msg) => {
-                Self::Config(format!("invalid database URL: {msg}"))
+                Self::Config(format!("database_url is invalid: {msg}"))
             }
             ConnectionError::BadConnection(msg) => {
                 Self::Unavailable(format!("cannot connect: {}", msg.trim()).into())

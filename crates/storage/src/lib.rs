@@ -17,9 +17,11 @@ mod connection;
 pub mod error;
 mod filter_sql;
 mod group_commit;
+mod location;
 mod model;
 mod nul_checks;
 pub mod oauth_clients;
+pub mod open;
 mod resources;
 #[cfg(feature = "testing")]
 pub mod schema;
@@ -43,6 +45,7 @@ pub use connection::Backend;
 #[cfg(feature = "testing")]
 pub use connection::DbConnection;
 pub use error::{Cause, StorageError};
+pub use location::DatabaseLocation;
 pub use model::{
     Expand, IssuedToken, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef,
     StoredMember, StoredResource, Tenant, TokenInfo, TokenRecord, TokenRequest, WriteContext,
@@ -104,16 +107,19 @@ impl std::fmt::Debug for Storage {
 
 impl Storage {
     /// Connects to `url` (`postgres://`, `postgresql://`, `sqlite://path`, `sqlite:path`, `file:path` or a
-    /// plain file path; any other scheme is `Config`) with at most `pool_size`
-    /// connections. One connection is opened first so that a refused or misconfigured database is
+    /// plain path to a `.db`, `.sqlite` or `.sqlite3` file; anything else is `Config`) with at most
+    /// `pool_size` connections. Processes starting up use [`Storage::open`]. One connection is opened first so that a refused or misconfigured database is
     /// reported with its real cause (`Unavailable` / `Config`).
     pub fn connect(url: &str, pool_size: u32) -> Result<Storage, StorageError> {
+        Self::connect_to(DbTarget::from_url(url)?, pool_size)
+    }
+
+    pub(crate) fn connect_to(target: DbTarget, pool_size: u32) -> Result<Storage, StorageError> {
         if pool_size == 0 {
             return Err(StorageError::Config(
-                "the pool size must be at least 1".to_owned(),
+                "database_pool_size must be at least 1".to_owned(),
             ));
         }
-        let target = DbTarget::from_url(url)?;
         target.check_pool_size(pool_size)?;
         let backend = target.backend();
         let manager = DbConnManager::new(target);
@@ -179,42 +185,44 @@ impl Storage {
         }
     }
 
-    /// Applies every pending migration of this backend (under an advisory lock on PostgreSQL).
-    pub fn run_migrations(&self) -> Result<(), StorageError> {
+    /// Applies every pending migration of this backend (under an advisory lock on PostgreSQL); returns how
+    /// many were applied.
+    pub fn run_migrations(&self) -> Result<usize, StorageError> {
         let mut conn = self.conn()?;
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
             StorageError::Internal(Cause::new("migration failed", e))
         };
-        match &mut *conn {
+        let applied = match &mut *conn {
             DbConnection::Sqlite(c) => {
                 // Like vaultwarden: foreign keys off while migrating, so a future table rebuild
                 // (SQLite's way to ALTER) does not cascade; then verify and switch them back on.
                 c.batch_execute("PRAGMA foreign_keys = OFF")?;
                 let result = c
                     .run_pending_migrations(SQLITE_MIGRATIONS)
-                    .map(|_| ())
+                    .map(|applied| applied.len())
                     .map_err(failed);
                 let violations = diesel::sql_query("SELECT COUNT(*) AS n FROM pragma_foreign_key_check")
                     .get_result::<ViolationCount>(c);
                 c.batch_execute("PRAGMA foreign_keys = ON")?;
-                result?;
+                let applied = result?;
                 if violations?.n > 0 {
                     return Err(StorageError::Internal(
                         "migrations left rows violating foreign keys (PRAGMA foreign_key_check)".into(),
                     ));
                 }
+                applied
             }
             DbConnection::Postgres(c) => {
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
                 let result = c
                     .run_pending_migrations(POSTGRES_MIGRATIONS)
-                    .map(|_| ())
+                    .map(|applied| applied.len())
                     .map_err(failed);
                 c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
                 result?
             }
         };
-        Ok(())
+        Ok(applied)
     }
 
     /// How many migrations are not applied yet (readiness: 0 means ready).

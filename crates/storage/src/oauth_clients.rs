@@ -179,6 +179,15 @@ impl Storage {
         .transpose()
     }
 
+    /// How many clients, across tenants, are not revoked: at start-up, whether the OAuth mode is in use.
+    pub(crate) fn count_active_oauth_clients(&self) -> Result<i64, StorageError> {
+        let mut conn = self.conn()?;
+        Ok(oauth_clients::table
+            .filter(oauth_clients::revoked_at.is_null())
+            .count()
+            .get_result(&mut *conn)?)
+    }
+
     /// The tenant's clients (revoked ones included), oldest first.
     pub fn list_oauth_clients(&self, tenant: &TenantId) -> Result<Vec<OAuthClientInfo>, StorageError> {
         let mut conn = self.conn()?;

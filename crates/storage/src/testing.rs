@@ -73,7 +73,7 @@ impl TestDb {
         let path: PathBuf = dir.path().join("data").join("scim.db");
         let url = format!("sqlite://{}", path.display());
         let storage = Storage::connect(&url, TEST_POOL_SIZE)
-            .and_then(|s| s.run_migrations().map(|()| s))
+            .and_then(|s| s.run_migrations().map(|_applied| s))
             .unwrap_or_else(|e| panic!("cannot set up SQLite test database: {e:?}"));
         TestDb {
             storage: Some(storage),
@@ -113,7 +113,7 @@ impl TestDb {
         let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
         let cleanup = Cleanup::Postgres { admin_url, schema };
         let storage = Storage::connect(&url, TEST_POOL_SIZE)
-            .and_then(|s| s.run_migrations().map(|()| s))
+            .and_then(|s| s.run_migrations().map(|_applied| s))
             .unwrap_or_else(|e| panic!("cannot set up PostgreSQL test schema: {e:?}"));
         Some(TestDb {
             storage: Some(storage),

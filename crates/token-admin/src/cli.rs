@@ -4,7 +4,9 @@
 //!
 //! Strategy: clap derive types here, execution in [`run_offline`] on top of [`crate::scim_tokens`] and [`crate::audit`] (the same code
 //! the HTTP handlers use). Every command prints exactly one JSON value on stdout, so scripts can pipe it to
-//! `jq`; logs go to stderr. Offline actions are recorded in the audit log as operator `cli:<$USER>`.
+//! `jq`; logs go to stderr, starting with one line naming the database and public URL. Only `migrate`
+//! creates a database. Offline actions are recorded in the audit log as operator `cli:<user>`
+//! ([`crate::audit::cli_operator`]).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,14 +17,15 @@ use scim_core::TenantId;
 use secrecy::ExposeSecret as _;
 use serde::Serialize;
 use serde_json::json;
+use service::startup::StartupLine;
 use service::{BoxError, Clock, ErrorContext, Settings};
+use storage::open::{OpenError, OpenOptions};
 use storage::{NewTenant, Storage};
 
-use crate::audit::audit;
+use crate::audit::{audit, cli_operator};
 use crate::error::AdminError;
 use crate::routes::tenants::{TenantView, check_display_name, default_policy, parse_policy};
 use crate::scim_tokens::{self, IssueOptions, TokenView};
-use crate::startup::DEFAULT_PUBLIC_URL;
 
 /// Tenants, SCIM tokens and OAuth clients for the SCIM server.
 #[derive(Debug, Parser)]
@@ -47,6 +50,21 @@ pub enum Command {
     /// Manage a tenant's SCIM bearer tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+}
+
+impl Command {
+    /// The command as typed, for the start-up line.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Serve => "serve",
+            Self::Migrate => "migrate",
+            Self::Tenants(TenantsCommand::Create { .. }) => "tenants create",
+            Self::Tenants(TenantsCommand::List) => "tenants list",
+            Self::Tokens(TokensCommand::Issue { .. }) => "tokens issue",
+            Self::Tokens(TokensCommand::Revoke { .. }) => "tokens revoke",
+            Self::Tokens(TokensCommand::List { .. }) => "tokens list",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +109,16 @@ pub enum TokensCommand {
 /// Pool size of the short-lived CLI commands.
 const CLI_POOL_SIZE: u32 = 2;
 
+/// Why an offline command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The database could not be opened; the message names it and what to do.
+    #[error(transparent)]
+    Database(#[from] OpenError),
+    #[error(transparent)]
+    Command(#[from] AdminError),
+}
+
 fn slug(text: &str) -> Result<TenantId, AdminError> {
     TenantId::parse(text).map_err(|e| AdminError::BadRequest(e.detail().to_owned()))
 }
@@ -101,31 +129,56 @@ fn print(out: &mut impl Write, value: &impl Serialize) -> Result<(), AdminError>
     writeln!(out).map_err(|e| failed(e.into()))
 }
 
-/// The audit subject of offline commands.
-fn cli_operator() -> String {
-    format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
-    )
-}
-
 /// Runs every command except `serve`, printing one JSON value to `out`.
 pub fn run_offline(
     command: Command,
     settings: &Settings,
     clock: &Clock,
     out: &mut impl Write,
+) -> Result<(), CliError> {
+    let migrate = matches!(command, Command::Migrate);
+    // Only `migrate` creates a database: another command finding no SQLite file was most likely pointed at
+    // the wrong place (a relative path run from another directory), and a new empty database would only
+    // answer "not found". `migrate` always migrates; the others follow `run_migrations` like the servers.
+    let opened = Storage::open(
+        settings.database_url.expose_secret(),
+        OpenOptions {
+            pool_size: CLI_POOL_SIZE,
+            create_missing: migrate,
+            apply_migrations: migrate || settings.run_migrations,
+        },
+    )?;
+    let origin = settings.tenant_url_origin(None);
+    StartupLine {
+        message: &format!("token-admin {}", command.name()),
+        version: env!("CARGO_PKG_VERSION"),
+        backend: opened.location.backend().as_str(),
+        database: &opened.location.to_string(),
+        migrations_applied: opened.migrations_applied,
+        public_url: &origin.to_string(),
+        listen: None,
+        oauth: None,
+    }
+    .log();
+    Ok(execute(
+        command,
+        &opened.storage,
+        opened.migrations_applied,
+        origin.as_str(),
+        clock,
+        out,
+    )?)
+}
+
+/// Runs one command on an opened database.
+fn execute(
+    command: Command,
+    storage: &Storage,
+    applied: usize,
+    public_base: &str,
+    clock: &Clock,
+    out: &mut impl Write,
 ) -> Result<(), AdminError> {
-    let storage = Storage::connect(settings.database_url.expose_secret(), CLI_POOL_SIZE)?;
-    // `migrate` always migrates; the other commands follow `run_migrations` like the server does.
-    let applied = if matches!(command, Command::Migrate) || settings.run_migrations {
-        let pending = storage.pending_migrations()?;
-        storage.run_migrations()?;
-        pending
-    } else {
-        0
-    };
-    let public_base = settings.public_base().unwrap_or(DEFAULT_PUBLIC_URL);
     let now = clock.now();
     let operator = cli_operator();
     match command {
@@ -153,7 +206,7 @@ pub fn run_offline(
                 display_name,
                 policy,
             })?;
-            audit(&storage, &operator, "tenant.create", Some(&id), json!({}), now);
+            audit(storage, &operator, "tenant.create", Some(&id), json!({}), now);
             print(out, &TenantView::new(tenant, public_base))
         }
         Command::Tenants(TenantsCommand::List) => {
@@ -178,9 +231,9 @@ pub fn run_offline(
                 rotate,
                 grace: grace.unwrap_or_else(Duration::zero),
             };
-            let issued = scim_tokens::issue_token(&storage, &id, &options, public_base, now)?;
+            let issued = scim_tokens::issue_token(storage, &id, &options, public_base, now)?;
             audit(
-                &storage,
+                storage,
                 &operator,
                 "token.issue",
                 Some(&id),
@@ -196,7 +249,7 @@ pub fn run_offline(
             let id = slug(&text)?;
             storage.revoke_token(&id, &token_id, now)?;
             audit(
-                &storage,
+                storage,
                 &operator,
                 "token.revoke",
                 Some(&id),

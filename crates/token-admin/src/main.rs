@@ -12,20 +12,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // Plain text, not a log line: it may come before logging is set up, and a person reads it.
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        // Plain text, not a log line: it may come before logging is set up, and a person reads it.
+        Err(e) => service::startup::exit_with(e.as_ref()),
     }
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let loaded = Settings::load(cli.config.as_deref())?;
     let _logs = service::telemetry::init(loaded.settings.log_format);
-    for name in &loaded.unknown_env {
-        tracing::warn!(variable = %name, "ignoring unknown SCIM_ environment variable");
-    }
+    loaded.log_warnings();
     match cli.command {
         Command::Serve => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

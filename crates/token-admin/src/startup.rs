@@ -2,26 +2,27 @@
 //!
 //! Strategy (z2p's `Application`): [`Application::build`] does everything that can fail (settings checks,
 //! database connection and migrations, binding the socket) and returns a server that is not yet running,
-//! with the port it actually bound, so tests listen on `127.0.0.1:0` and read the port back.
+//! with the port it actually bound, so tests listen on `127.0.0.1:0` and read the port back. Once bound it
+//! logs the start-up line (`token-admin listening`: version, database, public URL, address, OAuth mode).
 //! [`Application::run_until_stopped`] serves until SIGTERM/Ctrl-C, then drains (readiness fails, in-flight
 //! requests finish within `shutdown_timeout_seconds`).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use credentials::{AccessTokenError, AccessTokenIssuer};
 use secrecy::ExposeSecret as _;
+use service::startup::StartupLine;
 use service::{Clock, Health, Metrics, Settings};
-use storage::{Storage, StorageError};
+use storage::Storage;
+use storage::open::{OpenError, OpenOptions, Opened};
 
 use crate::auth::{AuthConfigError, OperatorAuthenticator};
 use crate::error::AdminError;
 use crate::jwks::JwksPolicy;
 use crate::routes::{self, AppState};
 
-/// Public base URL used for `baseUrl` when `public_url` is not set.
-pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 /// Largest accepted request body (policies with extension schemas are the largest).
 const MAX_BODY_BYTES: usize = 256 * 1024;
 /// The admin API sees little traffic; two workers keep it responsive without many threads.
@@ -38,10 +39,15 @@ pub enum StartupError {
     SigningSecret(#[source] AccessTokenError),
     #[error("start-up task failed")]
     StartupTask(#[source] tokio::task::JoinError),
-    #[error("database: {0}")]
-    Storage(#[from] StorageError),
-    #[error("cannot listen: {0}")]
-    Io(#[from] std::io::Error),
+    /// The message names the database and what to do.
+    #[error(transparent)]
+    Database(#[from] OpenError),
+    #[error("cannot listen on {address}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Knobs that are not settings: the clock and the JWKS refresh policy (tests shorten it).
@@ -60,13 +66,17 @@ impl Default for Options {
     }
 }
 
-/// Connects to the database and, unless `run_migrations` is off, applies pending migrations.
-pub fn connect_storage(settings: &Settings, pool_size: u32) -> Result<Storage, StorageError> {
-    let storage = Storage::connect(settings.database_url.expose_secret(), pool_size)?;
-    if settings.run_migrations {
-        storage.run_migrations()?;
-    }
-    Ok(storage)
+/// Opens the database of `serve`: with `run_migrations`, a missing SQLite file is created and pending
+/// migrations are applied; without, either stops start-up.
+fn open_storage(settings: &Settings) -> Result<Opened, OpenError> {
+    Storage::open(
+        settings.database_url.expose_secret(),
+        OpenOptions {
+            pool_size: settings.database_pool_size,
+            create_missing: settings.run_migrations,
+            apply_migrations: settings.run_migrations,
+        },
+    )
 }
 
 /// The access-token issuer, when the OAuth client-credentials mode is configured.
@@ -81,6 +91,21 @@ pub fn access_token_issuer(settings: &Settings) -> Result<Option<AccessTokenIssu
     AccessTokenIssuer::new(secret, ttl)
         .map(Some)
         .map_err(StartupError::SigningSecret)
+}
+
+/// `token-admin listening`, the one start-up line of `serve`.
+fn log_start_up(opened: &Opened, public_url: &str, address: SocketAddr, oauth_enabled: bool) {
+    StartupLine {
+        message: "token-admin listening",
+        version: env!("CARGO_PKG_VERSION"),
+        backend: opened.location.backend().as_str(),
+        database: &opened.location.to_string(),
+        migrations_applied: opened.migrations_applied,
+        public_url,
+        listen: Some(address),
+        oauth: Some(oauth_enabled),
+    }
+    .log();
 }
 
 /// A bound, not yet running admin server.
@@ -112,14 +137,28 @@ impl Application {
         let authenticator = OperatorAuthenticator::from_settings(&settings, options.jwks)?;
         let access_tokens = access_token_issuer(&settings)?;
         let oauth_enabled = access_tokens.is_some();
-        let storage = {
+        let opened = {
             let settings = settings.clone();
-            tokio::task::spawn_blocking(move || connect_storage(&settings, settings.database_pool_size))
+            tokio::task::spawn_blocking(move || open_storage(&settings))
                 .await
                 .map_err(StartupError::StartupTask)??
         };
-        let listener = TcpListener::bind(&settings.admin_listen)?;
-        let port = listener.local_addr()?.port();
+        let storage = opened.storage.clone();
+        let listen_failed = |source| StartupError::Listen {
+            address: settings.admin_listen.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&settings.admin_listen).map_err(listen_failed)?;
+        let address = listener.local_addr().map_err(listen_failed)?;
+        let port = address.port();
+        if !oauth_enabled && opened.active_oauth_clients > 0 {
+            tracing::warn!(
+                clients = opened.active_oauth_clients,
+                "OAuth clients exist but oauth_signing_secret is unset: /oauth2/token is not served, so they \
+                 cannot get access tokens; set the same oauth_signing_secret as scim-api"
+            );
+        }
+        let public_base = settings.tenant_url_origin(None);
 
         let readiness_storage = storage.clone();
         let health = Health::new(std::sync::Arc::new(move || {
@@ -134,7 +173,7 @@ impl Application {
         }));
         let state = web::Data::new(AppState {
             storage: storage.clone(),
-            public_base: settings.public_base().unwrap_or(DEFAULT_PUBLIC_URL).to_owned(),
+            public_base: public_base.as_str().to_owned(),
             clock: options.clock,
             access_tokens,
         });
@@ -162,9 +201,10 @@ impl Application {
         })
         .workers(WORKERS)
         .shutdown_timeout(settings.shutdown_timeout_seconds)
-        .listen(listener)?
+        .listen(listener)
+        .map_err(listen_failed)?
         .run();
-        tracing::info!(port, oauth_enabled, "token-admin listening");
+        log_start_up(&opened, &public_base.to_string(), address, oauth_enabled);
         Ok(Self {
             port,
             storage,

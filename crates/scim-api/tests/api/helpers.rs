@@ -37,7 +37,7 @@ impl TestApp {
             .expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
-        let issued = issue_first_token(db.storage(), &settings, "acme")
+        let issued = issue_first_token(db.storage(), &address, "acme")
             .await
             .expect("tenant and token");
         TestApp {
@@ -52,7 +52,7 @@ impl TestApp {
 
     /// Issues a token for another tenant (created if missing).
     pub async fn token_for(&self, tenant: &str) -> String {
-        issue_first_token(self.db.storage(), &test_settings(), tenant)
+        issue_first_token(self.db.storage(), &self.address, tenant)
             .await
             .expect("token")
             .api_token

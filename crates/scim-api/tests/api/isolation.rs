@@ -12,7 +12,7 @@ use reqwest::Method;
 use scim_api::bootstrap::issue_first_token;
 use serde_json::{Value, json};
 
-use crate::helpers::{SCIM_JSON, TestApp, json, on_both_backends, test_settings};
+use crate::helpers::{SCIM_JSON, TestApp, json, on_both_backends};
 
 on_both_backends!(
     every_endpoint_refuses_missing_malformed_revoked_and_foreign_tokens,
@@ -92,7 +92,7 @@ async fn every_endpoint_refuses_missing_malformed_revoked_and_foreign_tokens(app
     let group = app.create_group("victims").await;
     let foreign = app.token_for("globex").await;
     // A second token of the right tenant, revoked before it is ever used (so no cache holds it).
-    let revoked = issue_first_token(app.db.storage(), &test_settings(), &app.tenant)
+    let revoked = issue_first_token(app.db.storage(), &app.address, &app.tenant)
         .await
         .unwrap();
     let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();

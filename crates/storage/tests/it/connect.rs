@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use scim_core::ResourceKind;
+use storage::open::{OpenError, OpenOptions};
 use storage::schema::events;
 use storage::{Backend, DbConnection, Storage, StorageError};
 
@@ -109,4 +110,84 @@ storage::backend_tests!(ping_and_pool_state_work, |db| {
         "{state:?}"
     );
     assert_eq!(db.pending_migrations().unwrap(), 0);
+});
+
+fn open_options(create_missing: bool, apply_migrations: bool) -> OpenOptions {
+    OpenOptions {
+        pool_size: 2,
+        create_missing,
+        apply_migrations,
+    }
+}
+
+#[test]
+fn open_refuses_a_missing_sqlite_file_naming_it_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data").join("scim.db");
+    let err = Storage::open(&format!("sqlite://{}", path.display()), open_options(false, true)).unwrap_err();
+    assert!(matches!(&err, OpenError::MissingFile(p) if *p == path), "{err:?}");
+    let message = err.to_string();
+    for part in [
+        path.to_str().unwrap(),
+        "SCIM_DATABASE_URL",
+        "--config",
+        "token-admin migrate",
+    ] {
+        assert!(message.contains(part), "{part} missing from: {message}");
+    }
+    assert!(!dir.path().join("data").exists(), "nothing is created");
+}
+
+#[test]
+fn open_creates_and_migrates_a_new_sqlite_file_when_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data").join("scim.db");
+    let url = format!("sqlite://{}", path.display());
+    let opened = Storage::open(&url, open_options(true, true)).unwrap();
+    assert!(path.exists());
+    assert!(opened.migrations_applied > 0);
+    assert_eq!(opened.location.sqlite_file(), Some(path.as_path()));
+    drop(opened);
+    let again = Storage::open(&url, open_options(false, false)).unwrap();
+    assert_eq!(again.migrations_applied, 0);
+}
+
+#[test]
+fn open_refuses_host_like_urls_before_touching_anything() {
+    let err = Storage::open("127.0.0.1:5432/scim", open_options(true, true)).unwrap_err();
+    assert!(matches!(err, OpenError::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("postgres://"), "{err}");
+}
+
+storage::backend_tests!(open_refuses_pending_migrations_naming_token_admin_migrate, |db| {
+    db.revert_all_migrations().unwrap();
+    let err = Storage::open(db.url(), open_options(false, false)).unwrap_err();
+    let OpenError::MigrationsPending { pending, location } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(*pending > 0);
+    assert_eq!(location.backend(), db.backend());
+    let message = err.to_string();
+    assert!(
+        message.contains("token-admin migrate") && message.contains("run_migrations"),
+        "{message}"
+    );
+    let expected = *pending;
+    let opened = Storage::open(db.url(), open_options(false, true)).unwrap();
+    assert_eq!(opened.migrations_applied, expected);
+});
+
+storage::backend_tests!(open_describes_the_database_without_credentials, |db| {
+    let opened = Storage::open(db.url(), open_options(false, false)).unwrap();
+    let shown = opened.location.to_string();
+    match db.backend() {
+        Backend::Sqlite => assert!(std::path::Path::new(&shown).is_absolute(), "{shown}"),
+        Backend::Postgres => {
+            assert!(shown.starts_with("127.0.0.1:5432/"), "{shown}");
+            assert!(
+                !shown.contains("postgres@") && !shown.contains("search_path"),
+                "{shown}"
+            );
+        }
+    }
 });

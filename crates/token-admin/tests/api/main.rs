@@ -14,5 +14,6 @@ mod helpers;
 mod jwks;
 mod lusid;
 mod oauth;
+mod startup;
 mod tenants;
 mod tokens;
