@@ -38,10 +38,12 @@ pub fn tenant_base_url(origin: &str, tenant: impl std::fmt::Display) -> String {
     format!("{}/scim/v2/{tenant}", origin.trim_end_matches('/'))
 }
 
-/// `/metrics` handler: the Prometheus text format.
+/// `/metrics` handler. prometheus-client writes the OpenMetrics text format (it ends with `# EOF`), so
+/// that is the media type: a scraper that trusted `text/plain; version=0.0.4` would parse it as the
+/// older Prometheus format.
 pub async fn metrics_endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type(metrics::OPENMETRICS_CONTENT_TYPE)
         .body(metrics.render())
 }
 

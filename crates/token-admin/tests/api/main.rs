@@ -14,5 +14,6 @@ mod helpers;
 mod jwks;
 mod lusid;
 mod oauth;
+mod ops;
 mod tenants;
 mod tokens;
