@@ -10,6 +10,8 @@ pub mod metrics;
 pub mod middleware;
 pub mod settings;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{HttpResponse, web};
