@@ -8,10 +8,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::middleware::AnswerNotFailure;
+use crate::routing::ResourceRoutes;
 
 /// A readiness check, run on the blocking pool (it may touch the database).
 pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -54,8 +56,16 @@ impl Health {
 
     /// Adds `/healthz` and `/readyz` to an app.
     pub fn configure(cfg: &mut web::ServiceConfig) {
-        cfg.route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(readyz));
+        cfg.service(
+            ResourceRoutes::new("/healthz")
+                .route(Method::GET, healthz)
+                .finish::<()>(),
+        )
+        .service(
+            ResourceRoutes::new("/readyz")
+                .route(Method::GET, readyz)
+                .finish::<()>(),
+        );
     }
 
     /// Logs `outcome` if it differs from the previous check's: not ready (with the reason, or a new

@@ -5,9 +5,11 @@
 
 pub mod clock;
 pub mod error_context;
+pub mod error_format;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod routing;
 pub mod settings;
 pub mod telemetry;
 #[cfg(feature = "testing")]
@@ -21,6 +23,7 @@ pub use error_context::{BoxError, ErrorContext};
 pub use health::Health;
 pub use metrics::Metrics;
 pub use middleware::RequestId;
+pub use routing::ResourceRoutes;
 pub use settings::Settings;
 
 /// Runs blocking work (diesel) on actix's blocking pool inside the caller's tracing span.

@@ -10,6 +10,7 @@
 
 mod auth;
 mod cli;
+mod errors;
 mod helpers;
 mod jwks;
 mod lusid;
