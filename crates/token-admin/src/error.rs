@@ -35,7 +35,8 @@ pub enum AdminError {
     /// The request is malformed or fails validation.
     #[error("{0}")]
     BadRequest(String),
-    /// A uniqueness rule refused the write (e.g. the tenant already exists).
+    /// A uniqueness rule refused the write (e.g. the tenant already exists), or the server's
+    /// configuration does (OAuth clients while OAuth is off).
     #[error("{0}")]
     Conflict(String),
     /// Refused by the HTTP framework before a handler ran, with the framework's status and message.
@@ -172,6 +173,10 @@ pub enum OAuthErrorCode {
     /// Not in §5.2's list for this endpoint, but the registered `server_error` code is what clients expect
     /// when the service itself failed.
     ServerError,
+    /// The grant is off on this server (no `oauth_signing_secret`). Written as `unsupported_grant_type`,
+    /// the §5.2 code for a grant the server does not support, with status 404: the endpoint is not
+    /// served, and clients that only read a body on 400 still report the status.
+    Disabled,
 }
 
 impl OAuthErrorCode {
@@ -179,7 +184,7 @@ impl OAuthErrorCode {
         match self {
             Self::InvalidRequest => "invalid_request",
             Self::InvalidClient => "invalid_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedGrantType | Self::Disabled => "unsupported_grant_type",
             Self::ServerError => "server_error",
         }
     }
@@ -226,6 +231,14 @@ impl OAuthError {
         }
     }
 
+    pub fn disabled() -> Self {
+        Self {
+            code: OAuthErrorCode::Disabled,
+            description: "OAuth client credentials are not enabled on this server".to_owned(),
+            basic_auth: false,
+        }
+    }
+
     pub fn server_error() -> Self {
         Self {
             code: OAuthErrorCode::ServerError,
@@ -240,6 +253,7 @@ impl ResponseError for OAuthError {
         match self.code {
             OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             OAuthErrorCode::ServerError => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthErrorCode::Disabled => StatusCode::NOT_FOUND,
             OAuthErrorCode::InvalidRequest | OAuthErrorCode::UnsupportedGrantType => StatusCode::BAD_REQUEST,
         }
     }

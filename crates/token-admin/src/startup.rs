@@ -156,7 +156,7 @@ impl Application {
                         .route(Method::GET, service::metrics_endpoint)
                         .finish::<()>(),
                 )
-                .configure(|cfg| routes::configure(cfg, oauth_enabled))
+                .configure(routes::configure)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(AdminError::NotFound("no such route".to_owned()))
                 }))

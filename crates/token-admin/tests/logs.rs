@@ -1,5 +1,5 @@
 //! What token-admin logs when it refuses: each operator-token refusal is one line with its reason (and
-//! the claim, for claim problems), never the token.
+//! the claim, for claim problems), never the token; the token endpoint says when OAuth is off.
 //!
 //! A separate test binary, because it installs the process-wide subscriber that captures all output.
 //! Tests find their own lines by the request id they send.
@@ -18,8 +18,10 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use service::testing::CapturedLogs;
+use storage::testing::TestDb;
+use token_admin::Options;
 
-use helpers::{TestApp, claims, hs256_token, on_each_backend, sign};
+use helpers::{TestApp, claims, hs256_token, on_each_backend, settings, sign};
 
 fn logs() -> &'static CapturedLogs {
     CapturedLogs::install("info")
@@ -90,4 +92,30 @@ async fn operator_token_refusals_are_logged_with_their_reason() {
         }
     })
     .await;
+}
+
+#[tokio::test]
+async fn token_requests_while_oauth_is_off_are_logged_as_such() {
+    logs();
+    let db = TestDb::sqlite();
+    let mut settings = settings(db.url());
+    settings.oauth_signing_secret = None;
+    let app = TestApp::spawn_with(db, settings, Options::default()).await;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let response = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .header("x-request-id", &request_id)
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let lines = logs().of_request(&request_id);
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("OAuth is off") && m.contains("oauth_signing_secret"))),
+        "{lines:#?}"
+    );
 }

@@ -6,7 +6,7 @@
 //! | `/admin/v1/tenants/{slug}/tokens[/{id}]` | operators |
 //! | `/admin/v1/tenants/{slug}/oauth-clients[/{clientId}]` | operators |
 //! | `PUT /identity/api/identityprovider/scim` | operators (LUSID `AddScim`) |
-//! | `POST /oauth2/token` | OAuth clients (RFC 6749 §4.4), only when `oauth_signing_secret` is set |
+//! | `POST /oauth2/token` | OAuth clients (RFC 6749 §4.4); without `oauth_signing_secret` it refuses every request |
 //! | `/healthz`, `/readyz`, `/metrics` | anyone who can reach the port |
 //!
 //! Each path lists its methods once ([`ResourceRoutes`]): any other method is a 405 with `Allow`. JSON
@@ -105,7 +105,7 @@ pub fn authorized_tenant(operator: &Operator, slug: &str) -> Result<TenantId, Ad
 }
 
 /// Registers every admin route.
-pub fn configure(cfg: &mut web::ServiceConfig, oauth_enabled: bool) {
+pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin/v1/tenants")
             .service(
@@ -148,12 +148,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, oauth_enabled: bool) {
         ResourceRoutes::new("/identity/api/identityprovider/scim")
             .route(Method::PUT, lusid::add_scim)
             .finish::<()>(),
+    )
+    .service(
+        ResourceRoutes::new("/oauth2/token")
+            .route(Method::POST, oauth_token::issue_access_token)
+            .finish::<()>(),
     );
-    if oauth_enabled {
-        cfg.service(
-            ResourceRoutes::new("/oauth2/token")
-                .route(Method::POST, oauth_token::issue_access_token)
-                .finish::<()>(),
-        );
-    }
 }
