@@ -45,6 +45,14 @@ pub enum AccessTokenError {
     Signing(#[source] jsonwebtoken::errors::Error),
 }
 
+impl AccessTokenError {
+    /// The token's signature does not match: forged, or signed with another secret (a replica whose
+    /// `oauth_signing_secret` differs from token-admin's).
+    pub fn is_bad_signature(&self) -> bool {
+        matches!(self, Self::Invalid(e) if *e.kind() == jsonwebtoken::errors::ErrorKind::InvalidSignature)
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     iss: String,
@@ -249,6 +257,21 @@ mod tests {
             verified.expires_at.timestamp(),
             (now + DEFAULT_ACCESS_TOKEN_TTL).timestamp()
         );
+    }
+
+    #[test]
+    fn only_a_mismatched_signature_counts_as_a_bad_signature() {
+        let (_, verifier) = pair();
+        let forged = sign(&valid_claims(), "another-secret-of-at-least-32-bytes!!");
+        assert!(verifier.verify(&forged).unwrap_err().is_bad_signature());
+        let mut wrong_audience = valid_claims();
+        wrong_audience["aud"] = "token-admin".into();
+        let refused = verifier.verify(&sign(&wrong_audience, SECRET)).unwrap_err();
+        assert!(!refused.is_bad_signature(), "{refused:?}");
+        let mut expired = valid_claims();
+        expired["exp"] = (Utc::now().timestamp() - 3600).into();
+        let refused = verifier.verify(&sign(&expired, SECRET)).unwrap_err();
+        assert!(!refused.is_bad_signature(), "{refused:?}");
     }
 
     #[test]

@@ -58,11 +58,15 @@ impl PlainToken {
 
     /// The first characters, safe to list so an operator can tell tokens apart.
     pub fn display_prefix(&self) -> String {
-        self.0
-            .expose_secret()
-            .chars()
-            .take(DISPLAY_PREFIX_CHARS)
-            .collect()
+        Self::display_prefix_of(self.0.expose_secret())
+    }
+
+    /// The same prefix of a presented value, e.g. to log which token a client sent, so that it can be
+    /// compared with the listed prefixes. Only for values of the token format
+    /// ([`Self::is_api_token_format`]): of anything else (a password pasted by mistake) it may reveal too
+    /// much.
+    pub fn display_prefix_of(presented: &str) -> String {
+        presented.chars().take(DISPLAY_PREFIX_CHARS).collect()
     }
 
     /// The plaintext. Call it only where the secret is handed to its owner, once.

@@ -3,7 +3,8 @@
 //!
 //! The token is hashed ([`HashedToken`]) and looked up by hash, through a cache that trusts an entry for a few
 //! seconds. Unknown, revoked, expired and other-tenant tokens all get the same 401, so the answer never
-//! tells whether a tenant exists. Last-used times are collected in memory and written in batches.
+//! tells whether a tenant exists; the log line says which it was ([`Refusal`]), with the tenant of the
+//! path. Last-used times are collected in memory and written in batches.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use credentials::HashedToken;
+use credentials::{HashedToken, PlainToken};
 use scim_core::TenantId;
 use scim_core::policy::{CompiledPolicy, TenantPolicy};
 use service::{ErrorContext, RequestId};
@@ -60,17 +61,19 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
     let path_tenant = req
         .match_info()
         .get("tenant")
-        .and_then(|t| TenantId::parse(t).ok())
-        .ok_or(ApiError::Unauthorized)?;
-    let token = bearer_token(req).ok_or(ApiError::Unauthorized)?;
-    let credential = match &state.access_tokens {
-        Some(verifier) if looks_like_jwt(token) => oauth_credential(&state, verifier, token).await?,
-        _ => secret_token_credential(&state, token).await?,
-    };
-    if credential.tenant != path_tenant {
-        return Err(ApiError::Unauthorized);
+        .and_then(|t| TenantId::parse(t).ok());
+    if let Some(tenant) = &path_tenant {
+        // The tenant the client asked for, so a refused request's lines can be found by tenant too.
+        tracing::Span::current().record("tenant", tenant.as_str());
     }
-    tracing::Span::current().record("tenant", path_tenant.as_str());
+    let credential = match check_credential(&state, req, path_tenant.as_ref()).await? {
+        Ok(credential) => credential,
+        Err(refusal) => {
+            refusal.log(path_tenant.as_ref());
+            return Err(ApiError::Unauthorized);
+        }
+    };
+    let path_tenant = credential.tenant.clone();
 
     if let Some(limiter) = &state.rate_limiter
         && let Err(not_until) = limiter.check_key(&path_tenant)
@@ -99,6 +102,36 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
     })
 }
 
+/// The request's bearer credential, if it is valid for `path_tenant`. The outer error is a server-side
+/// failure (the database is unreachable: 503); the inner one says why the credential was refused.
+async fn check_credential(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    path_tenant: Option<&TenantId>,
+) -> ApiResult<Result<Credential, Refusal>> {
+    let Some(path_tenant) = path_tenant else {
+        return Ok(Err(Refusal::MalformedTenant));
+    };
+    let Some(token) = bearer_token(req) else {
+        return Ok(Err(Refusal::MissingBearer));
+    };
+    let checked = match (&state.access_tokens, looks_like_jwt(token)) {
+        (Some(verifier), true) => oauth_credential(state, verifier, token).await?,
+        (None, true) => Err(Refusal::OAuthDisabled),
+        (_, false) => secret_token_credential(state, token).await?,
+    };
+    Ok(checked.and_then(|credential| {
+        if credential.tenant == *path_tenant {
+            Ok(credential)
+        } else {
+            Err(Refusal::OtherTenant {
+                token_tenant: credential.tenant,
+                actor: credential.actor,
+            })
+        }
+    }))
+}
+
 /// Who a valid bearer credential speaks for.
 struct Credential {
     tenant: TenantId,
@@ -108,9 +141,110 @@ struct Credential {
     secret_token_id: Option<String>,
 }
 
+/// Why a bearer credential was refused. The client gets the same 401 for all of these (nothing may tell
+/// a revoked token from another tenant's); the reason goes to the log only, so support can answer "why
+/// does Test Connection fail" from the tenant's log lines. Never holds the token or its hash.
+#[derive(Debug)]
+enum Refusal {
+    /// The tenant segment of the path is not a tenant slug.
+    MalformedTenant,
+    /// No `Authorization: Bearer <value>` header.
+    MissingBearer,
+    /// A value shaped like neither a Secret Token nor an access token, and unknown.
+    MalformedToken,
+    /// A well-formed Secret Token that was never issued (or whose tenant was deleted).
+    UnknownToken {
+        prefix: String,
+    },
+    RevokedToken {
+        token_id: String,
+    },
+    ExpiredToken {
+        token_id: String,
+    },
+    /// A valid credential of another tenant than the one in the path.
+    OtherTenant {
+        token_tenant: TenantId,
+        actor: String,
+    },
+    /// An access token, but this server has no `oauth_signing_secret`.
+    OAuthDisabled,
+    /// An access token that fails verification (expired, bad signature, wrong claims).
+    AccessToken(credentials::AccessTokenError),
+    /// A verified access token whose client no longer exists.
+    OAuthClientUnknown {
+        client_id: String,
+    },
+    OAuthClientRevoked {
+        client_id: String,
+    },
+    /// A verified access token whose tenant claim is not its client's tenant.
+    OAuthClientOfOtherTenant {
+        client_id: String,
+    },
+}
+
+impl Refusal {
+    /// The `reason` field of the log line: stable, for searching.
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::MalformedTenant => "malformed_tenant",
+            Self::MissingBearer => "missing_bearer",
+            Self::MalformedToken => "malformed_token",
+            Self::UnknownToken { .. } => "unknown_token",
+            Self::RevokedToken { .. } => "revoked",
+            Self::ExpiredToken { .. } => "expired",
+            Self::OtherTenant { .. } => "other_tenant",
+            Self::OAuthDisabled => "oauth_disabled",
+            Self::AccessToken(credentials::AccessTokenError::Expired) => "access_token_expired",
+            Self::AccessToken(e) if e.is_bad_signature() => "access_token_bad_signature",
+            Self::AccessToken(_) => "access_token_invalid",
+            Self::OAuthClientUnknown { .. } => "oauth_client_unknown",
+            Self::OAuthClientRevoked { .. } => "oauth_client_revoked",
+            Self::OAuthClientOfOtherTenant { .. } => "oauth_client_of_other_tenant",
+        }
+    }
+
+    /// One line: the tenant of the path, the reason, and what identifies the credential without
+    /// revealing it (token id, display prefix, client id).
+    fn log(&self, path_tenant: Option<&TenantId>) {
+        let tenant = path_tenant.map(TenantId::as_str);
+        let reason = self.reason();
+        match self {
+            Self::UnknownToken { prefix } => {
+                tracing::info!(tenant, reason, token_prefix = %prefix, "bearer token refused");
+            }
+            Self::RevokedToken { token_id } | Self::ExpiredToken { token_id } => {
+                tracing::info!(tenant, reason, token_id = %token_id, "bearer token refused");
+            }
+            Self::OtherTenant { token_tenant, actor } => tracing::info!(
+                tenant,
+                reason,
+                token_tenant = %token_tenant,
+                credential = %actor,
+                "bearer token refused"
+            ),
+            Self::AccessToken(e) => {
+                tracing::info!(tenant, reason, cause = ?e, "bearer token refused");
+            }
+            Self::OAuthClientUnknown { client_id }
+            | Self::OAuthClientRevoked { client_id }
+            | Self::OAuthClientOfOtherTenant { client_id } => {
+                tracing::info!(tenant, reason, client_id = %client_id, "bearer token refused");
+            }
+            Self::MalformedTenant | Self::MissingBearer | Self::MalformedToken | Self::OAuthDisabled => {
+                tracing::info!(tenant, reason, "bearer token refused");
+            }
+        }
+    }
+}
+
 /// A Secret Token: found by its hash (computed once, also the cache key); revoked or expired tokens are
 /// refused.
-async fn secret_token_credential(state: &web::Data<AppState>, token: &str) -> ApiResult<Credential> {
+async fn secret_token_credential(
+    state: &web::Data<AppState>,
+    token: &str,
+) -> ApiResult<Result<Credential, Refusal>> {
     let hash = HashedToken::of(token);
     // Unknown tokens are cached too (as `None`): an IdP still configured with a deleted tenant's token
     // retries for days, and each retry would otherwise cost a database read. A new token cannot be hit by
@@ -119,18 +253,27 @@ async fn secret_token_credential(state: &web::Data<AppState>, token: &str) -> Ap
         Ok(storage.find_token(&hash)?)
     })
     .await?;
-    let record = cached.ok_or(ApiError::Unauthorized)?;
+    let Some(record) = cached else {
+        return Ok(Err(if PlainToken::is_api_token_format(token) {
+            Refusal::UnknownToken {
+                prefix: PlainToken::display_prefix_of(token),
+            }
+        } else {
+            Refusal::MalformedToken
+        }));
+    };
     let now = state.clock.now();
-    let revoked = record.revoked_at.is_some_and(|at| at <= now);
-    let expired = record.expires_at.is_some_and(|at| at <= now);
-    if revoked || expired {
-        return Err(ApiError::Unauthorized);
+    if record.revoked_at.is_some_and(|at| at <= now) {
+        return Ok(Err(Refusal::RevokedToken { token_id: record.id }));
     }
-    Ok(Credential {
+    if record.expires_at.is_some_and(|at| at <= now) {
+        return Ok(Err(Refusal::ExpiredToken { token_id: record.id }));
+    }
+    Ok(Ok(Credential {
         tenant: record.tenant,
         actor: record.id.clone(),
         secret_token_id: Some(record.id),
-    })
+    }))
 }
 
 /// `header.payload.signature` in base64url: Secret Tokens never contain a dot.
@@ -144,29 +287,37 @@ async fn oauth_credential(
     state: &web::Data<AppState>,
     verifier: &credentials::AccessTokenVerifier,
     token: &str,
-) -> ApiResult<Credential> {
-    let verified = verifier.verify(token).map_err(|_| ApiError::Unauthorized)?;
-    let tenant = TenantId::parse(&verified.tenant).map_err(|_| ApiError::Unauthorized)?;
+) -> ApiResult<Result<Credential, Refusal>> {
+    let verified = match verifier.verify(token) {
+        Ok(verified) => verified,
+        Err(e) => return Ok(Err(Refusal::AccessToken(e))),
+    };
     let client_id = verified.client_id.clone();
+    let lookup_id = client_id.clone();
     let client = cached_or_load(&state.oauth_clients, client_id.clone(), state, move |storage| {
         Ok(storage
-            .find_oauth_client(&client_id)?
+            .find_oauth_client(&lookup_id)?
             .map(|client| OAuthClientState {
                 tenant: client.tenant,
                 revoked_at: client.revoked_at,
             }))
     })
-    .await?
-    .ok_or(ApiError::Unauthorized)?;
-    let now = state.clock.now();
-    if client.revoked_at.is_some_and(|at| at <= now) || client.tenant != tenant {
-        return Err(ApiError::Unauthorized);
+    .await?;
+    let Some(client) = client else {
+        return Ok(Err(Refusal::OAuthClientUnknown { client_id }));
+    };
+    if client.revoked_at.is_some_and(|at| at <= state.clock.now()) {
+        return Ok(Err(Refusal::OAuthClientRevoked { client_id }));
     }
-    Ok(Credential {
-        tenant,
-        actor: format!("oauth:{}", verified.client_id),
+    // The client's own tenant, which the signed tenant claim must repeat.
+    if client.tenant.as_str() != verified.tenant {
+        return Ok(Err(Refusal::OAuthClientOfOtherTenant { client_id }));
+    }
+    Ok(Ok(Credential {
+        tenant: client.tenant,
+        actor: format!("oauth:{client_id}"),
         secret_token_id: None,
-    })
+    }))
 }
 
 /// The tenant's compiled policy (schema registry with its extensions, limits), cached briefly.

@@ -5,6 +5,9 @@
 //! cause goes to the log, so database text never reaches a client. A 401 carries
 //! `WWW-Authenticate: Bearer` and the same body whether the token is unknown, revoked, expired or belongs to
 //! another tenant, so the answer reveals nothing about other tenants.
+//!
+//! Rejections by actix-web itself (a method a resource does not serve, an extractor's error) are turned
+//! into [`ApiError::Framework`] by [`service::error_format`], so they carry the same body.
 
 use std::fmt;
 
@@ -33,8 +36,9 @@ pub enum ApiError {
     TooManyOperations { sent: usize, max: usize },
     #[error("unsupported content type {0:?}")]
     UnsupportedMediaType(String),
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// Refused by the HTTP framework before a handler ran, with the framework's status and message.
+    #[error("{detail}")]
+    Framework { status: StatusCode, detail: String },
     #[error("{0}")]
     NotImplemented(&'static str),
     #[error("too many requests")]
@@ -81,7 +85,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized => 401,
             Self::PayloadTooLarge(_) | Self::TooManyOperations { .. } => 413,
             Self::UnsupportedMediaType(_) => 415,
-            Self::MethodNotAllowed => 405,
+            Self::Framework { status, .. } => return *status,
             Self::NotImplemented(_) => 501,
             Self::RateLimited { .. } => 429,
             Self::Unavailable(_) => 503,
@@ -95,6 +99,11 @@ impl ResponseError for ApiError {
         let detail = self.public_detail();
         let scim_type = match self {
             Self::Scim(e) => e.scim_type(),
+            // A request the framework could not read at all: RFC 7644 §3.12's keyword for a malformed
+            // request.
+            Self::Framework { status, .. } if *status == StatusCode::BAD_REQUEST => {
+                Some(scim_core::error::ScimType::InvalidSyntax)
+            }
             _ => None,
         };
         let mut response = HttpResponse::build(status);
@@ -127,8 +136,22 @@ impl ApiError {
                 tracing::error!(cause = ?self, "internal error");
                 "An internal error occurred.".to_owned()
             }
+            Self::Framework { status, detail } if status.is_server_error() => {
+                tracing::error!(%status, cause = %detail, "internal error");
+                "An internal error occurred.".to_owned()
+            }
             other => other.to_string(),
         }
+    }
+}
+
+impl service::error_format::ErrorFormat for ApiError {
+    fn is_own(error: &actix_web::Error) -> bool {
+        error.as_error::<ApiError>().is_some()
+    }
+
+    fn framework_error(status: StatusCode, detail: String) -> HttpResponse {
+        ApiError::Framework { status, detail }.error_response()
     }
 }
 

@@ -15,14 +15,17 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use service::{Clock, Health, Metrics, Settings};
+use service::error_format::render_framework_errors;
+use service::{Clock, Health, Metrics, ResourceRoutes, Settings};
 use storage::Storage;
 use storage::open::{OpenOptions, Opened};
 
+use crate::error::ApiError;
 use crate::state::{ApiMetrics, AppState};
 
 /// How often pending token last-used times are written.
@@ -88,10 +91,19 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(app_health.clone())
                 .app_data(app_metrics.clone())
+                .wrap(from_fn(render_framework_errors::<ApiError>))
                 .wrap(from_fn(service::middleware::observe))
                 .configure(Health::configure)
-                .route("/metrics", web::get().to(metrics_endpoint))
-                .route(openapi::PATH, web::get().to(openapi::serve))
+                .service(
+                    ResourceRoutes::new("/metrics")
+                        .route(Method::GET, metrics_endpoint)
+                        .finish::<()>(),
+                )
+                .service(
+                    ResourceRoutes::new(openapi::PATH)
+                        .route(Method::GET, openapi::serve)
+                        .finish::<()>(),
+                )
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })

@@ -1,11 +1,19 @@
 //! Liveness and readiness. `/healthz` answers while the process runs; `/readyz` answers 200 only when the
 //! service's own check passes (database reachable, migrations applied) and the process is not draining.
+//!
+//! Probes come every few seconds, so readiness is logged when it changes (not ready, with the reason;
+//! ready again), not on every probe; a failing probe's 503 is its answer, not a failed request
+//! ([`AnswerNotFailure`]).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
+
+use crate::middleware::AnswerNotFailure;
+use crate::routing::ResourceRoutes;
 
 /// A readiness check, run on the blocking pool (it may touch the database).
 pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -15,6 +23,9 @@ pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 pub struct Health {
     draining: Arc<AtomicBool>,
     check: ReadinessCheck,
+    /// The outcome of the previous readiness check (`None` before the first one), so that only changes
+    /// are logged.
+    last_outcome: Arc<Mutex<Option<Result<(), String>>>>,
 }
 
 impl std::fmt::Debug for Health {
@@ -30,6 +41,7 @@ impl Health {
         Self {
             draining: Arc::new(AtomicBool::new(false)),
             check,
+            last_outcome: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -44,8 +56,30 @@ impl Health {
 
     /// Adds `/healthz` and `/readyz` to an app.
     pub fn configure(cfg: &mut web::ServiceConfig) {
-        cfg.route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(readyz));
+        cfg.service(
+            ResourceRoutes::new("/healthz")
+                .route(Method::GET, healthz)
+                .finish::<()>(),
+        )
+        .service(
+            ResourceRoutes::new("/readyz")
+                .route(Method::GET, readyz)
+                .finish::<()>(),
+        );
+    }
+
+    /// Logs `outcome` if it differs from the previous check's: not ready (with the reason, or a new
+    /// reason), or ready.
+    fn log_if_changed(&self, outcome: &Result<(), String>) {
+        let mut last = self.last_outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.as_ref() == Some(outcome) {
+            return;
+        }
+        match outcome {
+            Ok(()) => tracing::info!("ready"),
+            Err(reason) => tracing::warn!(%reason, "not ready"),
+        }
+        *last = Some(outcome.clone());
     }
 }
 
@@ -55,15 +89,22 @@ async fn healthz() -> HttpResponse {
 
 async fn readyz(health: web::Data<Health>) -> HttpResponse {
     if health.is_draining() {
-        return HttpResponse::ServiceUnavailable().json(json!({"status": "draining"}));
+        return not_ready(json!({"status": "draining"}));
     }
     let check = health.check.clone();
-    match web::block(move || check()).await {
-        Ok(Ok(())) => HttpResponse::Ok().json(json!({"status": "ready"})),
-        Ok(Err(reason)) => {
-            tracing::warn!(%reason, "not ready");
-            HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable", "reason": reason}))
-        }
-        Err(_) => HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"})),
+    let outcome = web::block(move || check())
+        .await
+        .unwrap_or_else(|_| Err("the readiness check panicked".to_owned()));
+    health.log_if_changed(&outcome);
+    match outcome {
+        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Err(reason) => not_ready(json!({"status": "unavailable", "reason": reason})),
     }
+}
+
+/// A 503 that answers the probe: the request itself did not fail.
+fn not_ready(body: serde_json::Value) -> HttpResponse {
+    let mut response = HttpResponse::ServiceUnavailable().json(body);
+    response.extensions_mut().insert(AnswerNotFailure);
+    response
 }

@@ -5,10 +5,12 @@
 
 pub mod clock;
 pub mod error_context;
+pub mod error_format;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod public_url;
+pub mod routing;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
@@ -23,6 +25,7 @@ pub use error_context::{BoxError, ErrorContext};
 pub use health::Health;
 pub use metrics::Metrics;
 pub use middleware::RequestId;
+pub use routing::ResourceRoutes;
 pub use settings::Settings;
 
 /// Runs blocking work (diesel) on actix's blocking pool inside the caller's tracing span.
@@ -42,10 +45,12 @@ pub fn tenant_base_url(origin: &str, tenant: impl std::fmt::Display) -> String {
     format!("{}/scim/v2/{tenant}", origin.trim_end_matches('/'))
 }
 
-/// `/metrics` handler: the Prometheus text format.
+/// `/metrics` handler. prometheus-client writes the OpenMetrics text format (it ends with `# EOF`), so
+/// that is the media type: a scraper that trusted `text/plain; version=0.0.4` would parse it as the
+/// older Prometheus format.
 pub async fn metrics_endpoint(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type(metrics::OPENMETRICS_CONTENT_TYPE)
         .body(metrics.render())
 }
 

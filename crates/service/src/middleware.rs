@@ -24,6 +24,11 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
+/// Marks a 5xx response that is the expected answer, not a failure of the request (`/readyz` reporting
+/// that the service is not ready): its access-log line is `request completed` at INFO, not an ERROR.
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerNotFailure;
+
 /// Accepts a caller's id only if it is short and plain, so it cannot inject into logs or headers.
 fn sanitized_request_id(req: &ServiceRequest) -> Option<String> {
     let value = req.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?;
@@ -66,8 +71,14 @@ pub async fn observe(
     if let Some(metrics) = metrics {
         metrics.observe(&method, &route, status, seconds);
     }
+    let failed = status >= 500
+        && response
+            .response()
+            .extensions()
+            .get::<AnswerNotFailure>()
+            .is_none();
     span.in_scope(|| {
-        if status >= 500 {
+        if failed {
             tracing::error!(status, latency_ms = seconds * 1000.0, "request failed");
         } else {
             tracing::info!(status, latency_ms = seconds * 1000.0, "request completed");

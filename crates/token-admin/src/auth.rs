@@ -11,6 +11,9 @@
 //! strings) containing `SCIM_ADMIN_JWT_ADMIN_ROLE` grants every tenant; otherwise the tenant claim
 //! (`SCIM_ADMIN_JWT_TENANT_CLAIM`) scopes the operator to that one tenant. A token with neither is
 //! refused (403). Handlers take an [`Operator`] (an actix extractor) and call [`Operator::authorize`].
+//!
+//! Every refusal is logged with its reason ([`TokenRefusal`]): which claim is missing or invalid, an
+//! expired token, a wrong issuer or audience, an algorithm not allowed, a bad signature.
 
 use std::fmt;
 use std::future::Future;
@@ -26,6 +29,7 @@ use service::Settings;
 
 use crate::error::AdminError;
 use crate::jwks::{JwksCache, JwksPolicy};
+use crate::token_refusal::{TokenRefusal, classify};
 
 /// Allowed clock skew for `exp`.
 const LEEWAY_SECONDS: u64 = 30;
@@ -151,21 +155,23 @@ impl OperatorAuthenticator {
 
     /// Verifies a bearer JWT and derives the operator's scope from its claims.
     pub async fn authenticate(&self, token: &str) -> Result<Operator, AdminError> {
-        let invalid = |what: &str| AdminError::Unauthorized(format!("invalid operator token: {what}"));
         let header =
-            jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed or unsupported header"))?;
+            jsonwebtoken::decode_header(token).map_err(|_| TokenRefusal::MalformedHeader.refuse())?;
         let (key, algorithm) = match &self.keys {
             KeySource::Hs256(key) => {
                 if header.alg != Algorithm::HS256 {
-                    return Err(invalid("algorithm not allowed"));
+                    return Err(TokenRefusal::AlgorithmNotAllowed(header.alg).refuse());
                 }
                 (key.clone(), Algorithm::HS256)
             }
             KeySource::Jwks(jwks) => {
                 if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
-                    return Err(invalid("algorithm not allowed"));
+                    return Err(TokenRefusal::AlgorithmNotAllowed(header.alg).refuse());
                 }
-                let kid = header.kid.as_deref().ok_or_else(|| invalid("no kid in header"))?;
+                let kid = header
+                    .kid
+                    .as_deref()
+                    .ok_or_else(|| TokenRefusal::MissingKid.refuse())?;
                 (jwks.key(kid, header.alg).await?, header.alg)
             }
         };
@@ -174,12 +180,7 @@ impl OperatorAuthenticator {
             &key,
             &self.validation(algorithm),
         )
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::ExpiredSignature => invalid("expired"),
-            jsonwebtoken::errors::ErrorKind::InvalidAudience => invalid("wrong audience"),
-            jsonwebtoken::errors::ErrorKind::InvalidIssuer => invalid("wrong issuer"),
-            _ => invalid("signature or claims rejected"),
-        })?;
+        .map_err(|e| classify(&e, token, &key, algorithm).refuse())?;
         self.operator_from_claims(&data.claims)
     }
 
@@ -191,7 +192,7 @@ impl OperatorAuthenticator {
             .get("sub")
             .and_then(serde_json::Value::as_str)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| AdminError::Unauthorized("invalid operator token: no subject".to_owned()))?
+            .ok_or_else(|| TokenRefusal::InvalidClaim("sub".to_owned()).refuse())?
             .to_owned();
         let is_admin = match claims.get(&self.role_claim) {
             Some(serde_json::Value::String(role)) => *role == self.admin_role,
@@ -206,9 +207,11 @@ impl OperatorAuthenticator {
             .map(TenantId::parse)
             .transpose()
             .map_err(|_| {
+                tracing::info!(operator = %subject, reason = "invalid_tenant_claim", "operator refused");
                 AdminError::Forbidden("the token's tenant claim is not a valid tenant slug".to_owned())
             })?;
         if !is_admin && tenant.is_none() {
+            tracing::info!(operator = %subject, reason = "no_scope", "operator refused");
             return Err(AdminError::Forbidden(format!(
                 "the token carries neither the admin role nor a {:?} claim",
                 self.tenant_claim
@@ -240,8 +243,7 @@ impl FromRequest for Operator {
         Box::pin(async move {
             let authenticator = authenticator
                 .ok_or_else(|| AdminError::Internal("operator authenticator not configured".into()))?;
-            let token = token
-                .ok_or_else(|| AdminError::Unauthorized("missing Authorization: Bearer token".to_owned()))?;
+            let token = token.ok_or_else(|| TokenRefusal::MissingBearer.refuse())?;
             let operator = authenticator.authenticate(&token).await?;
             tracing::debug!(operator = %operator.subject, admin = operator.is_admin, "operator authenticated");
             Ok(operator)

@@ -8,6 +8,9 @@
 //!
 //! The OAuth token endpoint speaks RFC 6749 §5.2 instead (`{"error": "invalid_client", ...}`), see
 //! [`OAuthError`].
+//!
+//! Rejections by actix-web itself (a method a route does not serve, a body over the size limit) become
+//! [`AdminError::Framework`] through [`service::error_format`], so they carry the same body.
 
 use std::fmt;
 
@@ -32,9 +35,13 @@ pub enum AdminError {
     /// The request is malformed or fails validation.
     #[error("{0}")]
     BadRequest(String),
-    /// A uniqueness rule refused the write (e.g. the tenant already exists).
+    /// A uniqueness rule refused the write (e.g. the tenant already exists), or the server's
+    /// configuration does (OAuth clients while OAuth is off).
     #[error("{0}")]
     Conflict(String),
+    /// Refused by the HTTP framework before a handler ran, with the framework's status and message.
+    #[error("{detail}")]
+    Framework { status: StatusCode, detail: String },
     /// A dependency (database, JWKS endpoint) cannot be reached; the cause is logged, not returned.
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
@@ -66,6 +73,13 @@ impl AdminError {
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "invalid_request",
             Self::Conflict(_) => "conflict",
+            Self::Framework { status, .. } => match *status {
+                StatusCode::NOT_FOUND => "not_found",
+                StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+                StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+                status if status.is_server_error() => "internal_error",
+                _ => "invalid_request",
+            },
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -79,8 +93,9 @@ impl AdminError {
             | Self::NotFound(d)
             | Self::BadRequest(d)
             | Self::Conflict(d) => d,
+            Self::Framework { status, detail } if !status.is_server_error() => detail,
             Self::Unavailable(_) => "a dependency is temporarily unavailable; retry later",
-            Self::Internal(_) => "internal error",
+            Self::Framework { .. } | Self::Internal(_) => "internal error",
         }
     }
 }
@@ -93,6 +108,7 @@ impl ResponseError for AdminError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Framework { status, .. } => *status,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -114,6 +130,16 @@ impl ResponseError for AdminError {
             error: self.code(),
             detail: self.public_detail(),
         })
+    }
+}
+
+impl service::error_format::ErrorFormat for AdminError {
+    fn is_own(error: &actix_web::Error) -> bool {
+        error.as_error::<AdminError>().is_some() || error.as_error::<OAuthError>().is_some()
+    }
+
+    fn framework_error(status: StatusCode, detail: String) -> HttpResponse {
+        AdminError::Framework { status, detail }.error_response()
     }
 }
 
@@ -148,6 +174,10 @@ pub enum OAuthErrorCode {
     /// Not in §5.2's list for this endpoint, but the registered `server_error` code is what clients expect
     /// when the service itself failed.
     ServerError,
+    /// The grant is off on this server (no `oauth_signing_secret`). Written as `unsupported_grant_type`,
+    /// the §5.2 code for a grant the server does not support, with status 404: the endpoint is not
+    /// served, and clients that only read a body on 400 still report the status.
+    Disabled,
 }
 
 impl OAuthErrorCode {
@@ -155,7 +185,7 @@ impl OAuthErrorCode {
         match self {
             Self::InvalidRequest => "invalid_request",
             Self::InvalidClient => "invalid_client",
-            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedGrantType | Self::Disabled => "unsupported_grant_type",
             Self::ServerError => "server_error",
         }
     }
@@ -202,6 +232,14 @@ impl OAuthError {
         }
     }
 
+    pub fn disabled() -> Self {
+        Self {
+            code: OAuthErrorCode::Disabled,
+            description: "OAuth client credentials are not enabled on this server".to_owned(),
+            basic_auth: false,
+        }
+    }
+
     pub fn server_error() -> Self {
         Self {
             code: OAuthErrorCode::ServerError,
@@ -216,6 +254,7 @@ impl ResponseError for OAuthError {
         match self.code {
             OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
             OAuthErrorCode::ServerError => StatusCode::SERVICE_UNAVAILABLE,
+            OAuthErrorCode::Disabled => StatusCode::NOT_FOUND,
             OAuthErrorCode::InvalidRequest | OAuthErrorCode::UnsupportedGrantType => StatusCode::BAD_REQUEST,
         }
     }

@@ -21,6 +21,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
 use crate::error::AdminError;
+use crate::token_refusal::TokenRefusal;
 
 /// Largest JWKS document accepted.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
@@ -104,11 +105,9 @@ impl JwksCache {
         let cached = state
             .keys
             .get(kid)
-            .ok_or_else(|| AdminError::Unauthorized("unknown signing key".to_owned()))?;
+            .ok_or_else(|| TokenRefusal::UnknownSigningKey.refuse())?;
         if cached.algorithm != algorithm {
-            return Err(AdminError::Unauthorized(
-                "token algorithm does not match its signing key".to_owned(),
-            ));
+            return Err(TokenRefusal::KeyAlgorithmMismatch.refuse());
         }
         Ok(cached.key.clone())
     }

@@ -8,6 +8,7 @@ pub mod jwks;
 pub mod routes;
 pub mod scim_tokens;
 pub mod startup;
+pub mod token_refusal;
 
 pub use error::AdminError;
 pub use startup::{Application, Options, StartupError};

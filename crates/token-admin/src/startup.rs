@@ -9,14 +9,16 @@
 
 use std::net::{SocketAddr, TcpListener};
 
+use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use credentials::{AccessTokenError, AccessTokenIssuer};
 use secrecy::ExposeSecret as _;
+use service::error_format::render_framework_errors;
 use service::startup::StartupLine;
-use service::{Clock, Health, Metrics, Settings};
-use storage::Storage;
+use service::{Clock, Health, Metrics, ResourceRoutes, Settings};
 use storage::open::{OpenError, OpenOptions, Opened};
+use storage::Storage;
 
 use crate::auth::{AuthConfigError, OperatorAuthenticator};
 use crate::error::AdminError;
@@ -180,21 +182,22 @@ impl Application {
         let authenticator = web::Data::new(authenticator);
         let metrics = web::Data::new(Metrics::new());
         let health_data = web::Data::new(health.clone());
-        let json_config = web::JsonConfig::default()
-            .limit(MAX_BODY_BYTES)
-            .error_handler(|err, _req| AdminError::BadRequest(format!("invalid JSON body: {err}")).into());
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(render_framework_errors::<AdminError>))
                 .wrap(from_fn(service::middleware::observe))
                 .app_data(state.clone())
                 .app_data(authenticator.clone())
                 .app_data(metrics.clone())
                 .app_data(health_data.clone())
-                .app_data(json_config.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .configure(Health::configure)
-                .route("/metrics", web::get().to(service::metrics_endpoint))
-                .configure(|cfg| routes::configure(cfg, oauth_enabled))
+                .service(
+                    ResourceRoutes::new("/metrics")
+                        .route(Method::GET, service::metrics_endpoint)
+                        .finish::<()>(),
+                )
+                .configure(routes::configure)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(AdminError::NotFound("no such route".to_owned()))
                 }))

@@ -4,7 +4,6 @@
 //! A separate test binary, because it installs a process-wide subscriber that captures all output.
 
 #![expect(
-    clippy::unwrap_used,
     clippy::expect_used,
     reason = "test helpers outside #[test] fns fail the test on any error"
 )]
@@ -13,39 +12,15 @@
 #[expect(dead_code, reason = "shared with the api test binary, which uses all of it")]
 mod helpers;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use serde_json::json;
+use service::testing::CapturedLogs;
 use storage::testing::TestDb;
 
 use helpers::{OPERATOR_SECRET, TestApp, admin_token, tenant_operator_token};
 
-/// Collects everything written by the subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_credential_is_ever_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-        .with_writer(move || writer.clone())
-        .json()
-        .with_current_span(true)
-        .init();
+    let captured = CapturedLogs::install("debug");
 
     let app = TestApp::spawn(TestDb::sqlite()).await;
     let admin = admin_token();
@@ -97,7 +72,7 @@ async fn no_credential_is_ever_logged() {
     assert_eq!(app.get("/admin/v1/tenants", &forged).await.0, 401);
     secrets.push(forged);
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("request completed"), "the capture works: {logs}");
     assert!(
         logs.contains("issued access token"),

@@ -1,9 +1,11 @@
 //! Discovery (RFC 7644 §4): `ServiceProviderConfig`, `ResourceTypes` and `Schemas`, generated from the
 //! tenant's schema registry (including its custom extensions) and this server's limits.
 
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use scim_core::discovery;
 use serde_json::{Value, json};
+use service::ResourceRoutes;
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, SCIM_JSON};
@@ -11,32 +13,31 @@ use crate::render::list_response;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let get_only = |path: &str, handler| {
-        web::resource(path.to_owned())
-            .route(web::get().to(handler))
-            .default_service(web::to(super::method_not_allowed))
-    };
-    cfg.service(get_only("/ServiceProviderConfig", get_service_provider_config))
-        .service(
-            web::resource("/ResourceTypes")
-                .route(web::get().to(list_resource_types))
-                .default_service(web::to(super::method_not_allowed)),
-        )
-        .service(
-            web::resource("/ResourceTypes/{name}")
-                .route(web::get().to(get_resource_type))
-                .default_service(web::to(super::method_not_allowed)),
-        )
-        .service(
-            web::resource("/Schemas")
-                .route(web::get().to(list_schemas))
-                .default_service(web::to(super::method_not_allowed)),
-        )
-        .service(
-            web::resource("/Schemas/{id}")
-                .route(web::get().to(get_schema))
-                .default_service(web::to(super::method_not_allowed)),
-        );
+    cfg.service(
+        ResourceRoutes::new("/ServiceProviderConfig")
+            .route(Method::GET, get_service_provider_config)
+            .finish::<Caller>(),
+    )
+    .service(
+        ResourceRoutes::new("/ResourceTypes")
+            .route(Method::GET, list_resource_types)
+            .finish::<Caller>(),
+    )
+    .service(
+        ResourceRoutes::new("/ResourceTypes/{name}")
+            .route(Method::GET, get_resource_type)
+            .finish::<Caller>(),
+    )
+    .service(
+        ResourceRoutes::new("/Schemas")
+            .route(Method::GET, list_schemas)
+            .finish::<Caller>(),
+    )
+    .service(
+        ResourceRoutes::new("/Schemas/{id}")
+            .route(Method::GET, get_schema)
+            .finish::<Caller>(),
+    );
 }
 
 fn scim_ok(body: &Value) -> HttpResponse {

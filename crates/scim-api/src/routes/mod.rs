@@ -1,14 +1,19 @@
 //! The URL space: `/scim/v2/{tenant}/...` for SCIM, plus `/healthz`, `/readyz` and `/metrics` outside it.
-//! Unknown paths and unsupported methods answer with SCIM Error bodies too.
+//! Unknown paths and unsupported methods answer with SCIM Error bodies too. Each resource lists its methods
+//! once ([`ResourceRoutes`]); any other method is a 405 with `Allow`, after authentication under a
+//! tenant's URL (every answer there needs that tenant's token).
 
 mod bulk;
 mod discovery;
 mod search;
 mod users_and_groups;
 
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use scim_core::{ResourceKind, ScimError};
+use service::ResourceRoutes;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -25,28 +30,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .configure(users_and_groups::configure),
             )
             .service(
-                web::resource("/.search")
-                    .route(web::post().to(search::search_all))
-                    .default_service(web::to(method_not_allowed)),
+                ResourceRoutes::new("/.search")
+                    .route(Method::POST, search::search_all)
+                    .finish::<Caller>(),
             )
             .service(
-                web::resource("/Bulk")
-                    .route(web::post().to(bulk::post_bulk))
-                    .default_service(web::to(method_not_allowed)),
+                ResourceRoutes::new("/Bulk")
+                    .route(Method::POST, bulk::post_bulk)
+                    .finish::<Caller>(),
             )
             .service(web::resource("/Me").to(me))
             .configure(discovery::configure),
     );
 }
 
-/// Authenticates first (every answer under a tenant's URL needs its token), then 405.
-pub async fn method_not_allowed(_caller: crate::auth::Caller) -> ApiResult<HttpResponse> {
-    Err(ApiError::MethodNotAllowed)
-}
-
 /// RFC 7644 §3.11: tokens here authenticate a client (the IdP), not a user, so there is no "me".
 /// Authenticated like every tenant endpoint.
-async fn me(_caller: crate::auth::Caller) -> ApiResult<HttpResponse> {
+async fn me(_caller: Caller) -> ApiResult<HttpResponse> {
     Err(ApiError::NotImplemented(
         "/Me is not supported: tokens identify a provisioning client, not a user",
     ))

@@ -1,11 +1,12 @@
 //! Handlers for `/Users` and `/Groups`. The resource type comes from the scope's app data, so one set of
 //! thin handlers serves both; the work happens in [`crate::operations`], the JSON in [`crate::render`].
 
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use scim_core::projection::Projection;
 use scim_core::{ResourceId, ResourceKind};
 use serde_json::Value;
+use service::ResourceRoutes;
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, SCIM_JSON};
@@ -17,23 +18,23 @@ use crate::state::AppState;
 /// Registers the resource endpoints of one type under the current scope.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("")
-            .route(web::get().to(list_resources))
-            .route(web::post().to(create_resource))
-            .default_service(web::to(crate::routes::method_not_allowed)),
+        ResourceRoutes::new("")
+            .route(Method::GET, list_resources)
+            .route(Method::POST, create_resource)
+            .finish::<Caller>(),
     )
     .service(
-        web::resource("/.search")
-            .route(web::post().to(search_resources))
-            .default_service(web::to(crate::routes::method_not_allowed)),
+        ResourceRoutes::new("/.search")
+            .route(Method::POST, search_resources)
+            .finish::<Caller>(),
     )
     .service(
-        web::resource("/{id}")
-            .route(web::get().to(get_resource))
-            .route(web::put().to(replace_resource))
-            .route(web::patch().to(patch_resource))
-            .route(web::delete().to(delete_resource))
-            .default_service(web::to(crate::routes::method_not_allowed)),
+        ResourceRoutes::new("/{id}")
+            .route(Method::GET, get_resource)
+            .route(Method::PUT, replace_resource)
+            .route(Method::PATCH, patch_resource)
+            .route(Method::DELETE, delete_resource)
+            .finish::<Caller>(),
     );
 }
 

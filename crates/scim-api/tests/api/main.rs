@@ -17,6 +17,7 @@ mod bulk;
 mod concurrency;
 mod discovery;
 mod entra;
+mod error_bodies;
 mod hostile;
 mod isolation;
 mod oauth;

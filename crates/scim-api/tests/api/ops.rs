@@ -6,6 +6,7 @@ use crate::helpers::{TestApp, assert_scim_error, json, on_both_backends, test_se
 
 on_both_backends!(
     health_readiness_and_metrics_answer,
+    metrics_are_served_as_openmetrics_text,
     request_ids_are_echoed_or_generated,
     tenant_policy_limits_group_names,
     tenant_policy_deactivates_instead_of_deleting,
@@ -46,6 +47,23 @@ async fn health_readiness_and_metrics_answer(app: TestApp) {
         "{metrics}"
     );
     assert!(metrics.contains("db_pool_connections"), "{metrics}");
+}
+
+async fn metrics_are_served_as_openmetrics_text(app: TestApp) {
+    let response = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let body = response.text().await.unwrap();
+    // What makes it OpenMetrics rather than the Prometheus 0.0.4 text format: the closing marker.
+    assert!(body.ends_with("# EOF\n"), "{body}");
 }
 
 async fn request_ids_are_echoed_or_generated(app: TestApp) {

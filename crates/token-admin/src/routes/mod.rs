@@ -6,8 +6,12 @@
 //! | `/admin/v1/tenants/{slug}/tokens[/{id}]` | operators |
 //! | `/admin/v1/tenants/{slug}/oauth-clients[/{clientId}]` | operators |
 //! | `PUT /identity/api/identityprovider/scim` | operators (LUSID `AddScim`) |
-//! | `POST /oauth2/token` | OAuth clients (RFC 6749 §4.4), only when `oauth_signing_secret` is set |
+//! | `POST /oauth2/token` | OAuth clients (RFC 6749 §4.4); without `oauth_signing_secret` it refuses every request |
 //! | `/healthz`, `/readyz`, `/metrics` | anyone who can reach the port |
+//!
+//! Each path lists its methods once ([`ResourceRoutes`]): any other method is a 405 with `Allow`. JSON
+//! bodies are read whatever their `Content-Type` (none, `application/json`, or the form type `curl -d`
+//! sends), the same way on every route.
 //!
 //! Strategy: handlers are thin. Each takes an [`crate::auth::Operator`] (authentication happens in the
 //! extractor), checks it against the path's tenant, runs storage work through `service::blocking`, records
@@ -19,10 +23,11 @@ pub mod oauth_token;
 pub mod tenants;
 pub mod tokens;
 
+use actix_web::http::Method;
 use actix_web::web;
 use credentials::AccessTokenIssuer;
 use scim_core::TenantId;
-use service::Clock;
+use service::{Clock, ResourceRoutes};
 use storage::Storage;
 
 use crate::auth::Operator;
@@ -73,10 +78,22 @@ impl AppState {
 /// Parses a JSON body whose fields are all optional: an empty body is the default, anything else must
 /// parse strictly (unknown keys are a 400).
 pub fn optional_json_body<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if is_blank(body) {
         return Ok(T::default());
     }
+    json_body(body)
+}
+
+/// Parses a required JSON body strictly (unknown keys are a 400).
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
+    if is_blank(body) {
+        return Err(AdminError::BadRequest("a JSON body is required".to_owned()));
+    }
     serde_json::from_slice(body).map_err(|e| AdminError::BadRequest(format!("invalid JSON body: {e}")))
+}
+
+fn is_blank(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
 }
 
 /// Parses a tenant slug and checks that the operator may act on that tenant: every handler that names a
@@ -88,35 +105,53 @@ pub fn authorized_tenant(operator: &Operator, slug: &str) -> Result<TenantId, Ad
 }
 
 /// Registers every admin route.
-pub fn configure(cfg: &mut web::ServiceConfig, oauth_enabled: bool) {
+pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin/v1/tenants")
-            .route("", web::post().to(tenants::create_tenant))
-            .route("", web::get().to(tenants::list_tenants))
-            .route("/{slug}", web::get().to(tenants::get_tenant))
-            .route("/{slug}", web::patch().to(tenants::patch_tenant))
-            .route("/{slug}", web::delete().to(tenants::delete_tenant))
-            .route("/{slug}/tokens", web::post().to(tokens::issue_token))
-            .route("/{slug}/tokens", web::get().to(tokens::list_tokens))
-            .route("/{slug}/tokens/{id}", web::delete().to(tokens::revoke_token))
-            .route(
-                "/{slug}/oauth-clients",
-                web::post().to(oauth_clients::create_oauth_client),
+            .service(
+                ResourceRoutes::new("")
+                    .route(Method::POST, tenants::create_tenant)
+                    .route(Method::GET, tenants::list_tenants)
+                    .finish::<()>(),
             )
-            .route(
-                "/{slug}/oauth-clients",
-                web::get().to(oauth_clients::list_oauth_clients),
+            .service(
+                ResourceRoutes::new("/{slug}")
+                    .route(Method::GET, tenants::get_tenant)
+                    .route(Method::PATCH, tenants::patch_tenant)
+                    .route(Method::DELETE, tenants::delete_tenant)
+                    .finish::<()>(),
             )
-            .route(
-                "/{slug}/oauth-clients/{client_id}",
-                web::delete().to(oauth_clients::revoke_oauth_client),
+            .service(
+                ResourceRoutes::new("/{slug}/tokens")
+                    .route(Method::POST, tokens::issue_token)
+                    .route(Method::GET, tokens::list_tokens)
+                    .finish::<()>(),
+            )
+            .service(
+                ResourceRoutes::new("/{slug}/tokens/{id}")
+                    .route(Method::DELETE, tokens::revoke_token)
+                    .finish::<()>(),
+            )
+            .service(
+                ResourceRoutes::new("/{slug}/oauth-clients")
+                    .route(Method::POST, oauth_clients::create_oauth_client)
+                    .route(Method::GET, oauth_clients::list_oauth_clients)
+                    .finish::<()>(),
+            )
+            .service(
+                ResourceRoutes::new("/{slug}/oauth-clients/{client_id}")
+                    .route(Method::DELETE, oauth_clients::revoke_oauth_client)
+                    .finish::<()>(),
             ),
     )
-    .route(
-        "/identity/api/identityprovider/scim",
-        web::put().to(lusid::add_scim),
+    .service(
+        ResourceRoutes::new("/identity/api/identityprovider/scim")
+            .route(Method::PUT, lusid::add_scim)
+            .finish::<()>(),
+    )
+    .service(
+        ResourceRoutes::new("/oauth2/token")
+            .route(Method::POST, oauth_token::issue_access_token)
+            .finish::<()>(),
     );
-    if oauth_enabled {
-        cfg.route("/oauth2/token", web::post().to(oauth_token::issue_access_token));
-    }
 }

@@ -68,6 +68,15 @@ pub async fn create_oauth_client(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let tenant = authorized_tenant(&operator, &path)?;
+    if state.access_tokens.is_none() {
+        // Its tokens could never be obtained: `/oauth2/token` refuses every request.
+        return Err(AdminError::Conflict(
+            "OAuth client credentials are off on this server: set oauth_signing_secret \
+             (SCIM_OAUTH_SIGNING_SECRET, the same value for token-admin and scim-api) and restart both \
+             before registering OAuth clients"
+                .to_owned(),
+        ));
+    }
     let body: CreateClientRequest = optional_json_body(&body)?;
     if body
         .label

@@ -63,10 +63,10 @@ pub async fn issue_access_token(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
-    let issuer = state
-        .access_tokens
-        .as_ref()
-        .ok_or_else(OAuthError::server_error)?;
+    let Some(issuer) = state.access_tokens.as_ref() else {
+        tracing::info!("token request refused: OAuth is off (oauth_signing_secret is not set)");
+        return Err(OAuthError::disabled());
+    };
     let form: TokenForm = serde_urlencoded::from_bytes(&body)
         .map_err(|_| OAuthError::invalid_request("malformed form body"))?;
     let basic = basic_credentials(&req)?;

@@ -14,7 +14,7 @@ use serde_json::json;
 use service::ErrorContext;
 use storage::{NewTenant, Tenant};
 
-use super::{AppState, authorized_tenant};
+use super::{AppState, authorized_tenant, json_body};
 use crate::auth::Operator;
 use crate::error::AdminError;
 
@@ -90,9 +90,9 @@ pub fn default_policy() -> serde_json::Value {
 pub async fn create_tenant(
     state: web::Data<AppState>,
     operator: Operator,
-    body: web::Json<CreateTenantRequest>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let body = body.into_inner();
+    let body: CreateTenantRequest = json_body(&body)?;
     let id = authorized_tenant(&operator, &body.id)?;
     let display_name = body.display_name.unwrap_or_else(|| id.to_string());
     check_display_name(&display_name)?;
@@ -141,10 +141,10 @@ pub async fn patch_tenant(
     state: web::Data<AppState>,
     operator: Operator,
     path: web::Path<String>,
-    body: web::Json<PatchTenantRequest>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let id = authorized_tenant(&operator, &path)?;
-    let body = body.into_inner();
+    let body: PatchTenantRequest = json_body(&body)?;
     if let Some(name) = &body.display_name {
         check_display_name(name)?;
     }

@@ -92,6 +92,60 @@ async fn bad_operator_tokens_are_401_with_a_bearer_challenge() {
 }
 
 #[tokio::test]
+async fn refusals_name_the_claim_or_check_that_failed() {
+    on_each_backend(|db| async {
+        let app = TestApp::spawn(db).await;
+        let admin = json!({"role": "scim-admin"});
+        let without = |claim: &str| {
+            let mut c = claims("root", admin.clone());
+            c.as_object_mut().unwrap().remove(claim);
+            hs256_token(&c)
+        };
+        let with = |claim: &str, value: Value| {
+            let mut c = claims("root", admin.clone());
+            c[claim] = value;
+            hs256_token(&c)
+        };
+        let forged = sign(
+            Algorithm::HS256,
+            &claims("root", admin.clone()),
+            &EncodingKey::from_secret(b"not-the-operator-secret-but-long-enough"),
+            None,
+        );
+        let hs512 = sign(
+            Algorithm::HS512,
+            &claims("root", admin.clone()),
+            &EncodingKey::from_secret(OPERATOR_SECRET.as_bytes()),
+            None,
+        );
+        let cases = [
+            (without("exp"), "missing claim exp"),
+            (with("exp", json!("tomorrow")), "claim exp is not valid"),
+            (without("sub"), "missing claim sub"),
+            (with("sub", json!("")), "claim sub is not valid"),
+            (without("iss"), "missing claim iss"),
+            (with("iss", json!("https://evil.test")), "wrong issuer"),
+            (without("aud"), "missing claim aud"),
+            (with("aud", json!("scim-api")), "wrong audience"),
+            (with("exp", json!(Utc::now().timestamp() - 3600)), "expired"),
+            (hs512, "algorithm HS512 not allowed"),
+            // A bad signature says only that: nothing about the claims of a token we did not sign.
+            (forged, "signature rejected"),
+        ];
+        for (token, expected) in cases {
+            let (status, _, body) = try_list(&app, Some(&format!("Bearer {token}"))).await;
+            assert_eq!(status, 401, "{expected}: {body}");
+            assert_eq!(
+                body["detail"],
+                format!("invalid operator token: {expected}"),
+                "{body}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_valid_token_without_role_or_tenant_is_403() {
     on_each_backend(|db| async {
         let app = TestApp::spawn(db).await;

@@ -10,10 +10,12 @@
 
 mod auth;
 mod cli;
+mod errors;
 mod helpers;
 mod jwks;
 mod lusid;
 mod oauth;
+mod ops;
 mod startup;
 mod tenants;
 mod tokens;

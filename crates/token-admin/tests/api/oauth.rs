@@ -223,3 +223,58 @@ async fn token_endpoint_is_absent_without_a_signing_secret() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn oauth_clients_are_refused_while_oauth_is_off() {
+    on_each_backend(|db| async {
+        let mut settings = settings(db.url());
+        settings.oauth_signing_secret = None;
+        let app = TestApp::spawn_with(db, settings, Options::default()).await;
+        app.create_tenant("acme").await;
+        let (status, body) = app
+            .post("/admin/v1/tenants/acme/oauth-clients", &admin_token(), json!({}))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (409, Some("conflict")),
+            "{body}"
+        );
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("oauth_signing_secret") && detail.contains("SCIM_OAUTH_SIGNING_SECRET"),
+            "the answer names the setting: {detail}"
+        );
+        let (status, clients) = app
+            .get("/admin/v1/tenants/acme/oauth-clients", &admin_token())
+            .await;
+        assert_eq!((status, clients), (200, json!([])), "nothing was registered");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn token_endpoint_without_a_signing_secret_answers_an_rfc6749_error() {
+    let db = TestDb::sqlite();
+    let mut settings = settings(db.url());
+    settings.oauth_signing_secret = None;
+    let app = TestApp::spawn_with(db, settings, Options::default()).await;
+    let (status, body) = token_request(
+        &app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "scimclient_x"),
+            ("client_secret", "scimcs_x"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "unsupported_grant_type", "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not enabled"),
+        "{body}"
+    );
+}

@@ -1,4 +1,4 @@
-//! Running the real binaries in tests (feature `testing`): to their exit, or until their start-up line.
+//! Running the real binaries in tests: to their exit, or until their start-up line.
 //!
 //! Both wait on events, never on time, and give up after a deadline so a process that keeps serving
 //! when it should have refused fails its test instead of hanging it. Logs are expected as JSON lines
