@@ -17,8 +17,8 @@ use secrecy::ExposeSecret as _;
 use service::error_format::render_framework_errors;
 use service::startup::StartupLine;
 use service::{Clock, Health, Metrics, ResourceRoutes, Settings};
-use storage::open::{OpenError, OpenOptions, Opened};
 use storage::Storage;
+use storage::open::{OpenError, OpenOptions, Opened};
 
 use crate::auth::{AuthConfigError, OperatorAuthenticator};
 use crate::error::AdminError;
