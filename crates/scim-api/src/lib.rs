@@ -160,9 +160,10 @@ fn blocking_threads_per_worker(database_pool_size: u32) -> usize {
 }
 
 /// Binds the SCIM listener. Done before anything is handed out (`--bootstrap-tenant`'s token), so a busy
-/// port stops start-up first.
+/// port stops start-up first. The error names the setting to change.
 pub fn bind(listen: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))
+    TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen} (the listen setting, SCIM_LISTEN)"))
 }
 
 /// Opens the database on the blocking pool (diesel is synchronous). With `run_migrations`, a missing

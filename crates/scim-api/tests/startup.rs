@@ -305,7 +305,9 @@ fn bootstrap_on_a_busy_port_names_the_address_and_issues_no_token() {
     assert!(!exited.status.success());
     let last = exited.last_error_line();
     assert!(
-        last.starts_with("error: ") && last.contains(&format!("cannot listen on {address}")),
+        last.starts_with(&format!(
+            "error: cannot listen on {address} (the listen setting, SCIM_LISTEN): "
+        )),
         "{}",
         exited.stderr
     );

@@ -5,7 +5,7 @@
 //! an existing IdP, see [`crate::jwks`]). The allowed algorithm list is fixed per source *before* the token
 //! is looked at: `[HS256]`, or exactly the algorithm bound to the JWKS key named by `kid`. `alg: none` is not
 //! even parseable as a jsonwebtoken `Algorithm`. Issuer, audience, subject and expiry are required and
-//! pinned (30 s leeway).
+//! pinned, and `nbf` is honoured when present (30 s leeway).
 //!
 //! Authorisation comes from two claims: the role claim (`SCIM_ADMIN_JWT_ROLE_CLAIM`, a string or an array of
 //! strings) containing `SCIM_ADMIN_JWT_ADMIN_ROLE` grants every tenant; otherwise the tenant claim
@@ -31,7 +31,7 @@ use crate::error::AdminError;
 use crate::jwks::{JwksCache, JwksPolicy};
 use crate::token_refusal::{TokenRefusal, classify};
 
-/// Allowed clock skew for `exp`.
+/// Allowed clock skew for `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 30;
 /// Shortest accepted HS256 operator secret (RFC 7518 §3.2).
 const MIN_HS256_SECRET_BYTES: usize = 32;
@@ -149,6 +149,8 @@ impl OperatorAuthenticator {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_exp = true;
+        // Off by default in jsonwebtoken: a token whose `nbf` is still ahead is refused, not accepted.
+        validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
         validation
     }
@@ -346,6 +348,27 @@ mod tests {
             authenticator().authenticate(&token(c)).await,
             Err(AdminError::Unauthorized(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn not_before_in_the_future_is_refused_beyond_the_leeway() {
+        let now = chrono::Utc::now().timestamp();
+        let err = authenticator()
+            .authenticate(&token(claims(
+                serde_json::json!({"tenant": "acme", "nbf": now + 120}),
+            )))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, AdminError::Unauthorized(detail) if detail == "invalid operator token: not valid yet (nbf)"),
+            "{err:?}"
+        );
+        for nbf in [now - 60, now + 10] {
+            authenticator()
+                .authenticate(&token(claims(serde_json::json!({"tenant": "acme", "nbf": nbf}))))
+                .await
+                .unwrap();
+        }
     }
 
     #[test]

@@ -73,6 +73,7 @@ pub enum TenantsCommand {
     Create {
         /// The tenant slug, used in `/scim/v2/<slug>`.
         slug: String,
+        /// A name for people, up to 200 characters; the slug if omitted.
         #[arg(long)]
         display_name: Option<String>,
         /// The policy document as JSON.
@@ -87,10 +88,12 @@ pub enum TenantsCommand {
 pub enum TokensCommand {
     /// Issue a token; prints `{"id","baseUrl","apiToken","expiresAt"}`. The token is shown only here.
     Issue {
+        /// The tenant slug.
         slug: String,
         /// Revoke the tenant's other tokens.
         #[arg(long)]
         rotate: bool,
+        /// A note shown by `tokens list`, e.g. `entra`; up to 200 characters.
         #[arg(long)]
         label: Option<String>,
         /// Lifetime such as `90d`, `12h`; without it the token does not expire.
@@ -101,9 +104,17 @@ pub enum TokensCommand {
         grace: Option<Duration>,
     },
     /// Revoke a token now.
-    Revoke { slug: String, id: String },
+    Revoke {
+        /// The tenant slug.
+        slug: String,
+        /// The token's `id`, as printed by `tokens issue` and `tokens list`.
+        id: String,
+    },
     /// List a tenant's tokens (metadata only).
-    List { slug: String },
+    List {
+        /// The tenant slug.
+        slug: String,
+    },
 }
 
 /// Pool size of the short-lived CLI commands.
@@ -280,6 +291,23 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_argument_has_help_text() {
+        fn missing(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                if arg.get_help().is_none() && !matches!(arg.get_id().as_str(), "help" | "version") {
+                    found.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                missing(sub, &format!("{path} {}", sub.get_name()), found);
+            }
+        }
+        let mut found = Vec::new();
+        missing(&Cli::command(), "token-admin", &mut found);
+        assert!(found.is_empty(), "arguments without help: {found:?}");
     }
 
     #[test]

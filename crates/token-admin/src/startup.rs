@@ -44,7 +44,8 @@ pub enum StartupError {
     /// The message names the database and what to do.
     #[error(transparent)]
     Database(#[from] OpenError),
-    #[error("cannot listen on {address}")]
+    /// Names the setting to change.
+    #[error("cannot listen on {address} (the admin_listen setting, SCIM_ADMIN_LISTEN)")]
     Listen {
         address: String,
         #[source]

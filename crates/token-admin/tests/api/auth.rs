@@ -128,6 +128,10 @@ async fn refusals_name_the_claim_or_check_that_failed() {
             (without("aud"), "missing claim aud"),
             (with("aud", json!("scim-api")), "wrong audience"),
             (with("exp", json!(Utc::now().timestamp() - 3600)), "expired"),
+            (
+                with("nbf", json!(Utc::now().timestamp() + 3600)),
+                "not valid yet (nbf)",
+            ),
             (hs512, "algorithm HS512 not allowed"),
             // A bad signature says only that: nothing about the claims of a token we did not sign.
             (forged, "signature rejected"),

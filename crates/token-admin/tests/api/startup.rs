@@ -199,7 +199,9 @@ fn serve_on_a_busy_port_names_the_address_and_the_os_error_once() {
     assert!(!exited.status.success());
     let last = exited.last_error_line();
     assert!(
-        last.starts_with(&format!("error: cannot listen on {address}: ")),
+        last.starts_with(&format!(
+            "error: cannot listen on {address} (the admin_listen setting, SCIM_ADMIN_LISTEN): "
+        )),
         "{}",
         exited.stderr
     );
