@@ -19,17 +19,8 @@ use storage::{NewTenant, Storage};
 
 use service::testing::{Exited, Running, entries};
 
-/// scim-api in `dir` with only these `SCIM_*` variables (and JSON logs).
 fn scim_api(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_scim-api"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("SCIM_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .envs(env.iter().copied());
-    command
+    service::testing::isolated(env!("CARGO_BIN_EXE_scim-api"), dir, env, args)
 }
 
 fn run_to_exit(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Exited {
@@ -38,13 +29,6 @@ fn run_to_exit(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Exited {
 
 fn start(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Running {
     service::testing::start(scim_api(dir, env, args), "scim-api listening")
-}
-
-/// SQLite, and PostgreSQL when reachable (required when `CI=true`).
-fn each_backend() -> Vec<TestDb> {
-    std::iter::once(TestDb::sqlite())
-        .chain(TestDb::postgres())
-        .collect()
 }
 
 /// An SQLite database file in `dir`, migrated, with the tenant `acme`.
@@ -179,7 +163,7 @@ fn oauth_clients_without_a_signing_secret_are_warned_about() {
 
 #[test]
 fn pending_migrations_stop_start_up_before_listening_naming_token_admin_migrate() {
-    for db in each_backend() {
+    for db in TestDb::each_backend() {
         db.revert_all_migrations().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let exited = run_to_exit(

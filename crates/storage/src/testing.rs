@@ -122,6 +122,13 @@ impl TestDb {
         })
     }
 
+    /// SQLite, and PostgreSQL when reachable (required when `CI=true`).
+    pub fn each_backend() -> Vec<TestDb> {
+        std::iter::once(TestDb::sqlite())
+            .chain(TestDb::postgres())
+            .collect()
+    }
+
     /// The storage on this database.
     #[expect(clippy::panic, reason = "the storage is only taken in Drop")]
     pub fn storage(&self) -> &Storage {

@@ -15,13 +15,14 @@
 mod helpers;
 
 use chrono::Utc;
-use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use service::testing::CapturedLogs;
 use storage::testing::TestDb;
 use token_admin::Options;
 
-use helpers::{TestApp, claims, hs256_token, on_each_backend, settings, sign};
+use helpers::{
+    TestApp, admin_token_without, claims, forged_admin_token, hs256_token, on_each_backend, settings,
+};
 
 fn logs() -> &'static CapturedLogs {
     CapturedLogs::install("info")
@@ -48,11 +49,7 @@ async fn operator_token_refusals_are_logged_with_their_reason() {
     on_each_backend(|db| async {
         let app = TestApp::spawn(db).await;
         let admin = json!({"role": "scim-admin"});
-        let without = |claim: &str| {
-            let mut c = claims("root", admin.clone());
-            c.as_object_mut().unwrap().remove(claim);
-            hs256_token(&c)
-        };
+        let without = admin_token_without;
         let mut expired = claims("root", admin.clone());
         expired["exp"] = json!(Utc::now().timestamp() - 3600);
         let mut bad_exp = claims("root", admin.clone());
@@ -61,12 +58,7 @@ async fn operator_token_refusals_are_logged_with_their_reason() {
         wrong_issuer["iss"] = json!("https://evil.test");
         let mut wrong_audience = claims("root", admin.clone());
         wrong_audience["aud"] = json!("scim-api");
-        let forged = sign(
-            Algorithm::HS256,
-            &claims("root", admin.clone()),
-            &EncodingKey::from_secret(b"not-the-operator-secret-but-long-enough"),
-            None,
-        );
+        let forged = forged_admin_token();
         let cases = [
             (without("exp"), "missing_claim", Some("exp")),
             (hs256_token(&bad_exp), "invalid_claim", Some("exp")),

@@ -140,6 +140,30 @@ async fn get_resource(
     ))
 }
 
+/// What PUT and PATCH read before they write.
+struct WriteRequest {
+    body: Value,
+    projection: Projection,
+    expected_version: Option<i64>,
+    id: ResourceId,
+}
+
+impl WriteRequest {
+    async fn read(
+        req: &HttpRequest,
+        state: &AppState,
+        id: web::Path<(String, String)>,
+        payload: web::Payload,
+    ) -> ApiResult<Self> {
+        Ok(Self {
+            body: request::json_body(req, payload, &state.config).await?,
+            projection: projection(req)?,
+            expected_version: if_match(req)?,
+            id: resource_id(id.into_inner().1)?,
+        })
+    }
+}
+
 async fn replace_resource(
     req: HttpRequest,
     caller: Caller,
@@ -148,13 +172,10 @@ async fn replace_resource(
     id: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(&req, payload, &state.config).await?;
-    let projection = projection(&req)?;
-    let expected = if_match(&req)?;
+    let write = WriteRequest::read(&req, &state, id, payload).await?;
     let ctx = Ctx { state, caller };
-    let id = resource_id(id.into_inner().1)?;
-    let stored = operations::replace(&ctx, **kind, id, expected, body).await?;
-    respond_after_write(&ctx, stored, &projection).await
+    let stored = operations::replace(&ctx, **kind, write.id, write.expected_version, write.body).await?;
+    respond_after_write(&ctx, stored, &write.projection).await
 }
 
 async fn patch_resource(
@@ -165,19 +186,17 @@ async fn patch_resource(
     id: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let body = request::json_body(&req, payload, &state.config).await?;
-    let projection = projection(&req)?;
-    let expected = if_match(&req)?;
+    let write = WriteRequest::read(&req, &state, id, payload).await?;
     let ctx = Ctx { state, caller };
     let kind = **kind;
-    let stored = operations::patch(&ctx, kind, resource_id(id.into_inner().1)?, expected, &body).await?;
+    let stored = operations::patch(&ctx, kind, write.id, write.expected_version, &write.body).await?;
     if kind == ResourceKind::Group {
         // Entra expects 204 for group PATCH; answering with the member list would cost O(members).
         return Ok(HttpResponse::NoContent()
             .insert_header((header::ETAG, etag(stored.version)))
             .finish());
     }
-    respond_after_write(&ctx, stored, &projection).await
+    respond_after_write(&ctx, stored, &write.projection).await
 }
 
 /// 200 with the resource, loading linked lists only if the projection asks for them.

@@ -19,6 +19,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// `program` in `dir` with only these `SCIM_*` variables (and JSON logs at info): nothing of the test
+/// runner's environment leaks into what is being tested.
+pub fn isolated(program: &str, dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("SCIM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied());
+    command
+}
+
 /// How long a process may take to start or to give up.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 

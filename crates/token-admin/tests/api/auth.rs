@@ -3,10 +3,12 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
-use crate::helpers::{OPERATOR_SECRET, TestApp, admin_token, claims, hs256_token, on_each_backend, sign};
+use crate::helpers::{
+    TestApp, admin_token, admin_token_without, claims, forged_admin_token, hs256_token, hs512_admin_token,
+    on_each_backend,
+};
 
 /// Sends `GET /admin/v1/tenants` with `authorization` and returns status, challenge and body.
 async fn try_list(app: &TestApp, authorization: Option<&str>) -> (u16, Option<String>, Value) {
@@ -42,18 +44,8 @@ async fn bad_operator_tokens_are_401_with_a_bearer_challenge() {
         wrong_audience["aud"] = json!("scim-api");
         let mut wrong_issuer = claims("root", admin.clone());
         wrong_issuer["iss"] = json!("https://evil.test");
-        let forged = sign(
-            Algorithm::HS256,
-            &claims("root", admin.clone()),
-            &EncodingKey::from_secret(b"not-the-operator-secret-but-long-enough"),
-            None,
-        );
-        let hs512 = sign(
-            Algorithm::HS512,
-            &claims("root", admin.clone()),
-            &EncodingKey::from_secret(OPERATOR_SECRET.as_bytes()),
-            None,
-        );
+        let forged = forged_admin_token();
+        let hs512 = hs512_admin_token();
         let alg_none = unsigned(
             &json!({"alg": "none", "typ": "JWT"}),
             &claims("root", admin.clone()),
@@ -96,28 +88,14 @@ async fn refusals_name_the_claim_or_check_that_failed() {
     on_each_backend(|db| async {
         let app = TestApp::spawn(db).await;
         let admin = json!({"role": "scim-admin"});
-        let without = |claim: &str| {
-            let mut c = claims("root", admin.clone());
-            c.as_object_mut().unwrap().remove(claim);
-            hs256_token(&c)
-        };
+        let without = admin_token_without;
         let with = |claim: &str, value: Value| {
             let mut c = claims("root", admin.clone());
             c[claim] = value;
             hs256_token(&c)
         };
-        let forged = sign(
-            Algorithm::HS256,
-            &claims("root", admin.clone()),
-            &EncodingKey::from_secret(b"not-the-operator-secret-but-long-enough"),
-            None,
-        );
-        let hs512 = sign(
-            Algorithm::HS512,
-            &claims("root", admin.clone()),
-            &EncodingKey::from_secret(OPERATOR_SECRET.as_bytes()),
-            None,
-        );
+        let forged = forged_admin_token();
+        let hs512 = hs512_admin_token();
         let cases = [
             (without("exp"), "missing claim exp"),
             (with("exp", json!("tomorrow")), "claim exp is not valid"),

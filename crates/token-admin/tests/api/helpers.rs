@@ -259,6 +259,35 @@ pub fn admin_token() -> String {
     hs256_token(&claims("root", json!({"role": "scim-admin"})))
 }
 
+/// Admin claims signed with a key that is not the operator secret.
+pub fn forged_admin_token() -> String {
+    sign(
+        Algorithm::HS256,
+        &claims("root", json!({"role": "scim-admin"})),
+        &EncodingKey::from_secret(b"not-the-operator-secret-but-long-enough"),
+        None,
+    )
+}
+
+/// Admin claims signed with the operator secret under HS512, an algorithm the service does not allow.
+pub fn hs512_admin_token() -> String {
+    sign(
+        Algorithm::HS512,
+        &claims("root", json!({"role": "scim-admin"})),
+        &EncodingKey::from_secret(OPERATOR_SECRET.as_bytes()),
+        None,
+    )
+}
+
+/// An admin token whose claims lack `claim`.
+pub fn admin_token_without(claim: &str) -> String {
+    let mut c = claims("root", json!({"role": "scim-admin"}));
+    if let Some(map) = c.as_object_mut() {
+        map.remove(claim);
+    }
+    hs256_token(&c)
+}
+
 /// An operator scoped to one tenant.
 pub fn tenant_operator_token(subject: &str, tenant: &str) -> String {
     hs256_token(&claims(subject, json!({"tenant": tenant})))

@@ -17,17 +17,8 @@ use storage::testing::TestDb;
 
 use crate::helpers::{AUDIENCE, ISSUER, OPERATOR_SECRET};
 
-/// token-admin in `dir` with only these `SCIM_*` variables (and JSON logs).
 fn token_admin(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_token-admin"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("SCIM_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .envs(env.iter().copied());
-    command
+    service::testing::isolated(env!("CARGO_BIN_EXE_token-admin"), dir, env, args)
 }
 
 fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Exited {
@@ -41,13 +32,6 @@ const SERVE_ENV: [(&str, &str); 4] = [
     ("SCIM_ADMIN_JWT_ISSUER", ISSUER),
     ("SCIM_ADMIN_JWT_AUDIENCE", AUDIENCE),
 ];
-
-/// SQLite, and PostgreSQL when reachable (required when `CI=true`).
-fn each_backend() -> Vec<TestDb> {
-    std::iter::once(TestDb::sqlite())
-        .chain(TestDb::postgres())
-        .collect()
-}
 
 /// The fields of the log lines with this message.
 fn logged(stderr: &str, message: &str) -> Vec<Value> {
@@ -72,7 +56,7 @@ fn create_acme(db: &TestDb) -> TenantId {
 
 #[test]
 fn cli_says_on_one_stderr_line_which_database_it_opened_never_the_password() {
-    for db in each_backend() {
+    for db in TestDb::each_backend() {
         let url = db
             .url()
             .replacen("postgres://postgres@", "postgres://postgres:hunter2-secret@", 1);
@@ -154,7 +138,7 @@ fn migrate_creates_a_missing_sqlite_database() {
 
 #[test]
 fn pending_migrations_stop_cli_commands_and_serve_naming_token_admin_migrate() {
-    for db in each_backend() {
+    for db in TestDb::each_backend() {
         db.revert_all_migrations().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let off = [("SCIM_DATABASE_URL", db.url()), ("SCIM_RUN_MIGRATIONS", "false")];
