@@ -46,10 +46,6 @@ impl std::fmt::Debug for DbConnection {
 
 /// Runs the same expression on whichever concrete connection `conn` wraps, for statements `MultiBackend`
 /// cannot express (multi-row inserts, `ON CONFLICT` through the DSL), like vaultwarden's `db_run!`.
-#[cfg_attr(
-    not(feature = "testing"),
-    expect(unused_macros, reason = "only the testing bulk helpers use it so far")
-)]
 macro_rules! on_inner {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
@@ -58,10 +54,6 @@ macro_rules! on_inner {
         }
     };
 }
-#[cfg_attr(
-    not(feature = "testing"),
-    expect(unused_imports, reason = "only the testing bulk helpers use it so far")
-)]
 pub(crate) use on_inner;
 
 /// Which backend a [`crate::Storage`] talks to.

@@ -4,7 +4,7 @@
 //! portable hand-written `schema.rs`, per-backend migrations with identical folder names under
 //! `migrations/{sqlite,postgres}` embedded at compile time. Every call is synchronous and takes the tenant
 //! first; the HTTP layer runs it on a blocking thread. Every write is one transaction that also appends
-//! an `events` row. Uniqueness (case-insensitive `userName`, group `displayName`) is enforced by unique
+//! the change-feed events of what it changed (`feed.rs`). Uniqueness (case-insensitive `userName`, group `displayName`) is enforced by unique
 //! indexes on lowercase shadow columns computed in Rust, never by read-then-write. Filters, sorting and
 //! paging run in SQL (`filter_sql/`).
 
@@ -15,6 +15,7 @@ pub mod connection;
 #[cfg(not(feature = "testing"))]
 mod connection;
 pub mod error;
+pub mod feed;
 mod filter_sql;
 mod group_commit;
 mod location;
@@ -83,6 +84,7 @@ pub struct Storage {
     /// SQLite only: this process's writers, one connection and one transaction per burst (see
     /// `group_commit.rs`).
     group_commit: Option<Arc<GroupCommit>>,
+    feed_signal: Arc<feed::FeedSignal>,
 }
 
 /// A pooled connection held for reads ([`Storage::reader`], [`Storage::quick_reader`]).
@@ -141,6 +143,7 @@ impl Storage {
             pool,
             backend,
             group_commit,
+            feed_signal: Arc::default(),
         })
     }
 

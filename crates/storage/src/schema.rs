@@ -12,6 +12,7 @@ diesel::table! {
         policy -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        event_sequence -> BigInt,
     }
 }
 
@@ -61,14 +62,29 @@ diesel::table! {
 diesel::table! {
     events (id) {
         id -> BigInt,
+        event_id -> Text,
         tenant_id -> Text,
-        occurred_at -> Timestamp,
-        actor_token_id -> Nullable<Text>,
-        request_id -> Nullable<Text>,
-        operation -> Text,
+        feed_position -> Nullable<BigInt>,
+        tenant_sequence -> Nullable<BigInt>,
+        event_type -> Text,
         resource_type -> Text,
         resource_id -> Text,
-        version -> BigInt,
+        version -> Nullable<BigInt>,
+        occurred_at -> Timestamp,
+        resource_created_at -> Nullable<Timestamp>,
+        request_id -> Nullable<Text>,
+        actor_token_id -> Nullable<Text>,
+        member_id -> Nullable<Text>,
+        member_type -> Nullable<Text>,
+        data -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    event_feed (id) {
+        id -> Integer,
+        last_position -> BigInt,
+        pruned_through -> BigInt,
     }
 }
 

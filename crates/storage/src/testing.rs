@@ -279,3 +279,128 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// A change-feed consumer as docs/events.md describes it: it applies events in order and ends with the
+/// users, groups and memberships of the tenant. Tests compare it with [`FeedReplica::of_storage`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FeedReplica {
+    /// Document of each user as the feed last showed it, without `id` and `meta`.
+    pub users: std::collections::BTreeMap<String, serde_json::Value>,
+    pub groups: std::collections::BTreeMap<String, serde_json::Value>,
+    /// `(group id, member id)`.
+    pub memberships: std::collections::BTreeSet<(String, String)>,
+}
+
+impl FeedReplica {
+    /// Applies one event given by its type, resource id and `data` (as the events API shows them);
+    /// an unknown type is an error.
+    pub fn apply(
+        &mut self,
+        event_type: &str,
+        resource_id: &str,
+        data: &serde_json::Value,
+    ) -> Result<(), String> {
+        let content = || {
+            let mut doc = data.clone();
+            if let Some(object) = doc.as_object_mut() {
+                object.remove("id");
+                object.remove("meta");
+            }
+            doc
+        };
+        match event_type {
+            "user.created" | "user.updated" => {
+                self.users.insert(resource_id.to_owned(), content());
+            }
+            "group.created" | "group.updated" => {
+                self.groups.insert(resource_id.to_owned(), content());
+            }
+            "user.deleted" | "group.deleted" => {
+                self.users.remove(resource_id);
+                self.groups.remove(resource_id);
+                self.memberships
+                    .retain(|(group, member)| group != resource_id && member != resource_id);
+            }
+            "group.member_added" | "group.member_removed" => {
+                let text = |key: &str| data[key].as_str().unwrap_or_default().to_owned();
+                let membership = (text("groupId"), text("memberId"));
+                if event_type == "group.member_added" {
+                    self.memberships.insert(membership);
+                } else {
+                    self.memberships.remove(&membership);
+                }
+            }
+            other => return Err(format!("unknown event type {other}")),
+        }
+        Ok(())
+    }
+
+    /// What the storage holds for `tenant`, in the replica's terms.
+    pub fn of_storage(storage: &Storage, tenant: &TenantId) -> Result<FeedReplica, StorageError> {
+        let mut replica = FeedReplica::default();
+        for kind in [ResourceKind::User, ResourceKind::Group] {
+            let page = storage.query_resources(
+                tenant,
+                kind,
+                &crate::ResourceQuery {
+                    count: u64::MAX / 2,
+                    expand: crate::Expand::ALL,
+                    ..crate::ResourceQuery::default()
+                },
+            )?;
+            for resource in page.resources {
+                let id = resource.id.as_str().to_owned();
+                for member in resource.members.iter().flatten() {
+                    replica
+                        .memberships
+                        .insert((id.clone(), member.value.as_str().to_owned()));
+                }
+                match kind {
+                    ResourceKind::User => replica.users.insert(id, resource.doc),
+                    ResourceKind::Group => replica.groups.insert(id, resource.doc),
+                };
+            }
+        }
+        Ok(replica)
+    }
+
+    /// Applies every event of `tenant` from the start, sequencing pending ones first, and checks that
+    /// the tenant's sequences are 1, 2, 3, ... and positions increase.
+    pub fn from_feed(storage: &Storage, tenant: &TenantId) -> Result<FeedReplica, StorageError> {
+        while storage.sequence_events()? > 0 {}
+        let mut replica = FeedReplica::default();
+        let mut after = None;
+        let mut expected_sequence = 1;
+        loop {
+            let query = crate::feed::EventQuery {
+                after,
+                limit: 500,
+                tenant: Some(tenant.clone()),
+                types: Vec::new(),
+            };
+            let crate::feed::EventsRead::Page(page) = storage.read_events(&query)? else {
+                return Err(StorageError::Internal(
+                    "the feed expired while replaying it".into(),
+                ));
+            };
+            for event in &page.events {
+                assert_eq!(
+                    event.sequence, expected_sequence,
+                    "tenant sequence has a gap: {event:?}"
+                );
+                assert!(
+                    after.is_none_or(|after| event.position > after),
+                    "positions go back: {event:?}"
+                );
+                expected_sequence += 1;
+                after = Some(event.position);
+                replica
+                    .apply(&event.event_type, &event.resource_id, &event.data)
+                    .map_err(|e| StorageError::Internal(e.into()))?;
+            }
+            if !page.has_more {
+                return Ok(replica);
+            }
+        }
+    }
+}

@@ -3,10 +3,12 @@
 //! Memberships live in `group_members`, never in the document, so a 100,000-member group is changed
 //! without loading its member list: an add is `INSERT ... SELECT` from `resources` (which both checks that
 //! the member exists in the tenant and takes its real type) with `ON CONFLICT DO NOTHING` (idempotent); a
-//! remove is a `DELETE ... IN (...)`. Reads that expand `members` or `groups` load them for a whole page
+//! remove is a `DELETE ... IN (...)`. Both return the rows they actually changed (`RETURNING`), which
+//! [`MemberDeltas`] nets into the change feed's member events. Reads that expand `members` or `groups` load them for a whole page
 //! at once, in `IN` lists of at most [`IN_CHUNK`] ids.
 
-use std::collections::HashMap;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 use diesel::query_dsl::LoadQuery;
@@ -34,6 +36,53 @@ struct GroupMemberRow {
 }
 
 #[derive(Debug, QueryableByName)]
+struct ChangedMemberRow {
+    #[diesel(sql_type = Text)]
+    member_id: String,
+    #[diesel(sql_type = Text)]
+    member_type: String,
+}
+
+/// Whether a membership was added or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MemberChange {
+    Added,
+    Removed,
+}
+
+/// The net membership changes of one write, by member id: a member removed and added again by the same
+/// write (a PUT that keeps it) is no change at all.
+#[derive(Debug, Default)]
+pub(crate) struct MemberDeltas {
+    net: BTreeMap<String, (MemberChange, String)>,
+}
+
+impl MemberDeltas {
+    fn record(&mut self, change: MemberChange, member_id: String, member_type: String) {
+        match self.net.entry(member_id) {
+            Entry::Occupied(entry) if entry.get().0 != change => {
+                entry.remove();
+            }
+            Entry::Occupied(_) => {}
+            Entry::Vacant(entry) => {
+                entry.insert((change, member_type));
+            }
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.net.is_empty()
+    }
+
+    /// `(member id, member type, change)` in member id order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str, MemberChange)> {
+        self.net
+            .iter()
+            .map(|(id, (change, kind))| (id.as_str(), kind.as_str(), *change))
+    }
+}
+
+#[derive(Debug, QueryableByName)]
 struct GroupJoinRow {
     #[diesel(sql_type = Text)]
     member_id: String,
@@ -49,14 +98,14 @@ struct CountRow {
     n: i64,
 }
 
-/// Adds members one targeted statement each; returns whether any row was inserted.
+/// Adds members one targeted statement each, recording the memberships actually inserted.
 pub(super) fn add_members(
     conn: &mut DbConnection,
     tenant: &TenantId,
     group_id: &str,
     members: &[MemberRef],
-) -> Result<bool, StorageError> {
-    let mut changed = false;
+    deltas: &mut MemberDeltas,
+) -> Result<(), StorageError> {
     for member in members {
         let member_id = member.value.as_str();
         if member_id == group_id {
@@ -75,17 +124,17 @@ pub(super) fn add_members(
             .text(tenant.as_str())
             .sql(" AND r.id = ")
             .text(member_id)
-            .sql(" ON CONFLICT DO NOTHING")
+            .sql(" ON CONFLICT DO NOTHING RETURNING member_id, member_type")
             .cacheable()
             .into_query()
-            .execute(conn)
+            .load::<ChangedMemberRow>(conn)
             .map_err(|e| {
                 StorageError::from_diesel_with(e, |_, _| {
                     StorageError::InvalidReference(format!("member {member_id} does not exist"))
                 })
             })?;
-        if inserted > 0 {
-            changed = true;
+        if let Some(row) = inserted.into_iter().next() {
+            deltas.record(MemberChange::Added, row.member_id, row.member_type);
             continue;
         }
         // Nothing inserted: already a member (fine) or no such resource in the tenant.
@@ -103,69 +152,71 @@ pub(super) fn add_members(
             )));
         }
     }
-    Ok(changed)
+    Ok(())
 }
 
+/// Removes the listed members (`None`: every member), recording the memberships actually deleted.
 fn remove_members(
     conn: &mut DbConnection,
     tenant: &TenantId,
     group_id: &str,
-    ids: &[ResourceId],
-) -> Result<bool, StorageError> {
-    let mut removed = 0;
-    for chunk in ids.chunks(IN_CHUNK) {
-        removed += diesel::delete(
-            group_members::table
-                .filter(group_members::tenant_id.eq(tenant.as_str()))
-                .filter(group_members::group_id.eq(group_id))
-                .filter(group_members::member_id.eq_any(chunk.iter().map(ResourceId::as_str))),
-        )
-        .execute(conn)?;
+    ids: Option<&[ResourceId]>,
+    deltas: &mut MemberDeltas,
+) -> Result<(), StorageError> {
+    let of_group = group_members::table
+        .filter(group_members::tenant_id.eq(tenant.as_str()))
+        .filter(group_members::group_id.eq(group_id));
+    let returning = (group_members::member_id, group_members::member_type);
+    let removed: Vec<(String, String)> = match ids {
+        None => diesel::delete(of_group).returning(returning).get_results(conn)?,
+        Some(ids) => {
+            let mut removed = Vec::new();
+            for chunk in ids.chunks(IN_CHUNK) {
+                removed.extend(
+                    diesel::delete(
+                        of_group
+                            .filter(group_members::member_id.eq_any(chunk.iter().map(ResourceId::as_str))),
+                    )
+                    .returning(returning)
+                    .get_results::<(String, String)>(conn)?,
+                );
+            }
+            removed
+        }
+    };
+    for (member_id, member_type) in removed {
+        deltas.record(MemberChange::Removed, member_id, member_type);
     }
-    Ok(removed > 0)
+    Ok(())
 }
 
-pub(super) fn remove_all_members(
-    conn: &mut DbConnection,
-    tenant: &TenantId,
-    group_id: &str,
-) -> Result<bool, StorageError> {
-    let removed = diesel::delete(
-        group_members::table
-            .filter(group_members::tenant_id.eq(tenant.as_str()))
-            .filter(group_members::group_id.eq(group_id)),
-    )
-    .execute(conn)?;
-    Ok(removed > 0)
-}
-
+/// Applies a write's member operations in order and returns their net changes.
 pub(super) fn apply_member_ops(
     conn: &mut DbConnection,
     tenant: &TenantId,
     kind: ResourceKind,
     group_id: &str,
     ops: &[MemberOp],
-) -> Result<bool, StorageError> {
+) -> Result<MemberDeltas, StorageError> {
+    let mut deltas = MemberDeltas::default();
     if ops.is_empty() {
-        return Ok(false);
+        return Ok(deltas);
     }
     if kind != ResourceKind::Group {
         return Err(ScimError::InvalidPath("members is only defined for Groups".to_owned()).into());
     }
-    let mut changed = false;
     for op in ops {
-        changed |= match op {
-            MemberOp::Add(members) => add_members(conn, tenant, group_id, members)?,
-            MemberOp::Remove(ids) => remove_members(conn, tenant, group_id, ids)?,
-            MemberOp::RemoveAll => remove_all_members(conn, tenant, group_id)?,
+        match op {
+            MemberOp::Add(members) => add_members(conn, tenant, group_id, members, &mut deltas)?,
+            MemberOp::Remove(ids) => remove_members(conn, tenant, group_id, Some(ids), &mut deltas)?,
+            MemberOp::RemoveAll => remove_members(conn, tenant, group_id, None, &mut deltas)?,
             MemberOp::ReplaceAll(members) => {
-                let removed = remove_all_members(conn, tenant, group_id)?;
-                let added = add_members(conn, tenant, group_id, members)?;
-                removed | added
+                remove_members(conn, tenant, group_id, None, &mut deltas)?;
+                add_members(conn, tenant, group_id, members, &mut deltas)?;
             }
-        };
+        }
     }
-    Ok(changed)
+    Ok(deltas)
 }
 
 pub(super) fn members_only_for_groups(

@@ -1,4 +1,4 @@
-//! SCIM resources (Users and Groups), their group memberships and the event log.
+//! SCIM resources (Users and Groups), their group memberships and the change-feed events of each write.
 //!
 //! Strategy:
 //! - The document is stored as JSON text (without `id`, `meta`, `members`, `groups`); the attributes IdPs
@@ -7,19 +7,22 @@
 //!   statements, never by loading the member list (`members.rs`).
 //! - Every write is one transaction: `BEGIN IMMEDIATE` on SQLite; on PostgreSQL a row lock taken by the
 //!   first read (`FOR NO KEY UPDATE` for replace/patch, `FOR UPDATE` for delete). `expected_version` is
-//!   checked inside it. Each write appends one `events` row.
+//!   checked inside it. Each write appends the events of what it changed, nothing for a no-op.
 //! - Values storage cannot hold identically on both backends are refused up front with
 //!   `Scim(InvalidValue)`: NUL characters (PostgreSQL text and jsonb reject them; `nul_checks.rs`) and
 //!   indexed values over [`MAX_INDEXED_BYTES`](crate::MAX_INDEXED_BYTES) (PostgreSQL b-tree entries are
 //!   limited to about 2.7 kB).
 //!
 //! Where things are:
-//! - `rows.rs`: the `resources` and `events` rows and the steps every write shares (document
-//!   normalisation, row lock, version check, event, error wording, row to `StoredResource`).
-//! - `members.rs`: membership changes (`MemberOp`s) and the loading of `members` / `groups` for reads.
+//! - `rows.rs`: the `resources` row and the steps every write shares (document normalisation, row
+//!   lock, version check, error wording, row to `StoredResource`).
+//! - `members.rs`: membership changes (`MemberOp`s) with their net deltas, and the loading of
+//!   `members` / `groups` for reads.
+//! - `events.rs`: the change-feed events a write appends (sequenced later by `feed.rs`).
 //! - `writes.rs`: `Storage::{create,modify,delete}_resource`.
 //! - `reads.rs`: `get_resource` and `query_resources`, on a [`Reader`](crate::Reader) or through `Storage`.
 
+mod events;
 mod members;
 mod reads;
 // Visible to the crate for the test seeders in `testing.rs`, which insert rows directly.

@@ -1,5 +1,5 @@
 //! The `resources` row and the steps every resource write shares: normalising the caller's document,
-//! reading and locking the row, checking `expected_version`, appending the `events` row, and turning rows
+//! reading and locking the row, checking `expected_version`, and turning rows
 //! into [`StoredResource`]s and database errors into SCIM ones.
 
 use chrono::NaiveDateTime;
@@ -11,11 +11,11 @@ use serde_json::{Map, Value};
 use crate::connection::{DbConnection, Dialect};
 use crate::error::{Cause, StorageError, Violation};
 use crate::nul_checks::reject_nul;
-use crate::schema::{events, resources};
+use crate::schema::resources;
 use crate::shadow_columns::ShadowColumns;
 use crate::sql::SqlFrag;
 use crate::tenants::tenant_not_found;
-use crate::{StoredResource, WriteContext, from_db_time, to_db_time};
+use crate::{StoredResource, from_db_time};
 
 /// Document keys storage owns or computes; removed from a document before it is stored.
 const SERVER_KEYS: [&str; 4] = ["id", "meta", "members", "groups"];
@@ -67,19 +67,6 @@ pub(super) struct ResourceHead {
     pub created_at: NaiveDateTime,
     pub last_modified: NaiveDateTime,
     pub document: String,
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = events)]
-struct NewEventRow<'a> {
-    tenant_id: &'a str,
-    occurred_at: NaiveDateTime,
-    actor_token_id: Option<&'a str>,
-    request_id: Option<&'a str>,
-    operation: &'a str,
-    resource_type: &'a str,
-    resource_id: &'a str,
-    version: i64,
 }
 
 /// Checks and normalises a caller's document: an object, no NUL, server-owned keys removed.
@@ -222,29 +209,6 @@ pub(super) fn lock_resource(
     rows.into_iter()
         .next()
         .ok_or_else(|| not_found(kind, id.as_str()))
-}
-
-pub(super) fn insert_event(
-    conn: &mut DbConnection,
-    ctx: &WriteContext,
-    operation: &str,
-    kind: ResourceKind,
-    id: &str,
-    version: i64,
-) -> Result<(), StorageError> {
-    diesel::insert_into(events::table)
-        .values(NewEventRow {
-            tenant_id: ctx.tenant.as_str(),
-            occurred_at: to_db_time(ctx.now),
-            actor_token_id: ctx.actor_token_id.as_deref(),
-            request_id: ctx.request_id.as_deref(),
-            operation,
-            resource_type: kind.as_str(),
-            resource_id: id,
-            version,
-        })
-        .execute(conn)?;
-    Ok(())
 }
 
 #[cfg(test)]

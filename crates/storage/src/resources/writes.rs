@@ -1,5 +1,5 @@
 //! Resource writes: create, modify (PATCH, and PUT through a closure) and delete, each one atomic
-//! write (`Storage::write`) that appends one `events` row. Seeding many rows for tests and benchmarks is
+//! write (`Storage::write`) that appends the change-feed events of what it changed (`events.rs`). Seeding many rows for tests and benchmarks is
 //! in `testing.rs`.
 
 use diesel::prelude::*;
@@ -7,10 +7,12 @@ use scim_core::patch::{MemberOp, MemberRef};
 use scim_core::{ResourceId, ResourceKind, ScimError};
 use serde_json::Value;
 
-use super::members::{add_members, apply_member_ops, expand_resources, members_only_for_groups};
+use super::events::{ResourceChange, WriteEvents};
+use super::members::{
+    MemberDeltas, add_members, apply_member_ops, expand_resources, members_only_for_groups,
+};
 use super::rows::{
-    ResourceRow, RowLock, check_version, doc_text, insert_event, lock_resource, map_write_error, prepare_doc,
-    row_to_stored,
+    ResourceRow, RowLock, check_version, doc_text, lock_resource, map_write_error, prepare_doc, row_to_stored,
 };
 use crate::error::StorageError;
 use crate::schema::resources;
@@ -38,8 +40,9 @@ impl Storage {
                 .execute(conn)
                 .map_err(map_write_error(kind, &shadow, &ctx.tenant))?;
             let mut stored = row_to_stored(row.clone())?;
+            let mut deltas = MemberDeltas::default();
             if let Some(members) = members.filter(|_| kind == ResourceKind::Group) {
-                add_members(conn, &ctx.tenant, &row.id, members)?;
+                add_members(conn, &ctx.tenant, &row.id, members, &mut deltas)?;
                 expand_resources(
                     conn,
                     &ctx.tenant,
@@ -53,9 +56,13 @@ impl Storage {
             if kind == ResourceKind::User {
                 stored.groups = Some(Vec::new());
             }
-            insert_event(conn, ctx, "create", kind, &row.id, 1)?;
+            let mut events = WriteEvents::new(ctx);
+            events.upserted(ResourceChange::Created, kind, &row);
+            events.members(&row.id, row.version, &deltas);
+            events.append(conn)?;
             Ok(stored)
         })?;
+        self.feed_written();
         Ok(stored)
     }
 
@@ -74,7 +81,7 @@ impl Storage {
         F: FnOnce(&mut Value) -> Result<Vec<MemberOp>, ScimError>,
     {
         let now = to_db_time(ctx.now);
-        self.write(|conn| {
+        let stored = self.write(|conn| {
             let current = lock_resource(conn, &ctx.tenant, kind, id, RowLock::Update)?;
             check_version(kind, id.as_str(), current.version, expected_version)?;
             let before: Value = serde_json::from_str(&current.document)
@@ -83,31 +90,42 @@ impl Storage {
             let ops = modify(&mut doc)?;
             let doc = prepare_doc(doc)?;
             let doc_changed = Value::Object(doc.clone()) != before;
-            let members_changed = apply_member_ops(conn, &ctx.tenant, kind, id.as_str(), &ops)?;
-            if !doc_changed && !members_changed {
+            let deltas = apply_member_ops(conn, &ctx.tenant, kind, id.as_str(), &ops)?;
+            if !doc_changed && deltas.is_empty() {
                 return row_to_stored(current);
             }
             let version = current.version + 1;
             let target = resources::table
                 .filter(resources::tenant_id.eq(ctx.tenant.as_str()))
                 .filter(resources::id.eq(id.as_str()));
+            let mut events = WriteEvents::new(ctx);
+            let updated;
             if doc_changed {
                 let shadow = ShadowColumns::extract(kind, &doc)?;
+                updated = ResourceRow {
+                    version,
+                    last_modified: now,
+                    document: doc_text(&doc)?,
+                    shadow,
+                    ..current.clone()
+                };
                 diesel::update(target)
                     .set((
-                        &shadow,
-                        resources::document.eq(doc_text(&doc)?),
+                        &updated.shadow,
+                        resources::document.eq(&updated.document),
                         resources::version.eq(version),
                         resources::last_modified.eq(now),
                     ))
                     .execute(conn)
-                    .map_err(map_write_error(kind, &shadow, &ctx.tenant))?;
+                    .map_err(map_write_error(kind, &updated.shadow, &ctx.tenant))?;
+                events.upserted(ResourceChange::Updated, kind, &updated);
             } else {
                 diesel::update(target)
                     .set((resources::version.eq(version), resources::last_modified.eq(now)))
                     .execute(conn)?;
             }
-            insert_event(conn, ctx, "patch", kind, id.as_str(), version)?;
+            events.members(id.as_str(), version, &deltas);
+            events.append(conn)?;
             Ok(StoredResource {
                 id: id.clone(),
                 kind,
@@ -118,10 +136,14 @@ impl Storage {
                 members: None,
                 groups: None,
             })
-        })
+        })?;
+        self.feed_written();
+        Ok(stored)
     }
 
-    /// Hard delete; memberships in both directions go with it (FK cascade). `NotFound`, `PreconditionFailed`.
+    /// Hard delete; memberships in both directions go with it (FK cascade) without member events: the
+    /// feed's contract is that a `*.deleted` removes every membership naming the resource.
+    /// `NotFound`, `PreconditionFailed`.
     pub fn delete_resource(
         &self,
         ctx: &WriteContext,
@@ -138,8 +160,11 @@ impl Storage {
                     .filter(resources::id.eq(id.as_str())),
             )
             .execute(conn)?;
-            insert_event(conn, ctx, "delete", kind, id.as_str(), current.version)?;
-            Ok(())
-        })
+            let mut events = WriteEvents::new(ctx);
+            events.deleted(kind, &current);
+            events.append(conn)
+        })?;
+        self.feed_written();
+        Ok(())
     }
 }

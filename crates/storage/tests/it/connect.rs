@@ -84,18 +84,21 @@ storage::backend_tests!(every_write_appends_an_event, |db| {
     db.delete_resource(&ctx(&t), ResourceKind::User, &u.id, None)
         .unwrap();
     let mut conn = DbConnection::establish(db.url()).unwrap();
-    let ops: Vec<(String, i64, Option<String>, Option<String>)> = events::table
-        .select((
-            events::operation,
-            events::version,
-            events::actor_token_id,
-            events::request_id,
-        ))
+    let ops: Vec<(String, Option<i64>)> = events::table
+        .select((events::event_type, events::version))
         .order(events::id.asc())
         .load(&mut conn)
         .unwrap();
-    let ops: Vec<(&str, i64)> = ops.iter().map(|(o, v, _, _)| (o.as_str(), *v)).collect();
-    assert_eq!(ops, [("create", 1), ("patch", 2), ("patch", 3), ("delete", 3)]);
+    let ops: Vec<(&str, i64)> = ops.iter().map(|(o, v)| (o.as_str(), v.unwrap())).collect();
+    assert_eq!(
+        ops,
+        [
+            ("user.created", 1),
+            ("user.updated", 2),
+            ("user.updated", 3),
+            ("user.deleted", 3)
+        ]
+    );
     let n: Vec<Count> = diesel::sql_query("SELECT COUNT(*) AS n FROM events WHERE actor_token_id = 'tok-1'")
         .load(&mut conn)
         .unwrap();

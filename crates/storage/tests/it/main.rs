@@ -11,6 +11,7 @@ mod common;
 mod concurrency;
 mod connect;
 mod crud;
+mod feed;
 mod filters;
 mod hostile;
 mod members;

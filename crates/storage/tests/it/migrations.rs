@@ -42,13 +42,20 @@ type TokenTuple = (
 type EventTuple = (
     i64,
     String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    String,
+    Option<i64>,
     NaiveDateTime,
+    Option<NaiveDateTime>,
     Option<String>,
     Option<String>,
-    String,
-    String,
-    String,
-    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
 );
 
 storage::backend_tests!(migrations_go_up_down_and_up_again, |db| {
@@ -88,7 +95,7 @@ storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
     let mut conn = diesel::Connection::establish(db.url())
         .map(|c: storage::DbConnection| c)
         .unwrap();
-    let _: Vec<(String, String, String, NaiveDateTime, NaiveDateTime)> = tenants::table
+    let _: Vec<(String, String, String, NaiveDateTime, NaiveDateTime, i64)> = tenants::table
         .select(tenants::all_columns)
         .load(&mut conn)
         .unwrap();

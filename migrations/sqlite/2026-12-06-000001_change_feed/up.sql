@@ -1,0 +1,56 @@
+-- The change feed (docs/events.md). A write inserts its events with feed_position and tenant_sequence
+-- NULL, in the write's own transaction; the sequencer (storage/src/feed.rs) stamps them afterwards, in
+-- the order they became visible, so a consumer that reads `feed_position > cursor` never skips an event
+-- that commits late. SQLite twin of migrations/postgres/2026-12-06-000001_change_feed.
+
+ALTER TABLE events RENAME TO events_before_feed;
+DROP INDEX events_tenant_idx;
+
+CREATE TABLE events (
+    -- Insertion order: the sequencer stamps pending events in this order.
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    feed_position BIGINT UNIQUE,
+    tenant_sequence BIGINT,
+    event_type TEXT NOT NULL CHECK (event_type IN (
+        'user.created', 'user.updated', 'user.deleted',
+        'group.created', 'group.updated', 'group.deleted',
+        'group.member_added', 'group.member_removed')),
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    version BIGINT,
+    occurred_at TIMESTAMP NOT NULL,
+    resource_created_at TIMESTAMP,
+    request_id TEXT,
+    actor_token_id TEXT,
+    member_id TEXT,
+    member_type TEXT,
+    data TEXT
+);
+CREATE INDEX events_tenant_position_idx ON events (tenant_id, feed_position);
+CREATE INDEX events_unsequenced_idx ON events (id) WHERE feed_position IS NULL;
+
+ALTER TABLE tenants ADD COLUMN event_sequence BIGINT NOT NULL DEFAULT 0;
+
+-- One row: the last position handed out and how far retention has pruned.
+CREATE TABLE event_feed (
+    id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    last_position BIGINT NOT NULL,
+    pruned_through BIGINT NOT NULL
+);
+
+-- Events written before the feed existed keep their order; they carry no data.
+INSERT INTO events (event_id, tenant_id, feed_position, tenant_sequence, event_type, resource_type,
+                    resource_id, version, occurred_at, request_id, actor_token_id)
+SELECT 'legacy-' || id, tenant_id, id,
+       ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY id),
+       lower(resource_type) || CASE operation WHEN 'create' THEN '.created'
+                                              WHEN 'delete' THEN '.deleted'
+                                              ELSE '.updated' END,
+       resource_type, resource_id, version, occurred_at, request_id, actor_token_id
+FROM events_before_feed ORDER BY id;
+UPDATE tenants SET event_sequence = (SELECT COUNT(*) FROM events WHERE events.tenant_id = tenants.id);
+INSERT INTO event_feed (id, last_position, pruned_through)
+SELECT 1, COALESCE(MAX(id), 0), 0 FROM events_before_feed;
+DROP TABLE events_before_feed;
