@@ -23,6 +23,7 @@ use secrecy::ExposeSecret;
 use service::error_format::render_framework_errors;
 use service::{Clock, Health, Metrics, ResourceRoutes, Settings};
 use storage::Storage;
+use storage::feed::FeedSequencer;
 use storage::open::{OpenOptions, Opened};
 
 use crate::error::ApiError;
@@ -37,6 +38,8 @@ pub struct Application {
     server: Server,
     health: Health,
     state: web::Data<AppState>,
+    /// Positions the change-feed events this process's writes commit.
+    sequencer: FeedSequencer,
     /// How long to keep serving with readiness failing after SIGTERM.
     drain: Duration,
 }
@@ -71,6 +74,9 @@ impl Application {
         let metrics = Metrics::new();
         let api_metrics = ApiMetrics::register(&metrics);
         let state = web::Data::new(AppState::new(storage.clone(), settings, api_metrics, clock)?);
+        let sequencer = storage
+            .start_feed_sequencer()
+            .context("cannot start the change-feed sequencer thread")?;
         let readiness_storage = storage;
         let health = Health::new(std::sync::Arc::new(move || {
             readiness_storage.ping().map_err(|e| e.full_message())?;
@@ -117,6 +123,7 @@ impl Application {
             server,
             health,
             state,
+            sequencer,
             drain: Duration::from_secs(settings.shutdown_drain_seconds),
         })
     }
@@ -146,7 +153,13 @@ impl Application {
         let result = self.server.await;
         flush_task.abort();
         let state = self.state.clone();
-        let _ignored = service::blocking(move || state.flush_token_uses()).await;
+        let sequencer = self.sequencer;
+        let _ignored = service::blocking(move || {
+            state.flush_token_uses();
+            // Stops after positioning what the last requests wrote.
+            drop(sequencer);
+        })
+        .await;
         result
     }
 }

@@ -88,6 +88,8 @@ pub struct Settings {
     /// (verifies). Unset disables the OAuth mode.
     pub oauth_signing_secret: Option<SecretString>,
     pub oauth_token_ttl_seconds: u64,
+    /// Days the change feed keeps events (`token-admin serve` prunes older ones); 0 keeps them forever.
+    pub events_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -120,6 +122,7 @@ impl Default for Settings {
             admin_jwt_admin_role: "scim-admin".to_owned(),
             oauth_signing_secret: None,
             oauth_token_ttl_seconds: 3600,
+            events_retention_days: 30,
         }
     }
 }
@@ -153,6 +156,7 @@ pub const KEYS: &[&str] = &[
     "admin_jwt_admin_role",
     "oauth_signing_secret",
     "oauth_token_ttl_seconds",
+    "events_retention_days",
 ];
 
 /// Why settings could not be loaded. The message names the file or key at fault.

@@ -200,7 +200,7 @@ impl FeedSignal {
     }
 }
 
-/// The running sequencer thread; stops (after its current batch) when dropped.
+/// The running sequencer thread; when dropped it positions what is pending, then stops.
 #[derive(Debug)]
 pub struct FeedSequencer {
     stop: Arc<AtomicBool>,
@@ -232,7 +232,7 @@ impl Storage {
         let thread = std::thread::Builder::new()
             .name("feed-sequencer".to_owned())
             .spawn(move || {
-                while !thread_stop.load(Ordering::Relaxed) {
+                loop {
                     loop {
                         match storage.sequence_events() {
                             Ok(n) if n == SEQUENCE_BATCH as usize => continue,
@@ -242,6 +242,10 @@ impl Storage {
                                 break;
                             }
                         }
+                    }
+                    // Stopping drains first, so what the last requests wrote is positioned.
+                    if thread_stop.load(Ordering::Relaxed) {
+                        break;
                     }
                     storage.feed_signal.wait(SWEEP_INTERVAL);
                 }
@@ -310,6 +314,14 @@ impl Storage {
             }
             Ok(pending.len())
         })
+    }
+
+    /// The position of the newest sequenced event: a cursor from here sees only what happens next.
+    pub fn feed_head(&self) -> Result<i64, StorageError> {
+        let mut conn = self.conn()?;
+        Ok(event_feed::table
+            .select(event_feed::last_position)
+            .first(&mut *conn)?)
     }
 
     /// Reads events after a cursor, oldest first (see [`EventQuery`]).

@@ -39,6 +39,9 @@ pub enum AdminError {
     /// configuration does (OAuth clients while OAuth is off).
     #[error("{0}")]
     Conflict(String),
+    /// What the request points at existed but is gone for good (an events cursor older than retention).
+    #[error("{0}")]
+    CursorExpired(String),
     /// Refused by the HTTP framework before a handler ran, with the framework's status and message.
     #[error("{detail}")]
     Framework { status: StatusCode, detail: String },
@@ -73,6 +76,7 @@ impl AdminError {
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "invalid_request",
             Self::Conflict(_) => "conflict",
+            Self::CursorExpired(_) => "cursor_expired",
             Self::Framework { status, .. } => match *status {
                 StatusCode::NOT_FOUND => "not_found",
                 StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
@@ -92,7 +96,8 @@ impl AdminError {
             | Self::Forbidden(d)
             | Self::NotFound(d)
             | Self::BadRequest(d)
-            | Self::Conflict(d) => d,
+            | Self::Conflict(d)
+            | Self::CursorExpired(d) => d,
             Self::Framework { status, detail } if !status.is_server_error() => detail,
             Self::Unavailable(_) => "a dependency is temporarily unavailable; retry later",
             Self::Framework { .. } | Self::Internal(_) => "internal error",
@@ -108,6 +113,7 @@ impl ResponseError for AdminError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::CursorExpired(_) => StatusCode::GONE,
             Self::Framework { status, .. } => *status,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

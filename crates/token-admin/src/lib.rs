@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod change_feed;
 pub mod cli;
 pub mod error;
 pub mod jwks;

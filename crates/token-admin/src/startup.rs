@@ -18,6 +18,7 @@ use service::error_format::render_framework_errors;
 use service::startup::StartupLine;
 use service::{Clock, Health, Metrics, ResourceRoutes, Settings};
 use storage::Storage;
+use storage::feed::FeedSequencer;
 use storage::open::{OpenError, OpenOptions, Opened};
 
 use crate::auth::{AuthConfigError, OperatorAuthenticator};
@@ -117,6 +118,10 @@ pub struct Application {
     storage: Storage,
     health: Health,
     server: actix_web::dev::Server,
+    /// Positions pending change-feed events (written by any process) and serves retention.
+    sequencer: FeedSequencer,
+    clock: Clock,
+    retention_days: u32,
     /// How long to keep serving with readiness failing after SIGTERM.
     drain: std::time::Duration,
 }
@@ -162,6 +167,9 @@ impl Application {
             );
         }
         let public_base = settings.tenant_url_origin(None);
+        let sequencer = storage.start_feed_sequencer().map_err(|e| {
+            StartupError::Config(format!("cannot start the change-feed sequencer thread: {e}"))
+        })?;
 
         let readiness_storage = storage.clone();
         let health = Health::new(std::sync::Arc::new(move || {
@@ -177,7 +185,7 @@ impl Application {
         let state = web::Data::new(AppState {
             storage: storage.clone(),
             public_base: public_base.as_str().to_owned(),
-            clock: options.clock,
+            clock: options.clock.clone(),
             access_tokens,
         });
         let authenticator = web::Data::new(authenticator);
@@ -214,6 +222,9 @@ impl Application {
             storage,
             health,
             server,
+            sequencer,
+            clock: options.clock,
+            retention_days: settings.events_retention_days,
             drain: std::time::Duration::from_secs(settings.shutdown_drain_seconds),
         })
     }
@@ -237,6 +248,15 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         tokio::spawn(service::shutdown_on_signal(handle, self.health, self.drain));
-        self.server.await
+        let retention = tokio::spawn(crate::change_feed::run_retention(
+            self.storage.clone(),
+            self.clock,
+            self.retention_days,
+        ));
+        let result = self.server.await;
+        retention.abort();
+        let sequencer = self.sequencer;
+        let _ignored = service::blocking(move || drop(sequencer)).await;
+        result
     }
 }

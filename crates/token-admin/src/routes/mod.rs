@@ -5,6 +5,7 @@
 //! | `/admin/v1/tenants[/{slug}]` | operators (JWT) |
 //! | `/admin/v1/tenants/{slug}/tokens[/{id}]` | operators |
 //! | `/admin/v1/tenants/{slug}/oauth-clients[/{clientId}]` | operators |
+//! | `GET /admin/v1/events`, `GET /admin/v1/tenants/{slug}/events` | operators (the change feed) |
 //! | `PUT /identity/api/identityprovider/scim` | operators (LUSID `AddScim`) |
 //! | `POST /oauth2/token` | OAuth clients (RFC 6749 §4.4); without `oauth_signing_secret` it refuses every request |
 //! | `/healthz`, `/readyz`, `/metrics` | anyone who can reach the port |
@@ -17,6 +18,7 @@
 //! extractor), checks it against the path's tenant, runs storage work through `service::blocking`, records
 //! the action in the audit log and answers JSON. Shared logic lives in [`crate::scim_tokens`] and [`crate::audit`].
 
+pub mod events;
 pub mod lusid;
 pub mod oauth_clients;
 pub mod oauth_token;
@@ -142,7 +144,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ResourceRoutes::new("/{slug}/oauth-clients/{client_id}")
                     .route(Method::DELETE, oauth_clients::revoke_oauth_client)
                     .finish::<()>(),
+            )
+            .service(
+                ResourceRoutes::new("/{slug}/events")
+                    .route(Method::GET, events::list_tenant_events)
+                    .finish::<()>(),
             ),
+    )
+    .service(
+        ResourceRoutes::new("/admin/v1/events")
+            .route(Method::GET, events::list_events)
+            .finish::<()>(),
     )
     .service(
         ResourceRoutes::new("/identity/api/identityprovider/scim")
