@@ -14,6 +14,7 @@ mod helpers;
 
 mod auth;
 mod bulk;
+mod change_feed;
 mod concurrency;
 mod discovery;
 mod entra;
