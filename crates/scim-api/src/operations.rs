@@ -29,13 +29,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn write_context(&self) -> WriteContext {
-        WriteContext {
+    /// Every write needs one, so no write path can skip the scope check (handlers refuse read-only
+    /// tokens earlier through [`crate::auth::Provisioner`]; this makes it impossible to forget).
+    fn write_context(&self) -> ApiResult<WriteContext> {
+        self.caller.require_write()?;
+        Ok(WriteContext {
             tenant: self.caller.tenant.clone(),
             actor_token_id: Some(self.caller.token_id.clone()),
             request_id: self.caller.request_id.clone(),
             now: self.state.clock.now(),
-        }
+        })
     }
 
     fn count(&self, kind: ResourceKind, operation: &str) {
@@ -84,6 +87,7 @@ pub fn expand_for(ctx: &Ctx, kind: ResourceKind, projection: &Projection) -> Exp
 }
 
 pub async fn create(ctx: &Ctx, kind: ResourceKind, body: &Value) -> ApiResult<StoredResource> {
+    let wctx = ctx.write_context()?;
     let policy = ctx.caller.policy.clone();
     let mut doc = resource::validate_for_create(&policy.registry, kind, body)?;
     let members = match kind {
@@ -91,7 +95,6 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: &Value) -> ApiResult<St
         ResourceKind::User => None,
     };
     policy.check(kind, &doc)?;
-    let wctx = ctx.write_context();
     let stored = ctx
         .storage(move |s| s.create_resource(&wctx, kind, doc, members.as_deref()))
         .await?;
@@ -116,7 +119,7 @@ pub async fn replace(
     body: Value,
 ) -> ApiResult<StoredResource> {
     let policy = ctx.caller.policy.clone();
-    let wctx = ctx.write_context();
+    let wctx = ctx.write_context()?;
     let stored = ctx
         .storage(move |s| {
             s.modify_resource(&wctx, kind, &id, expected_version, |doc| {
@@ -150,7 +153,7 @@ pub async fn patch(
 ) -> ApiResult<StoredResource> {
     let request = PatchRequest::from_json(body)?;
     let policy = ctx.caller.policy.clone();
-    let wctx = ctx.write_context();
+    let wctx = ctx.write_context()?;
     let stored = ctx
         .storage(move |s| {
             s.modify_resource(&wctx, kind, &id, expected_version, |doc| {
@@ -176,7 +179,7 @@ pub async fn delete(
     id: ResourceId,
     expected_version: Option<i64>,
 ) -> ApiResult<()> {
-    let wctx = ctx.write_context();
+    let wctx = ctx.write_context()?;
     if kind == ResourceKind::User && ctx.caller.policy.policy.delete_mode == DeleteMode::Deactivate {
         ctx.storage(move |s| {
             s.modify_resource(&wctx, kind, &id, expected_version, |doc| {

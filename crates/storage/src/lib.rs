@@ -48,7 +48,7 @@ pub use error::{Cause, StorageError};
 pub use location::DatabaseLocation;
 pub use model::{
     Expand, IssuedToken, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef,
-    StoredMember, StoredResource, Tenant, TokenInfo, TokenRecord, TokenRequest, WriteContext,
+    StoredMember, StoredResource, Tenant, TokenInfo, TokenRecord, TokenRequest, TokenScope, WriteContext,
 };
 pub use shadow_columns::MAX_INDEXED_BYTES;
 

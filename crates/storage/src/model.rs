@@ -37,6 +37,41 @@ pub struct Tenant {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What a SCIM token may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TokenScope {
+    /// The IdP's provisioning token: every SCIM operation. Rotation replaces these.
+    #[default]
+    Write,
+    /// Reads and searches only (reporting, audits, reconciliation jobs); survives rotation.
+    Read,
+}
+
+impl TokenScope {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Write => "write",
+            Self::Read => "read",
+        }
+    }
+
+    /// The scope named `text` (`write` or `read`), if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "write" => Some(Self::Write),
+            "read" => Some(Self::Read),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A token to store: only the hash of its secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewToken {
@@ -46,6 +81,7 @@ pub struct NewToken {
     pub prefix: String,
     pub label: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub scope: TokenScope,
 }
 
 impl std::fmt::Debug for NewToken {
@@ -56,6 +92,7 @@ impl std::fmt::Debug for NewToken {
             .field("prefix", &self.prefix)
             .field("label", &self.label)
             .field("expires_at", &self.expires_at)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +102,7 @@ impl std::fmt::Debug for NewToken {
 pub struct TokenRecord {
     pub id: String,
     pub tenant: TenantId,
+    pub scope: TokenScope,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -74,6 +112,7 @@ pub struct TokenRecord {
 pub struct TokenInfo {
     pub id: String,
     pub tenant: TenantId,
+    pub scope: TokenScope,
     pub prefix: String,
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -88,7 +127,9 @@ pub struct TokenRequest {
     pub label: Option<String>,
     /// `None`: the token does not expire.
     pub expires_at: Option<DateTime<Utc>>,
-    /// Rotation: revoke the tenant's other tokens as of this time (a future time is a grace period).
+    pub scope: TokenScope,
+    /// Rotation: revoke the tenant's other `write` tokens as of this time (a future time is a grace
+    /// period). Read tokens are not the IdP's and are kept.
     pub revoke_others_at: Option<DateTime<Utc>>,
 }
 
@@ -97,7 +138,7 @@ pub struct TokenRequest {
 pub struct IssuedToken {
     pub info: TokenInfo,
     pub token: PlainToken,
-    /// How many of the tenant's other tokens `revoke_others_at` revoked.
+    /// How many of the tenant's other `write` tokens `revoke_others_at` revoked.
     pub revoked_others: u64,
 }
 

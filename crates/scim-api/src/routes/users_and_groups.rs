@@ -8,7 +8,7 @@ use scim_core::{ResourceId, ResourceKind};
 use serde_json::Value;
 use service::ResourceRoutes;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Provisioner};
 use crate::error::{ApiResult, SCIM_JSON};
 use crate::operations::{self, Ctx, ListRequest};
 use crate::render;
@@ -98,7 +98,7 @@ async fn respond_list(ctx: Ctx, kind: ResourceKind, list: &ListRequest) -> ApiRe
 
 async fn create_resource(
     req: HttpRequest,
-    caller: Caller,
+    Provisioner(caller): Provisioner,
     state: web::Data<AppState>,
     kind: web::Data<ResourceKind>,
     payload: web::Payload,
@@ -166,7 +166,7 @@ impl WriteRequest {
 
 async fn replace_resource(
     req: HttpRequest,
-    caller: Caller,
+    Provisioner(caller): Provisioner,
     state: web::Data<AppState>,
     kind: web::Data<ResourceKind>,
     id: web::Path<(String, String)>,
@@ -180,7 +180,7 @@ async fn replace_resource(
 
 async fn patch_resource(
     req: HttpRequest,
-    caller: Caller,
+    Provisioner(caller): Provisioner,
     state: web::Data<AppState>,
     kind: web::Data<ResourceKind>,
     id: web::Path<(String, String)>,
@@ -221,7 +221,7 @@ async fn respond_after_write(
 
 async fn delete_resource(
     req: HttpRequest,
-    caller: Caller,
+    Provisioner(caller): Provisioner,
     state: web::Data<AppState>,
     kind: web::Data<ResourceKind>,
     id: web::Path<(String, String)>,

@@ -25,4 +25,5 @@ mod okta;
 mod ops;
 mod protocol;
 mod quirks;
+mod read_tokens;
 mod snapshots;
