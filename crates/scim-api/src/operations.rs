@@ -14,11 +14,11 @@ use scim_core::resource;
 use scim_core::sort::SortOrder;
 use scim_core::{ResourceId, ResourceKind, ScimError};
 use serde_json::Value;
-use storage::{Expand, ResourceQuery, StoredResource, WriteContext};
+use storage::{Expand, PageStart, ResourceQuery, StoredResource, WriteContext};
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::request::{QueryParams, page};
+use crate::request::{Page, QueryParams, page};
 use crate::state::AppState;
 
 /// One request's context: who calls, and the shared state.
@@ -222,7 +222,7 @@ pub struct ListRequest {
     pub filter: Option<Filter>,
     pub sort_by: Option<AttrPath>,
     pub sort_order: SortOrder,
-    pub start_index: u64,
+    pub page: Page,
     pub count: u64,
     pub projection: Projection,
 }
@@ -239,7 +239,7 @@ impl ListRequest {
             })
             .transpose()?;
         let sort_order = SortOrder::parse(params.sort_order.as_deref())?;
-        let (start_index, count) = page(params, state.config.page_size_default, state.config.page_size_max)?;
+        let (page, count) = page(params, state.config.page_size_default, state.config.page_size_max)?;
         let projection = Projection::parse(
             params.attributes.as_deref(),
             params.excluded_attributes.as_deref(),
@@ -248,7 +248,7 @@ impl ListRequest {
             filter,
             sort_by,
             sort_order,
-            start_index,
+            page,
             count,
             projection,
         })
@@ -266,6 +266,18 @@ fn resolve_path(ctx: &Ctx, kind: ResourceKind, path: &AttrPath) -> ApiResult<Res
 
 /// One resource type's page plus its total.
 pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<storage::ResourcePage> {
+    let start = match &list.page {
+        Page::Index(start_index) => PageStart::Index(*start_index),
+        Page::Cursor(None) => PageStart::After(None),
+        Page::Cursor(Some(cursor)) if cursor.kind == kind => PageStart::After(cursor.after.clone()),
+        Page::Cursor(Some(_)) => {
+            return Err(ScimError::InvalidCursor(format!(
+                "this cursor continues another listing, not the {}",
+                kind.endpoint()
+            ))
+            .into());
+        }
+    };
     let registry = &ctx.caller.policy.registry;
     let filter = list
         .filter
@@ -281,7 +293,7 @@ pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResu
         filter,
         sort_by,
         descending: list.sort_order == SortOrder::Descending,
-        start_index: list.start_index,
+        start,
         count: list.count,
         expand: expand_for(ctx, kind, &list.projection),
     };

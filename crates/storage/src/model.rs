@@ -222,10 +222,10 @@ pub struct StoredGroupRef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceQuery {
     pub filter: Option<ResolvedFilter>,
+    /// Not with [`PageStart::After`] (`Scim(InvalidValue)`).
     pub sort_by: Option<ResolvedPath>,
     pub descending: bool,
-    /// 1-based; 0 is treated as 1.
-    pub start_index: u64,
+    pub start: PageStart,
     /// Page size; 0 returns only `total_results`.
     pub count: u64,
     pub expand: Expand,
@@ -237,16 +237,41 @@ impl Default for ResourceQuery {
             filter: None,
             sort_by: None,
             descending: false,
-            start_index: 1,
+            start: PageStart::Index(1),
             count: 100,
             expand: Expand::NONE,
         }
     }
 }
 
+/// Where a page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStart {
+    /// 1-based position in the result (RFC 7644 `startIndex`); 0 is treated as 1. Reaching position `n`
+    /// costs the database `n` rows, so walking a whole listing this way is quadratic.
+    Index(u64),
+    /// Keyset (RFC 9865 cursors): the rows after this position in creation order, `None` for the first
+    /// page. Each page is one index range scan, whatever its depth.
+    After(Option<ListPosition>),
+}
+
+/// A resource's place in the order of every list without `sortBy`: creation time, then id. A walk by
+/// position returns every resource that exists throughout it exactly once, whatever is created or deleted
+/// meanwhile: new resources sort after older ones (or are simply not returned), and a deleted row leaves
+/// the positions of the others unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPosition {
+    pub created: DateTime<Utc>,
+    pub id: ResourceId,
+}
+
 /// One page of a list query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourcePage {
-    pub total_results: u64,
+    /// How many resources match. `None` on the pages of a keyset walk after the first: counting costs a
+    /// scan of every match, and doing it on every page would make the walk quadratic again.
+    pub total_results: Option<u64>,
     pub resources: Vec<StoredResource>,
+    /// Keyset pages only: where the next page starts, when more resources follow.
+    pub next: Option<ListPosition>,
 }

@@ -9,9 +9,10 @@ use serde_json::Value;
 use service::ResourceRoutes;
 
 use crate::auth::{Caller, Provisioner};
+use crate::cursor::Cursor;
 use crate::error::{ApiResult, SCIM_JSON};
 use crate::operations::{self, Ctx, ListRequest};
-use crate::render;
+use crate::render::{self, ListPage};
 use crate::request::{self, QueryParams, etag, if_match, if_none_match_hits};
 use crate::state::AppState;
 
@@ -87,12 +88,23 @@ async fn search_resources(
 
 async fn respond_list(ctx: Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<HttpResponse> {
     let page = operations::query(&ctx, kind, list).await?;
-    let rendered = page
+    let resources = page
         .resources
         .iter()
         .map(|r| render::present(&ctx, r, &list.projection))
         .collect();
-    let body = render::list_response(page.total_results, list.start_index, rendered);
+    let body = render::list_response(ListPage {
+        total: page.total_results,
+        start_index: list.page.start_index(),
+        next_cursor: page.next.map(|after| {
+            Cursor {
+                kind,
+                after: Some(after),
+            }
+            .encode()
+        }),
+        resources,
+    });
     Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
 }
 

@@ -15,6 +15,7 @@ mod helpers;
 mod auth;
 mod bulk;
 mod concurrency;
+mod cursor;
 mod discovery;
 mod entra;
 mod error_bodies;

@@ -13,6 +13,7 @@ mod connect;
 mod crud;
 mod filters;
 mod hostile;
+mod keyset;
 mod members;
 mod migrations;
 mod tenants;
