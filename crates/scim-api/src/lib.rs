@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod cursor;
 pub mod error;
 pub mod openapi;
 pub mod operations;
