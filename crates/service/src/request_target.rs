@@ -19,9 +19,10 @@
 //! - The encoded characters are never delimiters, so `%22` means what `"` meant: routing, path
 //!   extraction and query parsing, which percent-decode, see the same values. `#`, `%` and `?` are left as
 //!   they are.
-//! - It guesses at nothing: a request line that is not `method SP target SP HTTP/1.x` is left alone, so a
-//!   raw space in a target still gets actix's 400 (RFC 9112 §3.2: do not autocorrect whitespace), and so
-//!   does HTTP/2's preface.
+//! - It does not autocorrect whitespace (RFC 9112 §3.2: such a request line may be crafted to get past
+//!   filters): a request line `method SP target SP HTTP/1.x` whose target holds raw spaces gets
+//!   [`SPACED_TARGET`] instead, which `error_format` refuses with a 400 that says to encode them. Any
+//!   other line that is not of that form is left alone (HTTP/2's preface, garbage), for actix to refuse.
 //! - It finds the next request line exactly where actix does. Each head ends at its empty line and is
 //!   read with httparse, as actix reads it (same header limit); its body is followed by Content-Length or
 //!   by the chunked coding, with actix's rules. Whatever it could not follow byte for byte as actix does
@@ -42,6 +43,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// The target a request gets when no encoding makes its own valid. Not a route: the framework-error
 /// middleware answers it with a 400. A client asking for it by name gets the same 400.
 pub const UNREPAIRABLE_TARGET: &str = "/.invalid-request-target";
+
+/// The target a request gets when its own holds raw spaces; answered like [`UNREPAIRABLE_TARGET`], with
+/// its own detail.
+pub const SPACED_TARGET: &str = "/.request-target-with-spaces";
 
 /// actix-http's limit on an unfinished head (`MAX_BUFFER_SIZE` in its `src/h1/decoder.rs`): past it,
 /// actix refuses the request, and so the adapter stops looking.
@@ -272,17 +277,24 @@ fn read_head(head: &[u8]) -> Option<(Cow<'_, [u8]>, Option<State>)> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let method_end = line.iter().position(|&b| b == b' ')?;
     let target_start = method_end + 1;
-    let target_len = line.get(target_start..)?.iter().position(|&b| b == b' ')?;
-    let target_end = target_start + target_len;
+    // The version is the line's last word, so a target with raw spaces still ends right before it.
+    let target_end = line.len().checked_sub(b" HTTP/1.1".len())?;
     let target = line.get(target_start..target_end)?;
-    let version = line.get(target_end + 1..)?;
+    let version = line.get(target_end..)?;
     let well_formed = !target.is_empty()
-        && target.iter().all(|&b| b > b' ' && b != 0x7f)
-        && matches!(version, b"HTTP/1.0" | b"HTTP/1.1");
+        && target.first() != Some(&b' ')
+        && target.last() != Some(&b' ')
+        && target.iter().all(|&b| b >= b' ' && b != 0x7f)
+        && matches!(version, b" HTTP/1.0" | b" HTTP/1.1");
     if !well_formed {
         return None;
     }
-    let head = match repaired_target(target) {
+    let replacement = if target.contains(&b' ') {
+        Some(SPACED_TARGET.as_bytes().to_vec())
+    } else {
+        repaired_target(target)
+    };
+    let head = match replacement {
         None => Cow::Borrowed(head),
         Some(replacement) => {
             let splice = |replacement: &[u8]| {
@@ -526,6 +538,27 @@ mod tests {
     }
 
     #[test]
+    fn a_target_with_raw_spaces_is_refused_not_corrected() {
+        for target in ["/Users?filter=userName eq \"bob\"", "/a b", "/a  b"] {
+            assert_eq!(
+                text(&repaired(get(target).as_bytes())),
+                get(SPACED_TARGET),
+                "{target}"
+            );
+        }
+        // Not a request line of the form `method SP target SP HTTP/1.x`: left for actix to refuse.
+        for line in [
+            "GET  /a HTTP/1.1",
+            "GET /a  HTTP/1.1",
+            "GET /a b HTTP/2.0",
+            "GET /a\tb HTTP/1.1",
+        ] {
+            let request = format!("{line}\r\nHost: x\r\n\r\n");
+            assert_eq!(text(&repaired(request.as_bytes())), request, "{line}");
+        }
+    }
+
+    #[test]
     fn pipelined_requests_are_each_repaired_and_bodies_left_alone() {
         // The body holds what would be repaired if it were read as a request line.
         let body = "GET /\"x\" HTTP/1.1\r\n\r\n";
@@ -596,7 +629,6 @@ mod tests {
             "GET /a HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, upgrade\r\n\r\n",
             "CONNECT host:443 HTTP/1.1\r\nHost: host:443\r\n\r\n",
             // Not a request line the adapter reads.
-            "GET /a b?q=\"1\" HTTP/1.1\r\nHost: x\r\n\r\n",
             "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
             "GET /a HTTP/1.2\r\nHost: x\r\n\r\n",
             "GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n",

@@ -168,6 +168,21 @@ async fn targets_no_encoding_makes_valid_get_a_scim_400(app: TestApp) {
         );
     }
     assert_eq!(listed_user_names(&answers[2]), ["after"]);
+
+    // Raw spaces are refused with a body that says how to encode them, and the connection goes on.
+    let spaced = format!("{users}?filter=userName eq \"after\"");
+    let requests = [
+        raw_get(&app, spaced.as_bytes()),
+        raw_get(
+            &app,
+            format!("{users}?filter=userName%20eq%20%22after%22").as_bytes(),
+        ),
+    ]
+    .concat();
+    let answers = raw_exchange(&app, requests, 2).await;
+    let body = scim_body(&answers[0], 400);
+    assert!(body["detail"].as_str().unwrap().contains("%20"), "{body}");
+    assert_eq!(listed_user_names(&answers[1]), ["after"]);
 }
 
 async fn unserved_methods_are_405_with_allow_and_a_scim_body(app: TestApp) {
