@@ -13,9 +13,10 @@
 //! - writers never wait for one another on a counter: on PostgreSQL two writes to one tenant commit in
 //!   parallel, and the sequencer pays one short transaction per batch, not per write.
 //!
-//! On SQLite, which has one writer at a time, a write numbers its own events as it inserts them (insertion
-//! order is commit order there), which spares the sequencer a transaction per write; the sequencer then
-//! only finds events written by an older version. Each process that writes runs a sequencer thread ([`Storage::start_feed_sequencer`]) that a write
+//! On SQLite, which has one writer at a time, insertion order is commit order: a trigger
+//! (`events_number_on_insert`) numbers each event as it is inserted, inside the writing transaction, which
+//! spares the sequencer a transaction per write and diesel's per-statement cost; the sequencer then finds
+//! nothing to do. Each process that writes runs a sequencer thread ([`Storage::start_feed_sequencer`]) that a write
 //! wakes after commit, and that also sweeps every second for events a crashed process left pending.
 
 use std::collections::HashMap;
@@ -31,10 +32,9 @@ use diesel::sql_types::{BigInt, Text};
 use scim_core::TenantId;
 use serde_json::{Value, json};
 
-use crate::connection::{DbConnection, Dialect};
+use crate::connection::{DbConnection, Dialect, on_inner};
 use crate::error::StorageError;
-use crate::schema::{event_feed, events};
-use crate::sql::SqlFrag;
+use crate::schema::{event_feed, event_sequences, events};
 use crate::{Storage, from_db_time, to_db_time};
 
 /// Events stamped per sequencer transaction.
@@ -43,6 +43,10 @@ const SEQUENCE_BATCH: i64 = 1_000;
 const PRUNE_BATCH: i64 = 500;
 /// How often the sequencer looks for events that no wake-up announced.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a woken sequencer lets more writes commit before it numbers them: under load one batch
+/// then numbers the events of many writes, so its transaction (with the lock only one sequencer holds)
+/// costs a fraction of a write rather than one per write. Events appear in the feed this much later.
+const COALESCE_WINDOW: Duration = Duration::from_millis(10);
 /// Key of the PostgreSQL advisory lock that makes one sequencer run at a time.
 const SEQUENCER_LOCK_KEY: i64 = 0x5C1A_0002;
 
@@ -191,14 +195,19 @@ impl FeedSignal {
         self.wake.notify_one();
     }
 
-    /// Waits for a nudge or `timeout`, whichever first, and clears the flag.
+    /// Waits for a nudge or `timeout`, whichever first, and clears the flag; after a nudge, waits
+    /// [`COALESCE_WINDOW`] more.
     fn wait(&self, timeout: Duration) {
         let pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        let (mut pending, _) = self
+        let (mut pending, waited) = self
             .wake
             .wait_timeout_while(pending, timeout, |pending| !*pending)
             .unwrap_or_else(PoisonError::into_inner);
         *pending = false;
+        drop(pending);
+        if !waited.timed_out() {
+            std::thread::sleep(COALESCE_WINDOW);
+        }
     }
 }
 
@@ -221,8 +230,8 @@ impl Drop for FeedSequencer {
 }
 
 impl Storage {
-    /// Called after a write committed events: the sequencer positions them at once (on PostgreSQL; SQLite
-    /// writes number their own).
+    /// Called after a write committed events: the sequencer positions them at once (on PostgreSQL; on
+    /// SQLite a trigger has numbered them already).
     pub(crate) fn feed_written(&self) {
         if self.backend == crate::Backend::Postgres {
             self.feed_signal.nudge();
@@ -396,29 +405,32 @@ impl Storage {
     }
 }
 
-#[derive(Debug, QueryableByName)]
-struct SequenceRow {
-    #[diesel(sql_type = BigInt)]
-    event_sequence: i64,
-}
-
 /// Takes `count` sequence numbers of `tenant` and returns the first; `None` if the tenant is gone.
 pub(crate) fn advance_tenant_sequence(
     conn: &mut DbConnection,
     tenant: &str,
     count: i64,
 ) -> Result<Option<i64>, StorageError> {
-    let last = SqlFrag::<Text>::new()
-        .sql(&format!(
-            "UPDATE tenants SET event_sequence = event_sequence + {count} WHERE id = "
+    // An upsert does not go through MultiBackend: run it on the inner connection.
+    let last: Result<i64, _> = on_inner!(conn, |c| diesel::insert_into(event_sequences::table)
+        .values((
+            event_sequences::tenant_id.eq(tenant),
+            event_sequences::last_sequence.eq(count)
         ))
-        .text(tenant)
-        .sql(" RETURNING event_sequence")
-        .into_query()
-        .load::<SequenceRow>(conn)?
-        .first()
-        .map(|row| row.event_sequence - count + 1);
-    Ok(last)
+        .on_conflict(event_sequences::tenant_id)
+        .do_update()
+        .set(event_sequences::last_sequence.eq(event_sequences::last_sequence + count))
+        .returning(event_sequences::last_sequence)
+        .get_result(c));
+    match last {
+        Ok(last) => Ok(Some(last - count + 1)),
+        // The tenant is gone (its row no longer satisfies the foreign key).
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        )) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Takes `count` feed positions and returns the first.

@@ -12,7 +12,6 @@ diesel::table! {
         policy -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
-        event_sequence -> BigInt,
     }
 }
 
@@ -78,6 +77,13 @@ diesel::table! {
         member_id -> Nullable<Text>,
         member_type -> Nullable<Text>,
         data -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    event_sequences (tenant_id) {
+        tenant_id -> Text,
+        last_sequence -> BigInt,
     }
 }
 

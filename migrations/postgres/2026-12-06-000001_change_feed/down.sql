@@ -27,4 +27,4 @@ WHERE event_type NOT IN ('group.member_added', 'group.member_removed')
 ORDER BY feed_position NULLS LAST, id;
 DROP TABLE events_feed;
 DROP TABLE event_feed;
-ALTER TABLE tenants DROP COLUMN event_sequence;
+DROP TABLE event_sequences;

@@ -1,5 +1,6 @@
 -- Back to the audit-only events table: resource events keep their order, member events have no
 -- equivalent there and are dropped.
+DROP TRIGGER events_number_on_insert;
 ALTER TABLE events RENAME TO events_feed;
 DROP INDEX events_tenant_position_idx;
 DROP INDEX events_unsequenced_idx;
@@ -27,4 +28,4 @@ WHERE event_type NOT IN ('group.member_added', 'group.member_removed')
 ORDER BY COALESCE(feed_position, 9223372036854775807), id;
 DROP TABLE events_feed;
 DROP TABLE event_feed;
-ALTER TABLE tenants DROP COLUMN event_sequence;
+DROP TABLE event_sequences;

@@ -97,7 +97,7 @@ storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
     let mut conn = diesel::Connection::establish(db.url())
         .map(|c: storage::DbConnection| c)
         .unwrap();
-    let _: Vec<(String, String, String, NaiveDateTime, NaiveDateTime, i64)> = tenants::table
+    let _: Vec<(String, String, String, NaiveDateTime, NaiveDateTime)> = tenants::table
         .select(tenants::all_columns)
         .load(&mut conn)
         .unwrap();
