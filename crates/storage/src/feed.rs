@@ -206,6 +206,10 @@ impl FeedSignal {
         *pending = false;
         drop(pending);
         if !waited.timed_out() {
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "a deliberate delay that batches writes, not a wait for an event"
+            )]
             std::thread::sleep(COALESCE_WINDOW);
         }
     }
