@@ -18,3 +18,4 @@ mod members;
 mod migrations;
 mod tenants;
 mod tokens;
+mod webhooks;
