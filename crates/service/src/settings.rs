@@ -90,6 +90,13 @@ pub struct Settings {
     pub oauth_token_ttl_seconds: u64,
     /// Days the change feed keeps events (`token-admin serve` prunes older ones); 0 keeps them forever.
     pub events_retention_days: u32,
+    /// Run the webhook delivery worker in `token-admin serve` (replicas share the work).
+    pub webhook_worker: bool,
+    /// How long a webhook delivery is retried before it is `failed`, and how long an endpoint may fail
+    /// every attempt before it is disabled.
+    pub webhook_retry_hours: u32,
+    /// Let webhooks reach loopback, private, link-local and other non-public addresses.
+    pub webhook_allow_private_targets: bool,
 }
 
 impl Default for Settings {
@@ -123,6 +130,9 @@ impl Default for Settings {
             oauth_signing_secret: None,
             oauth_token_ttl_seconds: 3600,
             events_retention_days: 30,
+            webhook_worker: true,
+            webhook_retry_hours: 24,
+            webhook_allow_private_targets: false,
         }
     }
 }
@@ -157,6 +167,9 @@ pub const KEYS: &[&str] = &[
     "oauth_signing_secret",
     "oauth_token_ttl_seconds",
     "events_retention_days",
+    "webhook_worker",
+    "webhook_retry_hours",
+    "webhook_allow_private_targets",
 ];
 
 /// Why settings could not be loaded. The message names the file or key at fault.
@@ -250,6 +263,12 @@ impl Settings {
                 "page_size_default ({}) must be between 1 and page_size_max ({})",
                 self.page_size_default, self.page_size_max
             )));
+        }
+        if self.webhook_retry_hours == 0 {
+            return Err(SettingsError(
+                "webhook_retry_hours must be at least 1 (failed webhook deliveries are retried that long)"
+                    .to_owned(),
+            ));
         }
         if self.database_pool_size == 0 {
             return Err(SettingsError("database_pool_size must be at least 1".to_owned()));

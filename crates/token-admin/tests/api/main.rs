@@ -19,3 +19,4 @@ mod ops;
 mod startup;
 mod tenants;
 mod tokens;
+mod webhooks;
