@@ -244,6 +244,14 @@ impl Settings {
             .map_err(|e| SettingsError(without_source_excerpt(&e.to_string())))?;
         settings.check()?;
         let mut warnings = Vec::new();
+        let retention_hours = u64::from(settings.events_retention_days) * 24;
+        if retention_hours != 0 && retention_hours < u64::from(settings.webhook_retry_hours) {
+            warnings.push(format!(
+                "events_retention_days ({}) is shorter than webhook_retry_hours ({}): a webhook delivery is \
+                 removed with its event, so retention ends retries early",
+                settings.events_retention_days, settings.webhook_retry_hours
+            ));
+        }
         if let Some(raw) = &settings.public_url {
             let normalized = public_url::normalize(raw).map_err(SettingsError)?;
             settings.public_url = Some(normalized.url);
@@ -444,6 +452,27 @@ mod tests {
         .unwrap();
         let debug = format!("{:?}", loaded.settings);
         assert!(!debug.contains("hunter2") && !debug.contains("s3cr3t"), "{debug}");
+    }
+
+    #[test]
+    fn retention_shorter_than_webhook_retries_is_a_warning() {
+        let loaded = Settings::load_from(
+            None,
+            env(&[
+                ("SCIM_EVENTS_RETENTION_DAYS", "1"),
+                ("SCIM_WEBHOOK_RETRY_HOURS", "48"),
+            ]),
+        )
+        .unwrap();
+        assert!(
+            loaded.warnings.iter().any(|w| w.contains("webhook_retry_hours")),
+            "{:?}",
+            loaded.warnings
+        );
+        let loaded = Settings::load_from(None, env(&[("SCIM_EVENTS_RETENTION_DAYS", "0")])).unwrap();
+        assert!(loaded.warnings.is_empty());
+        let err = Settings::load_from(None, env(&[("SCIM_WEBHOOK_RETRY_HOURS", "0")])).unwrap_err();
+        assert!(err.to_string().contains("webhook_retry_hours"), "{err}");
     }
 
     #[test]
