@@ -209,6 +209,7 @@ impl Application {
                 .clone()
                 .unwrap_or_else(|| RetryPolicy::standard(settings.webhook_retry_hours)),
             poll_interval: options.webhooks.poll_interval,
+            lease: options.webhooks.lease,
         });
         let state = web::Data::new(AppState {
             storage: storage.clone(),

@@ -29,6 +29,9 @@ pub struct WebhookOptions {
     pub timeout: Duration,
     /// The worker's pause when nothing is due.
     pub poll_interval: Duration,
+    /// How long a claimed delivery is the claiming worker's; after that (a killed worker) any worker
+    /// may claim it again. Must exceed `timeout` by far, or a slow attempt would be made twice.
+    pub lease: Duration,
 }
 
 impl Default for WebhookOptions {
@@ -37,6 +40,7 @@ impl Default for WebhookOptions {
             retry: None,
             timeout: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(60),
         }
     }
 }

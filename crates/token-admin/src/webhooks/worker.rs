@@ -23,8 +23,6 @@ use crate::change_feed::event_json;
 
 /// Outbound requests at once, per process.
 pub const MAX_IN_FLIGHT: usize = 8;
-/// How long a claim is this worker's: far longer than one attempt (the 10 s timeout plus recording).
-const LEASE: Duration = Duration::from_secs(60);
 /// How often the outbox depth gauge is refreshed.
 const DEPTH_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -81,6 +79,8 @@ pub struct Worker {
     pub policy: RetryPolicy,
     /// Pause when nothing is due.
     pub poll_interval: Duration,
+    /// How long a claim is this worker's (see `WebhookOptions::lease`).
+    pub lease: Duration,
 }
 
 /// Delivers forever (`token-admin serve` aborts the task when it stops; leases cover what was in flight).
@@ -119,9 +119,9 @@ pub async fn run(worker: Worker) {
 }
 
 async fn claim(worker: &Worker, limit: usize) -> Vec<ClaimedDelivery> {
-    let (storage, now) = (worker.storage.clone(), worker.clock.now());
+    let (storage, now, lease) = (worker.storage.clone(), worker.clock.now(), worker.lease);
     let limit = i64::try_from(limit).unwrap_or(1);
-    match service::blocking(move || storage.claim_deliveries(now, LEASE, limit)).await {
+    match service::blocking(move || storage.claim_deliveries(now, lease, limit)).await {
         Ok(Ok(claimed)) => claimed,
         Ok(Err(err)) => {
             tracing::warn!(error = %err.full_message(), "cannot claim webhook deliveries; will retry");

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,11 +56,13 @@ impl Received {
 }
 
 /// How a path of the receiver answers: `/fail-N` 500 to its first N requests, `/slow-N` waits 3 s on
-/// its first N, `/gone` always 500; anything else 204 at once.
+/// its first N, `/hold` waits 500 ms, `/gone` always 500; anything else 204 at once.
 #[derive(Debug, Clone, Default)]
 struct Receiver {
     log: Arc<Mutex<Vec<Received>>>,
     seen: Arc<Mutex<BTreeMap<String, usize>>>,
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
 }
 
 impl Receiver {
@@ -73,6 +76,14 @@ impl Receiver {
 }
 
 async fn receive(req: HttpRequest, body: web::Bytes, receiver: web::Data<Receiver>) -> HttpResponse {
+    let now = receiver.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    receiver.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let response = answer(&req, body, &receiver).await;
+    receiver.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+async fn answer(req: &HttpRequest, body: web::Bytes, receiver: &Receiver) -> HttpResponse {
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -105,6 +116,9 @@ async fn receive(req: HttpRequest, body: web::Bytes, receiver: web::Data<Receive
     }
     if count <= limit("/slow-") {
         tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    if path == "/hold" {
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     HttpResponse::NoContent().finish()
 }
@@ -152,6 +166,7 @@ fn fast_options(window: Duration) -> Options {
             }),
             timeout: Duration::from_secs(1),
             poll_interval: Duration::from_millis(50),
+            ..WebhookOptions::default()
         },
         ..Options::default()
     }
@@ -323,6 +338,33 @@ async fn writes_reach_the_subscribed_receivers_signed_and_scoped() {
         assert_eq!(list.as_array().unwrap().len(), 2);
         assert!(!fetched.to_string().contains(&secret) && !list.to_string().contains("whsec_"));
         assert!(fetched.get("secret").is_none());
+
+        let other = created_hook["id"].as_str().unwrap();
+        eventually!("the other deliveries recorded", {
+            let listed = deliveries(&app, other).await;
+            listed.len() == 2 && listed.iter().all(|d| d["state"] == "succeeded")
+        });
+        // Metrics: four attempts, none failed, four lags observed, and the outbox depth exposed.
+        let metrics = reqwest::get(app.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for line in [
+            "webhook_delivery_attempts_total 4",
+            "webhook_delivery_failures_total 0",
+            "webhook_delivery_lag_seconds_count 4",
+        ] {
+            assert!(
+                metrics.lines().any(|l| l == line),
+                "{line} missing from\n{metrics}"
+            );
+        }
+        assert!(
+            metrics.contains("# TYPE webhook_outbox_pending gauge"),
+            "{metrics}"
+        );
 
         // Nothing is delivered twice.
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -730,18 +772,7 @@ async fn two_replicas_on_one_postgres_deliver_each_event_once() {
     };
     let url = db.url().to_owned();
     let app = spawn_app(db, Duration::from_secs(60)).await;
-    let (replica_port, _replica) = ServerThread::spawn(move || {
-        Box::pin(async move {
-            let replica =
-                Application::build_with(webhook_settings(&url), fast_options(Duration::from_secs(60)))
-                    .await
-                    .unwrap();
-            let (port, handle) = (replica.port(), replica.server_handle());
-            let serve: Pin<Box<dyn Future<Output = ()>>> =
-                Box::pin(async move { replica.run_until_stopped().await.unwrap() });
-            (port, handle, serve) as Started
-        })
-    });
+    let (replica_port, _replica) = spawn_replica(&url, fast_options(Duration::from_secs(60)));
     let (base, receiver, _server) = start_receiver();
     app.create_tenant("acme").await;
     create_webhook(&app, &admin_token(), json!({"url": format!("{base}/replicas")})).await;
@@ -829,4 +860,82 @@ async fn the_standardwebhooks_python_package_verifies_a_delivery() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn at_most_eight_requests_are_in_flight_per_worker() {
+    on_each_backend(|db| async {
+        let app = spawn_app(db, Duration::from_secs(60)).await;
+        let (base, receiver, _server) = start_receiver();
+        app.create_tenant("acme").await;
+        create_webhook(&app, &admin_token(), json!({"url": format!("{base}/hold")})).await;
+        for n in 0..20 {
+            create_user(app.storage(), "acme", &format!("user{n}"));
+        }
+        eventually!("every delivery", receiver.on("/hold").len() == 20);
+        let max = receiver.max_in_flight.load(Ordering::SeqCst);
+        assert!((2..=8).contains(&max), "{max} requests in flight at once");
+    })
+    .await;
+}
+
+/// Spawns another token-admin (with its webhook worker) on the database at `url`; returns its port.
+fn spawn_replica(url: &str, options: Options) -> (u16, ServerThread) {
+    let settings = webhook_settings(url);
+    ServerThread::spawn(move || {
+        Box::pin(async move {
+            let replica = Application::build_with(settings, options).await.unwrap();
+            let (port, handle) = (replica.port(), replica.server_handle());
+            let serve: Pin<Box<dyn Future<Output = ()>>> =
+                Box::pin(async move { replica.run_until_stopped().await.unwrap() });
+            (port, handle, serve) as Started
+        })
+    })
+}
+
+#[tokio::test]
+async fn a_delivery_cut_off_by_a_stopped_worker_is_made_by_another_after_its_lease() {
+    on_each_backend(|db| async {
+        let url = db.url().to_owned();
+        // This app serves the API only; the replicas deliver.
+        let settings = Settings {
+            webhook_worker: false,
+            ..webhook_settings(db.url())
+        };
+        let app = TestApp::spawn_with(db, settings, Options::default()).await;
+        let (base, receiver, _server) = start_receiver();
+        app.create_tenant("acme").await;
+        let hook = create_webhook(&app, &admin_token(), json!({"url": format!("{base}/slow-1")})).await;
+        let options = |lease| Options {
+            webhooks: WebhookOptions {
+                lease,
+                poll_interval: Duration::from_millis(50),
+                ..WebhookOptions::default()
+            },
+            ..Options::default()
+        };
+        let (_, first) = spawn_replica(&url, options(Duration::from_secs(2)));
+        create_user(app.storage(), "acme", "alice");
+        eventually!("the first attempt", receiver.on("/slow-1").len() == 1);
+        // Stopped while the receiver is still answering: nothing is recorded, the lease stays.
+        drop(first);
+        let (_, _second) = spawn_replica(&url, options(Duration::from_secs(2)));
+        eventually!("the second attempt", receiver.on("/slow-1").len() == 2);
+        let got = receiver.on("/slow-1");
+        assert_eq!(got[0].id, got[1].id);
+        let id = hook["id"].as_str().unwrap();
+        eventually!(
+            "the delivery recorded",
+            deliveries(&app, id)
+                .await
+                .first()
+                .is_some_and(|d| d["state"] == "succeeded")
+        );
+        assert_eq!(
+            deliveries(&app, id).await[0]["attempts"],
+            1,
+            "the cut-off attempt was never recorded"
+        );
+    })
+    .await;
 }
