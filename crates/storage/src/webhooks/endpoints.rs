@@ -125,6 +125,10 @@ fn load_endpoints(conn: &mut DbConnection, id: Option<&str>) -> Result<Vec<Webho
 }
 
 pub(super) fn load_endpoint(conn: &mut DbConnection, id: &str) -> Result<WebhookEndpoint, StorageError> {
+    // PostgreSQL cannot even compare text with a NUL in it; no id has one.
+    if id.contains('\0') {
+        return Err(StorageError::NotFound(format!("webhook {id:?} not found")));
+    }
     load_endpoints(conn, Some(id))?
         .pop()
         .ok_or_else(|| StorageError::NotFound(format!("webhook {id} not found")))
@@ -137,6 +141,8 @@ impl Storage {
         new: &NewWebhookEndpoint,
         now: DateTime<Utc>,
     ) -> Result<WebhookEndpoint, StorageError> {
+        crate::nul_checks::reject_nul_str(&new.url, "url")?;
+        crate::nul_checks::reject_nul_str(new.description.as_deref().unwrap_or_default(), "description")?;
         let now = to_db_time(now);
         self.write(|conn| {
             diesel::insert_into(webhook_endpoints::table)
@@ -177,6 +183,16 @@ impl Storage {
         changes: &WebhookChanges,
         now: DateTime<Utc>,
     ) -> Result<WebhookEndpoint, StorageError> {
+        crate::nul_checks::reject_nul_str(changes.url.as_deref().unwrap_or_default(), "url")?;
+        crate::nul_checks::reject_nul_str(
+            changes
+                .description
+                .clone()
+                .flatten()
+                .as_deref()
+                .unwrap_or_default(),
+            "description",
+        )?;
         let now = to_db_time(now);
         self.write(|conn| {
             load_endpoint(conn, id)?;

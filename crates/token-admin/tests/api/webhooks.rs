@@ -648,12 +648,17 @@ async fn requests_are_validated_and_tenant_operators_see_only_their_tenants_webh
                 json!({"url": "https://hooks.example", "secret": "mine"}),
                 "unknown field",
             ),
+            (
+                json!({"url": "https://hooks.example", "description": "a\u{0}b"}),
+                "NUL",
+            ),
         ] {
             let (status, error) = app.post("/admin/v1/webhooks", &admin, body).await;
             assert_eq!(status, 400, "{error}");
             assert!(error["detail"].as_str().unwrap().contains(expected), "{error}");
         }
 
+        assert_eq!(app.get("/admin/v1/webhooks/wh%00x", &admin).await.0, 404);
         let everything = create_webhook(&app, &admin, json!({"url": "https://hooks.example/all"})).await;
         let both = create_webhook(
             &app,
