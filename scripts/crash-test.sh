@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash safety: `kill -9` scim-api in the middle of load, restart it, and check that every write it had
-# acknowledged is there. Runs on SQLite, on PostgreSQL, and with two scim-api replicas on one PostgreSQL
+# acknowledged is there, and that the change feed replayed from the start (token-admin's events API) gives
+# exactly what SCIM shows. Runs on SQLite, on PostgreSQL, and with two scim-api replicas on one PostgreSQL
 # database (one replica is killed and restarted while both take load). Loopback only, bounded in time.
 #
 # Usage: scripts/crash-test.sh [sqlite|postgres|replicas|all]     (default all)
@@ -21,9 +22,11 @@ SECONDS_PER="${CRASH_SECONDS:-20}"
 CLIENTS="${CRASH_CLIENTS:-16}"
 ADMIN_URL="${SCIM_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
-cargo build --quiet -p scim-api --bin scim-api
+cargo build --quiet -p scim-api --bin scim-api -p token-admin --bin token-admin
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 BIN="$TARGET_DIR/debug/scim-api"
+ADMIN_BIN="$TARGET_DIR/debug/token-admin"
+OPERATOR_SECRET="crash-test-operator-secret-of-at-least-32-bytes"
 WORK="$(mktemp -d)"
 LOAD="$WORK/crash-load.py"
 PIDS=()
@@ -96,6 +99,21 @@ scenario() {
     else
         echo "   FAILED: acknowledged writes lost"; exit 1
     fi
+    # The change feed, replayed from the start through token-admin, gives what SCIM shows.
+    local admin_port
+    admin_port="$(free_port)"
+    SCIM_DATABASE_URL="$url" SCIM_ADMIN_LISTEN="127.0.0.1:$admin_port" SCIM_ADMIN_JWT_HS256_SECRET="$OPERATOR_SECRET" \
+        SCIM_ADMIN_JWT_ISSUER=crash-test SCIM_ADMIN_JWT_AUDIENCE=token-admin SCIM_LOG_FORMAT=json \
+        "$ADMIN_BIN" serve >>"$WORK/$name-admin.out" 2>>"$WORK/$name-admin.log" &
+    local admin_pid=$!
+    PIDS+=("$admin_pid")
+    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$admin_port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    if python3 "$LOAD" feed "http://127.0.0.1:$port/scim/v2/acme" "$token" "http://127.0.0.1:$admin_port" "$OPERATOR_SECRET"; then
+        echo "   OK: the change feed replays to exactly what SCIM shows"
+    else
+        echo "   FAILED: the change feed disagrees with SCIM"; exit 1
+    fi
+    kill -TERM "$admin_pid"; wait "$admin_pid" 2>/dev/null || true
     kill -TERM "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
     PIDS=()
     local server_errors
@@ -127,7 +145,13 @@ load:   crash-load.py load BASE_URLS TOKEN SECONDS CLIENTS ACK_FILE
 verify: crash-load.py verify BASE_URL TOKEN ACK_FILE
         Every acknowledged user exists, its title is at least the last acknowledged one (a write in flight at
         the kill may have landed too), and every acknowledged membership is present. Exit 1 otherwise.
+feed:   crash-load.py feed BASE_URL TOKEN ADMIN_URL OPERATOR_SECRET
+        Replays tenant acme's change feed from the start (token-admin's events API, with an HS256 operator
+        JWT) and compares users (documents), groups and memberships with what SCIM shows. Exit 1 otherwise.
 """
+import base64
+import hashlib
+import hmac
 import json
 import sys
 import threading
@@ -273,12 +297,91 @@ def verify(base, token, ack_path):
     sys.exit(1 if problems else 0)
 
 
+def operator_jwt(secret):
+    def b64(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = b64(json.dumps({"iss": "crash-test", "aud": "token-admin", "sub": "crash-test",
+                             "role": "scim-admin", "exp": int(time.time()) + 600}).encode())
+    signature = hmac.new(secret.encode(), f"{header}.{claims}".encode(), hashlib.sha256).digest()
+    return f"{header}.{claims}.{b64(signature)}"
+
+
+def scim_state(base, token):
+    users, groups, memberships = {}, {}, set()
+    for endpoint, into in (("Users", users), ("Groups", groups)):
+        start = 1
+        while True:
+            status, body = call(base, token, "GET", f"/{endpoint}?startIndex={start}&count=1000")
+            if status != 200:
+                sys.exit(f"GET /{endpoint}: {status}")
+            for r in body["Resources"]:
+                for m in r.get("members", []):
+                    memberships.add((r["id"], m["value"]))
+                into[r["id"]] = {k: v for k, v in r.items() if k not in ("id", "meta", "members", "groups")}
+            start += len(body["Resources"])
+            if not body["Resources"] or start > body["totalResults"]:
+                break
+    return users, groups, memberships
+
+
+def replay(admin, jwt):
+    users, groups, memberships = {}, {}, set()
+    cursor, sequence = None, 0
+    while True:
+        query = "limit=1000" + (f"&after={cursor}" if cursor else "")
+        status, page = call(admin, jwt, "GET", f"/admin/v1/tenants/acme/events?{query}")
+        if status != 200:
+            sys.exit(f"events API: {status}")
+        for e in page["data"]:
+            sequence += 1
+            if e["sequence"] != sequence:
+                sys.exit(f"sequence gap: expected {sequence}, got {e['sequence']}")
+            kind, rid, data = e["type"], e["resourceId"], e["data"]
+            doc = {k: v for k, v in data.items() if k not in ("id", "meta")}
+            if kind in ("user.created", "user.updated"):
+                users[rid] = doc
+            elif kind in ("group.created", "group.updated"):
+                groups[rid] = doc
+            elif kind.endswith(".deleted"):
+                users.pop(rid, None)
+                groups.pop(rid, None)
+                memberships = {m for m in memberships if rid not in m}
+            elif kind == "group.member_added":
+                memberships.add((data["groupId"], data["memberId"]))
+            elif kind == "group.member_removed":
+                memberships.discard((data["groupId"], data["memberId"]))
+        cursor = page["nextCursor"]
+        if not page["hasMore"]:
+            return users, groups, memberships, sequence
+
+
+def feed(base, token, admin, secret):
+    expected = scim_state(base, token)
+    jwt = operator_jwt(secret)
+    # Events a killed process committed are numbered by the next sequencer sweep (within a second).
+    for _ in range(20):
+        users, groups, memberships, events = replay(admin, jwt)
+        if (users, groups, memberships) == expected:
+            break
+        time.sleep(0.5)
+    print(json.dumps({"events": events, "users": len(users), "groups": len(groups),
+                      "memberships": len(memberships),
+                      "agrees": (users, groups, memberships) == expected}))
+    for label, got, want in zip(("users", "groups", "memberships"), (users, groups, memberships), expected):
+        if got != want:
+            print(f"  {label}: feed has {len(got)}, SCIM shows {len(want)}")
+    sys.exit(0 if (users, groups, memberships) == expected else 1)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "load":
         load(sys.argv[2].split(","), sys.argv[3], float(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
     elif mode == "verify":
         verify(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif mode == "feed":
+        feed(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         sys.exit(__doc__)
 PY

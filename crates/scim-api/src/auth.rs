@@ -5,6 +5,9 @@
 //! seconds. Unknown, revoked, expired and other-tenant tokens all get the same 401, so the answer never
 //! tells whether a tenant exists; the log line says which it was ([`Refusal`]), with the tenant of the
 //! path. Last-used times are collected in memory and written in batches.
+//!
+//! A token's scope travels with the caller: write handlers take a [`Provisioner`], which refuses read-only
+//! tokens with 403 before the body is read.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +20,7 @@ use credentials::{HashedToken, PlainToken};
 use scim_core::TenantId;
 use scim_core::policy::{CompiledPolicy, TenantPolicy};
 use service::{ErrorContext, RequestId};
+use storage::TokenScope;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, OAuthClientState, TtlCache};
@@ -27,6 +31,8 @@ use crate::urls;
 pub struct Caller {
     pub tenant: TenantId,
     pub token_id: String,
+    /// What the credential may do; OAuth access tokens are always `Write`.
+    pub scope: TokenScope,
     pub request_id: Option<String>,
     pub policy: Arc<CompiledPolicy>,
     /// `<public base>/scim/v2/<tenant>`, for `meta.location` and `$ref`.
@@ -40,6 +46,38 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+impl Caller {
+    /// `Ok` when the credential may create, replace, modify or delete; a read-only token gets 403.
+    pub fn require_write(&self) -> ApiResult<()> {
+        match self.scope {
+            TokenScope::Write => Ok(()),
+            TokenScope::Read => {
+                tracing::info!(tenant = %self.tenant, token_id = %self.token_id, "write refused: read-only token");
+                Err(ApiError::ReadOnlyToken)
+            }
+        }
+    }
+}
+
+/// A caller allowed to write: what every write handler takes, so that a read-only token is refused
+/// (403) before its body is read or validated.
+#[derive(Debug, Clone)]
+pub struct Provisioner(pub Caller);
+
+impl FromRequest for Provisioner {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = authenticate(&req).await?;
+            caller.require_write()?;
+            Ok(Self(caller))
+        })
     }
 }
 
@@ -96,6 +134,7 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
     Ok(Caller {
         tenant: path_tenant,
         token_id: credential.actor,
+        scope: credential.scope,
         request_id,
         policy,
         base_url,
@@ -137,6 +176,7 @@ struct Credential {
     tenant: TenantId,
     /// Recorded as the actor of writes: the token id, or `oauth:<client id>`.
     actor: String,
+    scope: TokenScope,
     /// Set for Secret Tokens, whose last-used time is kept.
     secret_token_id: Option<String>,
 }
@@ -272,6 +312,7 @@ async fn secret_token_credential(
     Ok(Ok(Credential {
         tenant: record.tenant,
         actor: record.id.clone(),
+        scope: record.scope,
         secret_token_id: Some(record.id),
     }))
 }
@@ -316,6 +357,8 @@ async fn oauth_credential(
     Ok(Ok(Credential {
         tenant: client.tenant,
         actor: format!("oauth:{client_id}"),
+        // OAuth clients stand in for the IdP's provisioning token.
+        scope: TokenScope::Write,
         secret_token_id: None,
     }))
 }

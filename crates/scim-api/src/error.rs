@@ -29,6 +29,12 @@ pub enum ApiError {
     Scim(#[from] ScimError),
     #[error("authentication required")]
     Unauthorized,
+    /// A read-only token asked to write.
+    #[error(
+        "This token is read-only: it may read and search but not create, replace, modify or delete. \
+         Use the tenant's provisioning (write) token for writes."
+    )]
+    ReadOnlyToken,
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
     /// RFC 7644 §3.7.4: more bulk operations than `maxOperations`.
@@ -83,6 +89,7 @@ impl ResponseError for ApiError {
         let code = match self {
             Self::Scim(e) => e.status(),
             Self::Unauthorized => 401,
+            Self::ReadOnlyToken => 403,
             Self::PayloadTooLarge(_) | Self::TooManyOperations { .. } => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::Framework { status, .. } => return *status,
@@ -182,6 +189,17 @@ mod tests {
         assert_eq!(www.as_deref(), Some("Bearer"));
         assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
         assert_eq!(body["status"], "401");
+    }
+
+    #[actix_web::test]
+    async fn read_only_token_is_403_with_scim_body_and_no_challenge() {
+        let (status, body, www) = body_of(ApiError::ReadOnlyToken).await;
+        assert_eq!(status, 403);
+        assert_eq!(www, None);
+        assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+        assert_eq!(body["status"], "403");
+        assert!(body["detail"].as_str().unwrap().contains("read-only"), "{body}");
+        assert!(body.get("scimType").is_none(), "{body}");
     }
 
     #[actix_web::test]

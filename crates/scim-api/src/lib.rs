@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod cursor;
 pub mod error;
 pub mod openapi;
 pub mod operations;
@@ -17,10 +18,11 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use service::error_format::render_framework_errors;
+use service::http_server::ServerOptions;
 use service::{Clock, Health, Metrics, ResourceRoutes, Settings};
 use storage::Storage;
 use storage::feed::FeedSequencer;
@@ -73,7 +75,14 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
         let api_metrics = ApiMetrics::register(&metrics);
-        let state = web::Data::new(AppState::new(storage.clone(), settings, api_metrics, clock)?);
+        let address = listener.local_addr()?;
+        let state = web::Data::new(AppState::new(
+            storage.clone(),
+            settings,
+            address,
+            api_metrics,
+            clock,
+        )?);
         let sequencer = storage
             .start_feed_sequencer()
             .context("cannot start the change-feed sequencer thread")?;
@@ -88,11 +97,15 @@ impl Application {
                 n => Err(format!("{n} database migrations pending")),
             }
         }));
-        let port = listener.local_addr()?.port();
         let app_state = state.clone();
         let app_health = web::Data::new(health.clone());
         let app_metrics = web::Data::new(metrics);
-        let server = HttpServer::new(move || {
+        let options = ServerOptions {
+            workers: None,
+            max_blocking_threads: Some(blocking_threads_per_worker(settings.database_pool_size)),
+            shutdown_timeout_seconds: settings.shutdown_timeout_seconds,
+        };
+        let server = service::http_server::serve(listener, options, move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(app_health.clone())
@@ -112,14 +125,9 @@ impl Application {
                 )
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
-        })
-        .listen(listener)?
-        .worker_max_blocking_threads(blocking_threads_per_worker(settings.database_pool_size))
-        .disable_signals()
-        .shutdown_timeout(settings.shutdown_timeout_seconds)
-        .run();
+        })?;
         Ok(Self {
-            port,
+            port: address.port(),
             server,
             health,
             state,

@@ -14,11 +14,11 @@ use scim_core::resource;
 use scim_core::sort::SortOrder;
 use scim_core::{ResourceId, ResourceKind, ScimError};
 use serde_json::Value;
-use storage::{Expand, ResourceQuery, StoredResource, WriteContext};
+use storage::{Expand, PageStart, ResourceQuery, StoredResource, WriteContext};
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
-use crate::request::{QueryParams, page};
+use crate::request::{Page, QueryParams, page};
 use crate::state::AppState;
 
 /// One request's context: who calls, and the shared state.
@@ -29,13 +29,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn write_context(&self) -> WriteContext {
-        WriteContext {
+    /// Every write needs one, so no write path can skip the scope check (handlers refuse read-only
+    /// tokens earlier through [`crate::auth::Provisioner`]; this makes it impossible to forget).
+    fn write_context(&self) -> ApiResult<WriteContext> {
+        self.caller.require_write()?;
+        Ok(WriteContext {
             tenant: self.caller.tenant.clone(),
             actor_token_id: Some(self.caller.token_id.clone()),
             request_id: self.caller.request_id.clone(),
             now: self.state.clock.now(),
-        }
+        })
     }
 
     fn count(&self, kind: ResourceKind, operation: &str) {
@@ -84,6 +87,7 @@ pub fn expand_for(ctx: &Ctx, kind: ResourceKind, projection: &Projection) -> Exp
 }
 
 pub async fn create(ctx: &Ctx, kind: ResourceKind, body: &Value) -> ApiResult<StoredResource> {
+    let wctx = ctx.write_context()?;
     let policy = ctx.caller.policy.clone();
     let mut doc = resource::validate_for_create(&policy.registry, kind, body)?;
     let members = match kind {
@@ -91,7 +95,6 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: &Value) -> ApiResult<St
         ResourceKind::User => None,
     };
     policy.check(kind, &doc)?;
-    let wctx = ctx.write_context();
     let stored = ctx
         .storage(move |s| s.create_resource(&wctx, kind, doc, members.as_deref()))
         .await?;
@@ -116,7 +119,7 @@ pub async fn replace(
     body: Value,
 ) -> ApiResult<StoredResource> {
     let policy = ctx.caller.policy.clone();
-    let wctx = ctx.write_context();
+    let wctx = ctx.write_context()?;
     let stored = ctx
         .storage(move |s| {
             s.modify_resource(&wctx, kind, &id, expected_version, |doc| {
@@ -150,7 +153,7 @@ pub async fn patch(
 ) -> ApiResult<StoredResource> {
     let request = PatchRequest::from_json(body)?;
     let policy = ctx.caller.policy.clone();
-    let wctx = ctx.write_context();
+    let wctx = ctx.write_context()?;
     let stored = ctx
         .storage(move |s| {
             s.modify_resource(&wctx, kind, &id, expected_version, |doc| {
@@ -176,7 +179,7 @@ pub async fn delete(
     id: ResourceId,
     expected_version: Option<i64>,
 ) -> ApiResult<()> {
-    let wctx = ctx.write_context();
+    let wctx = ctx.write_context()?;
     if kind == ResourceKind::User && ctx.caller.policy.policy.delete_mode == DeleteMode::Deactivate {
         ctx.storage(move |s| {
             s.modify_resource(&wctx, kind, &id, expected_version, |doc| {
@@ -219,7 +222,7 @@ pub struct ListRequest {
     pub filter: Option<Filter>,
     pub sort_by: Option<AttrPath>,
     pub sort_order: SortOrder,
-    pub start_index: u64,
+    pub page: Page,
     pub count: u64,
     pub projection: Projection,
 }
@@ -236,7 +239,7 @@ impl ListRequest {
             })
             .transpose()?;
         let sort_order = SortOrder::parse(params.sort_order.as_deref())?;
-        let (start_index, count) = page(params, state.config.page_size_default, state.config.page_size_max)?;
+        let (page, count) = page(params, state.config.page_size_default, state.config.page_size_max)?;
         let projection = Projection::parse(
             params.attributes.as_deref(),
             params.excluded_attributes.as_deref(),
@@ -245,7 +248,7 @@ impl ListRequest {
             filter,
             sort_by,
             sort_order,
-            start_index,
+            page,
             count,
             projection,
         })
@@ -263,6 +266,18 @@ fn resolve_path(ctx: &Ctx, kind: ResourceKind, path: &AttrPath) -> ApiResult<Res
 
 /// One resource type's page plus its total.
 pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<storage::ResourcePage> {
+    let start = match &list.page {
+        Page::Index(start_index) => PageStart::Index(*start_index),
+        Page::Cursor(None) => PageStart::After(None),
+        Page::Cursor(Some(cursor)) if cursor.kind == kind => PageStart::After(cursor.after.clone()),
+        Page::Cursor(Some(_)) => {
+            return Err(ScimError::InvalidCursor(format!(
+                "this cursor continues another listing, not the {}",
+                kind.endpoint()
+            ))
+            .into());
+        }
+    };
     let registry = &ctx.caller.policy.registry;
     let filter = list
         .filter
@@ -278,7 +293,7 @@ pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResu
         filter,
         sort_by,
         descending: list.sort_order == SortOrder::Descending,
-        start_index: list.start_index,
+        start,
         count: list.count,
         expand: expand_for(ctx, kind, &list.projection),
     };

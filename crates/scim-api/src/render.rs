@@ -16,15 +16,46 @@ pub fn location(ctx: &Ctx, kind: ResourceKind, id: &ResourceId) -> String {
     format!("{}/{}/{id}", ctx.caller.base_url, kind.endpoint())
 }
 
-/// A ListResponse body (RFC 7644 §3.4.2).
-pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE_SCHEMA],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+/// One page of a list, as the ListResponse body shows it.
+#[derive(Debug)]
+pub struct ListPage {
+    /// `None` on the later pages of a cursor listing (RFC 9865 lets it be left out).
+    pub total: Option<u64>,
+    /// Index listings only: RFC 9865 cursor listings have no start index.
+    pub start_index: Option<u64>,
+    /// Cursor listings only, while more results follow.
+    pub next_cursor: Option<String>,
+    pub resources: Vec<Value>,
+}
+
+impl ListPage {
+    /// A complete list (discovery endpoints): every item on one page.
+    pub fn all(resources: Vec<Value>) -> Self {
+        Self {
+            total: Some(resources.len() as u64),
+            start_index: Some(1),
+            next_cursor: None,
+            resources,
+        }
+    }
+}
+
+/// A ListResponse body (RFC 7644 §3.4.2, RFC 9865 §2).
+pub fn list_response(page: ListPage) -> Value {
+    let mut body = Map::new();
+    body.insert("schemas".to_owned(), json!([LIST_RESPONSE_SCHEMA]));
+    if let Some(total) = page.total {
+        body.insert("totalResults".to_owned(), json!(total));
+    }
+    if let Some(start_index) = page.start_index {
+        body.insert("startIndex".to_owned(), json!(start_index));
+    }
+    body.insert("itemsPerPage".to_owned(), json!(page.resources.len()));
+    if let Some(next) = page.next_cursor {
+        body.insert("nextCursor".to_owned(), json!(next));
+    }
+    body.insert("Resources".to_owned(), Value::Array(page.resources));
+    Value::Object(body)
 }
 
 /// The full SCIM JSON of a stored resource (before projection).

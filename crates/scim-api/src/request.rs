@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, web};
 use scim_core::ScimError;
 use serde_json::Value;
 
+use crate::cursor::Cursor;
 use crate::error::{ApiError, ApiResult};
 use crate::state::ApiConfig;
 
@@ -196,6 +197,9 @@ pub struct QueryParams {
     pub sort_order: Option<String>,
     pub start_index: Option<String>,
     pub count: Option<String>,
+    /// RFC 9865; `Some("")` starts a cursor listing. Checked by [`Cursor::decode`], which refuses
+    /// anything (NUL included) this server did not issue.
+    pub cursor: Option<String>,
 }
 
 impl QueryParams {
@@ -213,6 +217,7 @@ impl QueryParams {
                 "sortorder" => &mut params.sort_order,
                 "startindex" => &mut params.start_index,
                 "count" => &mut params.count,
+                "cursor" => &mut params.cursor,
                 _ => continue,
             };
             *slot = Some(value);
@@ -276,6 +281,7 @@ impl QueryParams {
                 "sortorder" => &mut params.sort_order,
                 "startindex" => &mut params.start_index,
                 "count" => &mut params.count,
+                "cursor" => &mut params.cursor,
                 _ => continue,
             };
             *slot = Some(text);
@@ -285,9 +291,30 @@ impl QueryParams {
     }
 }
 
+/// How a list request pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    /// RFC 7644 `startIndex` (1-based).
+    Index(u64),
+    /// RFC 9865 `cursor`: `None` (an empty `cursor`) starts a cursor listing.
+    Cursor(Option<Cursor>),
+}
+
+impl Page {
+    /// The ListResponse `startIndex`: index pages only, cursor pages have none (RFC 9865 §2).
+    pub fn start_index(&self) -> Option<u64> {
+        match self {
+            Self::Index(start_index) => Some(*start_index),
+            Self::Cursor(_) => None,
+        }
+    }
+}
+
 /// A page request after applying defaults and limits (RFC 7644 §3.4.2.4): `startIndex` below 1 counts as
-/// 1, a negative `count` as 0, and `count` above the maximum is capped.
-pub fn page(params: &QueryParams, default_count: u64, max_count: u64) -> ApiResult<(u64, u64)> {
+/// 1, a negative `count` as 0, and `count` above the maximum is capped (in cursor listings too, rather than
+/// RFC 9865's `invalidCount`, so one `count` works with either method). A `cursor` selects cursor
+/// pagination; with `startIndex` as well the request is ambiguous, a 400.
+pub fn page(params: &QueryParams, default_count: u64, max_count: u64) -> ApiResult<(Page, u64)> {
     let number = |name: &str, value: &Option<String>| -> ApiResult<Option<i64>> {
         value
             .as_deref()
@@ -302,7 +329,20 @@ pub fn page(params: &QueryParams, default_count: u64, max_count: u64) -> ApiResu
     };
     let start = number("startIndex", &params.start_index)?.unwrap_or(1).max(1);
     let count = number("count", &params.count)?.map_or(default_count, |c| u64::try_from(c).unwrap_or(0));
-    Ok((u64::try_from(start).unwrap_or(1), count.min(max_count)))
+    let page = match params.cursor.as_deref() {
+        None => Page::Index(u64::try_from(start).unwrap_or(1)),
+        Some(_) if params.start_index.is_some() => {
+            return Err(ScimError::InvalidValue(
+                "cursor and startIndex cannot be combined: use cursor (RFC 9865) or startIndex (RFC 7644), \
+                 not both"
+                    .to_owned(),
+            )
+            .into());
+        }
+        Some("") => Page::Cursor(None),
+        Some(value) => Page::Cursor(Some(Cursor::decode(value)?)),
+    };
+    Ok((page, count.min(max_count)))
 }
 
 /// The version named by a weak or strong ETag (`W/"3"` or `"3"`); `*` means any version (`None`).
@@ -369,7 +409,7 @@ mod tests {
             params.filter.as_deref(),
             Some("userName eq \"dale.mohr@romaguera.uk\"")
         );
-        assert_eq!(page(&params, 100, 1000).unwrap(), (2, 5));
+        assert_eq!(page(&params, 100, 1000).unwrap(), (Page::Index(2), 5));
     }
 
     #[test]
@@ -379,17 +419,50 @@ mod tests {
             count: Some("-3".into()),
             ..Default::default()
         };
-        assert_eq!(page(&params, 100, 1000).unwrap(), (1, 0));
+        assert_eq!(page(&params, 100, 1000).unwrap(), (Page::Index(1), 0));
         let params = QueryParams {
             count: Some("5000".into()),
             ..Default::default()
         };
-        assert_eq!(page(&params, 100, 1000).unwrap(), (1, 1000));
+        assert_eq!(page(&params, 100, 1000).unwrap(), (Page::Index(1), 1000));
         let params = QueryParams {
             count: Some("x".into()),
             ..Default::default()
         };
         assert!(page(&params, 100, 1000).is_err());
+    }
+
+    #[test]
+    fn a_cursor_selects_cursor_pagination() {
+        let params =
+            |uri: &str| QueryParams::from_request(&TestRequest::with_uri(uri).to_http_request()).unwrap();
+        assert_eq!(
+            page(&params("/Users?cursor"), 100, 1000).unwrap(),
+            (Page::Cursor(None), 100)
+        );
+        assert_eq!(
+            page(&params("/Users?Cursor=&count=5000"), 100, 1000).unwrap(),
+            (Page::Cursor(None), 1000)
+        );
+        let next = Cursor {
+            kind: scim_core::ResourceKind::User,
+            after: None,
+        };
+        let uri = format!("/Users?cursor={}&count=2", next.encode());
+        assert_eq!(
+            page(&params(&uri), 100, 1000).unwrap(),
+            (Page::Cursor(Some(next)), 2)
+        );
+        let both = page(&params("/Users?cursor=&startIndex=1"), 100, 1000).unwrap_err();
+        assert!(
+            matches!(both, ApiError::Scim(ScimError::InvalidValue(_))),
+            "{both:?}"
+        );
+        let garbage = page(&params("/Users?cursor=%00"), 100, 1000).unwrap_err();
+        assert!(
+            matches!(garbage, ApiError::Scim(ScimError::InvalidCursor(_))),
+            "{garbage:?}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use scim_core::TenantId;
 use scim_core::policy::CompiledPolicy;
+use service::public_url::TenantUrlOrigin;
 use service::{Clock, Metrics, Settings};
 use storage::{Storage, TokenRecord};
 
@@ -29,7 +31,8 @@ const CACHE_MAX_ENTRIES: usize = 100_000;
 /// Limits and knobs read from [`Settings`] once at start-up.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    pub public_url: Option<String>,
+    /// `public_url`, or the listener's address: the URL origin when a request names no usable host.
+    pub origin: TenantUrlOrigin,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub page_size_default: u64,
     pub page_size_max: u64,
@@ -40,9 +43,10 @@ pub struct ApiConfig {
 }
 
 impl ApiConfig {
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+    /// `listening_on` is the address the service has bound.
+    pub fn from_settings(settings: &Settings, listening_on: SocketAddr) -> anyhow::Result<Self> {
         Ok(Self {
-            public_url: settings.public_base().map(str::to_owned),
+            origin: settings.tenant_url_origin(Some(listening_on)),
             trusted_proxies: settings.trusted_proxy_nets()?,
             page_size_default: settings.page_size_default,
             page_size_max: settings.page_size_max,
@@ -178,6 +182,7 @@ impl AppState {
     pub fn new(
         storage: Storage,
         settings: &Settings,
+        listening_on: SocketAddr,
         metrics: ApiMetrics,
         clock: Clock,
     ) -> anyhow::Result<Self> {
@@ -193,7 +198,7 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("oauth_signing_secret: {e}"))?;
         Ok(Self {
             storage,
-            config: ApiConfig::from_settings(settings)?,
+            config: ApiConfig::from_settings(settings, listening_on)?,
             clock,
             tokens: TtlCache::default(),
             policies: TtlCache::default(),

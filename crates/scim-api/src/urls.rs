@@ -1,11 +1,14 @@
 //! Public URLs for `meta.location`, `$ref` and `Location`.
 //!
 //! In order of preference: the configured `public_url`; `X-Forwarded-Proto`/`-Host`/`-Prefix` when, and
-//! only when, the direct peer is a configured trusted proxy; otherwise the request's own `Host`. actix's
-//! `ConnectionInfo` is deliberately not used: it believes forwarded headers from anyone.
+//! only when, the direct peer is a configured trusted proxy; otherwise the request's own `Host`, and
+//! without a usable one the listener's address, as the start-up line prints it. actix's `ConnectionInfo`
+//! is deliberately not used: it believes forwarded headers from anyone. The listener speaks plain HTTP
+//! (TLS ends at the proxy), so only a trusted proxy can make a URL https.
 
 use actix_web::HttpRequest;
 use scim_core::TenantId;
+use service::public_url::TenantUrlOrigin;
 
 use crate::state::ApiConfig;
 
@@ -16,9 +19,10 @@ pub fn tenant_base_url(req: &HttpRequest, config: &ApiConfig, tenant: &TenantId)
 
 /// Scheme, host and path prefix under which clients reach this service.
 pub fn public_origin(req: &HttpRequest, config: &ApiConfig) -> String {
-    if let Some(url) = &config.public_url {
-        return url.clone();
-    }
+    let listen_origin = match &config.origin {
+        TenantUrlOrigin::Configured(url) => return url.clone(),
+        TenantUrlOrigin::Listen(origin) => origin,
+    };
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -39,15 +43,9 @@ pub fn public_origin(req: &HttpRequest, config: &ApiConfig) -> String {
             .trim_end_matches('/');
         return format!("{proto}://{host}{prefix}");
     }
-    let host = header("host")
+    header("host")
         .filter(|h| is_host(h))
-        .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
-    let scheme = if req.app_config().secure() {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
+        .map_or_else(|| listen_origin.clone(), |host| format!("http://{host}"))
 }
 
 /// A plausible `host[:port]`: no spaces, slashes or other URL syntax that could redirect links.
@@ -76,7 +74,7 @@ mod tests {
 
     fn config(public_url: Option<&str>, trusted: &[&str]) -> ApiConfig {
         ApiConfig {
-            public_url: public_url.map(str::to_owned),
+            origin: TenantUrlOrigin::new(public_url, "0.0.0.0:8080", None),
             trusted_proxies: trusted.iter().map(|t| t.parse().unwrap()).collect(),
             page_size_default: 100,
             page_size_max: 1000,
@@ -117,6 +115,20 @@ mod tests {
             public_origin(&forwarded("10.1.2.3:5000"), &cfg),
             "https://public.example"
         );
+    }
+
+    #[test]
+    fn without_a_usable_host_the_listener_address_is_the_origin() {
+        for host in [None, Some("bad/host")] {
+            let mut req = TestRequest::default();
+            if let Some(host) = host {
+                req = req.insert_header(("host", host));
+            }
+            assert_eq!(
+                public_origin(&req.to_http_request(), &config(None, &[])),
+                "http://127.0.0.1:8080"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@ use serde::Serialize;
 /// The URN of the SCIM Error message schema (RFC 7644 §3.12).
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-/// The `scimType` keywords of RFC 7644 §3.12, Table 9.
+/// The `scimType` keywords of RFC 7644 §3.12, Table 9, plus RFC 9865 §2.1's `invalidCursor`. (RFC 9865
+/// also defines `expiredCursor` and `invalidCount`; this server's cursors never expire and it caps `count`
+/// as RFC 7644 does, so it never sends them.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScimType {
     InvalidFilter,
@@ -22,6 +24,7 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    InvalidCursor,
 }
 
 impl ScimType {
@@ -38,6 +41,7 @@ impl ScimType {
             Self::InvalidValue => "invalidValue",
             Self::InvalidVers => "invalidVers",
             Self::Sensitive => "sensitive",
+            Self::InvalidCursor => "invalidCursor",
         }
     }
 }
@@ -65,6 +69,9 @@ pub enum ScimError {
     InvalidVers(String),
     #[error("{0}")]
     Sensitive(String),
+    /// 400 `invalidCursor` (RFC 9865): a `cursor` this server did not issue, or one for another listing.
+    #[error("{0}")]
+    InvalidCursor(String),
     /// 404: the resource (or endpoint) does not exist for this tenant.
     #[error("{0}")]
     NotFound(String),
@@ -92,6 +99,7 @@ impl ScimError {
             | Self::NoTarget(_)
             | Self::InvalidValue(_)
             | Self::InvalidVers(_)
+            | Self::InvalidCursor(_)
             | Self::BadRequest(_) => 400,
         }
     }
@@ -109,6 +117,7 @@ impl ScimError {
             Self::InvalidValue(_) => Some(ScimType::InvalidValue),
             Self::InvalidVers(_) => Some(ScimType::InvalidVers),
             Self::Sensitive(_) => Some(ScimType::Sensitive),
+            Self::InvalidCursor(_) => Some(ScimType::InvalidCursor),
             Self::NotFound(_) | Self::PreconditionFailed(_) | Self::BadRequest(_) => None,
         }
     }
@@ -126,6 +135,7 @@ impl ScimError {
             | Self::InvalidValue(d)
             | Self::InvalidVers(d)
             | Self::Sensitive(d)
+            | Self::InvalidCursor(d)
             | Self::NotFound(d)
             | Self::PreconditionFailed(d)
             | Self::BadRequest(d) => d,
@@ -152,6 +162,7 @@ impl ScimError {
             Self::InvalidValue(d) => Self::InvalidValue(prefix(d)),
             Self::InvalidVers(d) => Self::InvalidVers(prefix(d)),
             Self::Sensitive(d) => Self::Sensitive(prefix(d)),
+            Self::InvalidCursor(d) => Self::InvalidCursor(prefix(d)),
             Self::NotFound(d) => Self::NotFound(prefix(d)),
             Self::PreconditionFailed(d) => Self::PreconditionFailed(prefix(d)),
             Self::BadRequest(d) => Self::BadRequest(prefix(d)),
@@ -206,6 +217,11 @@ mod tests {
             (ScimError::InvalidValue(String::new()), 400, Some("invalidValue")),
             (ScimError::InvalidVers(String::new()), 400, Some("invalidVers")),
             (ScimError::Sensitive(String::new()), 403, Some("sensitive")),
+            (
+                ScimError::InvalidCursor(String::new()),
+                400,
+                Some("invalidCursor"),
+            ),
             (ScimError::NotFound(String::new()), 404, None),
             (ScimError::PreconditionFailed(String::new()), 412, None),
             (ScimError::BadRequest(String::new()), 400, None),

@@ -1,15 +1,18 @@
-//! HTTP plumbing shared by `scim-api` and `token-admin`: settings, telemetry, the request-id/log/metrics
-//! middleware, health endpoints, the clock, running blocking work with the request's span, graceful
-//! shutdown, and what a process says when it starts.
+//! HTTP plumbing shared by `scim-api` and `token-admin`: the HTTP server (with the connection adapter that
+//! repairs request targets), settings, telemetry, the request-id/log/metrics middleware, health endpoints,
+//! the clock, running blocking work with the request's span, graceful shutdown, and what a process says
+//! when it starts.
 //! Nothing SCIM-specific lives here.
 
 pub mod clock;
 pub mod error_context;
 pub mod error_format;
 pub mod health;
+pub mod http_server;
 pub mod metrics;
 pub mod middleware;
 pub mod public_url;
+pub mod request_target;
 pub mod routing;
 pub mod settings;
 pub mod startup;

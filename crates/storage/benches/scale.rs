@@ -130,7 +130,7 @@ fn bench_backend(c: &mut Criterion, backend: &str, db: &TestDb) {
             };
             b.iter(|| {
                 let page = db.query_resources(&s.tenant, ResourceKind::User, &query).unwrap();
-                assert_eq!(page.total_results, 1);
+                assert_eq!(page.total_results, Some(1));
             });
         });
         group.bench_function(format!("{}/member_add", s.name), |b| {
@@ -166,7 +166,7 @@ fn bench_backend(c: &mut Criterion, backend: &str, db: &TestDb) {
         group.bench_function(format!("{}/page_of_100_users", s.name), |b| {
             let query = ResourceQuery {
                 count: 100,
-                start_index: 1,
+                start: storage::PageStart::Index(1),
                 ..ResourceQuery::default()
             };
             b.iter(|| {

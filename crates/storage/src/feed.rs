@@ -13,7 +13,9 @@
 //! - writers never wait for one another on a counter: on PostgreSQL two writes to one tenant commit in
 //!   parallel, and the sequencer pays one short transaction per batch, not per write.
 //!
-//! Each process that writes runs a sequencer thread ([`Storage::start_feed_sequencer`]) that a write
+//! On SQLite, which has one writer at a time, a write numbers its own events as it inserts them (insertion
+//! order is commit order there), which spares the sequencer a transaction per write; the sequencer then
+//! only finds events written by an older version. Each process that writes runs a sequencer thread ([`Storage::start_feed_sequencer`]) that a write
 //! wakes after commit, and that also sweeps every second for events a crashed process left pending.
 
 use std::collections::HashMap;
@@ -29,7 +31,7 @@ use diesel::sql_types::{BigInt, Text};
 use scim_core::TenantId;
 use serde_json::{Value, json};
 
-use crate::connection::Dialect;
+use crate::connection::{DbConnection, Dialect};
 use crate::error::StorageError;
 use crate::schema::{event_feed, events};
 use crate::sql::SqlFrag;
@@ -219,9 +221,12 @@ impl Drop for FeedSequencer {
 }
 
 impl Storage {
-    /// Called after a write committed events: the sequencer positions them at once.
+    /// Called after a write committed events: the sequencer positions them at once (on PostgreSQL; SQLite
+    /// writes number their own).
     pub(crate) fn feed_written(&self) {
-        self.feed_signal.nudge();
+        if self.backend == crate::Backend::Postgres {
+            self.feed_signal.nudge();
+        }
     }
 
     /// Starts this process's sequencer thread (see the module doc); fails only if no thread can be made.
@@ -259,6 +264,16 @@ impl Storage {
 
     /// Positions up to one batch of pending events; returns how many.
     pub fn sequence_events(&self) -> Result<usize, StorageError> {
+        // A plain read first: most sweeps find nothing, and need not take the write lock to see it.
+        let nothing_pending = events::table
+            .select(events::id)
+            .filter(events::feed_position.is_null())
+            .first::<i64>(&mut *self.conn()?)
+            .optional()?
+            .is_none();
+        if nothing_pending {
+            return Ok(0);
+        }
         self.write(|conn| {
             if conn.dialect() == Dialect::Postgres {
                 diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SEQUENCER_LOCK_KEY})")).execute(conn)?;
@@ -277,23 +292,11 @@ impl Storage {
             // The next sequence of each tenant; a tenant deleted meanwhile took its events with it.
             let mut next_sequence: HashMap<&str, i64> = HashMap::new();
             for (tenant, count) in &per_tenant {
-                let last: Option<i64> = SqlFrag::<Text>::new()
-                    .sql(&format!("UPDATE tenants SET event_sequence = event_sequence + {count} WHERE id = "))
-                    .text(*tenant)
-                    .sql(" RETURNING event_sequence")
-                    .into_query()
-                    .load::<SequenceRow>(conn)?
-                    .first()
-                    .map(|row| row.event_sequence);
-                if let Some(last) = last {
-                    next_sequence.insert(tenant, last - count + 1);
+                if let Some(first) = advance_tenant_sequence(conn, tenant, *count)? {
+                    next_sequence.insert(tenant, first);
                 }
             }
-            let last_position: i64 = diesel::update(event_feed::table)
-                .set(event_feed::last_position.eq(event_feed::last_position + pending.len() as i64))
-                .returning(event_feed::last_position)
-                .get_result(conn)?;
-            let mut position = last_position - pending.len() as i64;
+            let mut position = advance_position(conn, pending.len() as i64)? - 1;
             let mut values = String::new();
             for row in &pending {
                 position += 1;
@@ -312,8 +315,8 @@ impl Storage {
                 ))
                 .execute(conn)?;
                 // The webhook outbox, in this transaction: positioned events and their deliveries
-                // become visible together (webhooks.rs).
-                crate::webhooks::enqueue_deliveries(conn, last_position - pending.len() as i64 + 1, last_position)?;
+                // become visible together (webhooks). `position` is now the last one handed out.
+                crate::webhooks::enqueue_deliveries(conn, position + 1 - pending.len() as i64, position)?;
             }
             Ok(pending.len())
         })
@@ -400,4 +403,32 @@ impl Storage {
 struct SequenceRow {
     #[diesel(sql_type = BigInt)]
     event_sequence: i64,
+}
+
+/// Takes `count` sequence numbers of `tenant` and returns the first; `None` if the tenant is gone.
+pub(crate) fn advance_tenant_sequence(
+    conn: &mut DbConnection,
+    tenant: &str,
+    count: i64,
+) -> Result<Option<i64>, StorageError> {
+    let last = SqlFrag::<Text>::new()
+        .sql(&format!(
+            "UPDATE tenants SET event_sequence = event_sequence + {count} WHERE id = "
+        ))
+        .text(tenant)
+        .sql(" RETURNING event_sequence")
+        .into_query()
+        .load::<SequenceRow>(conn)?
+        .first()
+        .map(|row| row.event_sequence - count + 1);
+    Ok(last)
+}
+
+/// Takes `count` feed positions and returns the first.
+pub(crate) fn advance_position(conn: &mut DbConnection, count: i64) -> Result<i64, StorageError> {
+    let last: i64 = diesel::update(event_feed::table)
+        .set(event_feed::last_position.eq(event_feed::last_position + count))
+        .returning(event_feed::last_position)
+        .get_result(conn)?;
+    Ok(last - count + 1)
 }

@@ -49,8 +49,9 @@ pub use connection::DbConnection;
 pub use error::{Cause, StorageError};
 pub use location::DatabaseLocation;
 pub use model::{
-    Expand, IssuedToken, NewTenant, NewToken, PoolState, ResourcePage, ResourceQuery, StoredGroupRef,
-    StoredMember, StoredResource, Tenant, TokenInfo, TokenRecord, TokenRequest, WriteContext,
+    Expand, IssuedToken, ListPosition, NewTenant, NewToken, PageStart, PoolState, ResourcePage,
+    ResourceQuery, StoredGroupRef, StoredMember, StoredResource, Tenant, TokenInfo, TokenRecord,
+    TokenRequest, TokenScope, WriteContext,
 };
 pub use shadow_columns::MAX_INDEXED_BYTES;
 

@@ -37,6 +37,41 @@ pub struct Tenant {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What a SCIM token may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TokenScope {
+    /// The IdP's provisioning token: every SCIM operation. Rotation replaces these.
+    #[default]
+    Write,
+    /// Reads and searches only (reporting, audits, reconciliation jobs); survives rotation.
+    Read,
+}
+
+impl TokenScope {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Write => "write",
+            Self::Read => "read",
+        }
+    }
+
+    /// The scope named `text` (`write` or `read`), if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "write" => Some(Self::Write),
+            "read" => Some(Self::Read),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A token to store: only the hash of its secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct NewToken {
@@ -46,6 +81,7 @@ pub struct NewToken {
     pub prefix: String,
     pub label: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub scope: TokenScope,
 }
 
 impl std::fmt::Debug for NewToken {
@@ -56,6 +92,7 @@ impl std::fmt::Debug for NewToken {
             .field("prefix", &self.prefix)
             .field("label", &self.label)
             .field("expires_at", &self.expires_at)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +102,7 @@ impl std::fmt::Debug for NewToken {
 pub struct TokenRecord {
     pub id: String,
     pub tenant: TenantId,
+    pub scope: TokenScope,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
@@ -74,6 +112,7 @@ pub struct TokenRecord {
 pub struct TokenInfo {
     pub id: String,
     pub tenant: TenantId,
+    pub scope: TokenScope,
     pub prefix: String,
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -88,7 +127,9 @@ pub struct TokenRequest {
     pub label: Option<String>,
     /// `None`: the token does not expire.
     pub expires_at: Option<DateTime<Utc>>,
-    /// Rotation: revoke the tenant's other tokens as of this time (a future time is a grace period).
+    pub scope: TokenScope,
+    /// Rotation: revoke the tenant's other `write` tokens as of this time (a future time is a grace
+    /// period). Read tokens are not the IdP's and are kept.
     pub revoke_others_at: Option<DateTime<Utc>>,
 }
 
@@ -97,7 +138,7 @@ pub struct TokenRequest {
 pub struct IssuedToken {
     pub info: TokenInfo,
     pub token: PlainToken,
-    /// How many of the tenant's other tokens `revoke_others_at` revoked.
+    /// How many of the tenant's other `write` tokens `revoke_others_at` revoked.
     pub revoked_others: u64,
 }
 
@@ -181,10 +222,10 @@ pub struct StoredGroupRef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceQuery {
     pub filter: Option<ResolvedFilter>,
+    /// Not with [`PageStart::After`] (`Scim(InvalidValue)`).
     pub sort_by: Option<ResolvedPath>,
     pub descending: bool,
-    /// 1-based; 0 is treated as 1.
-    pub start_index: u64,
+    pub start: PageStart,
     /// Page size; 0 returns only `total_results`.
     pub count: u64,
     pub expand: Expand,
@@ -196,16 +237,41 @@ impl Default for ResourceQuery {
             filter: None,
             sort_by: None,
             descending: false,
-            start_index: 1,
+            start: PageStart::Index(1),
             count: 100,
             expand: Expand::NONE,
         }
     }
 }
 
+/// Where a page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageStart {
+    /// 1-based position in the result (RFC 7644 `startIndex`); 0 is treated as 1. Reaching position `n`
+    /// costs the database `n` rows, so walking a whole listing this way is quadratic.
+    Index(u64),
+    /// Keyset (RFC 9865 cursors): the rows after this position in creation order, `None` for the first
+    /// page. Each page is one index range scan, whatever its depth.
+    After(Option<ListPosition>),
+}
+
+/// A resource's place in the order of every list without `sortBy`: creation time, then id. A walk by
+/// position returns every resource that exists throughout it exactly once, whatever is created or deleted
+/// meanwhile: new resources sort after older ones (or are simply not returned), and a deleted row leaves
+/// the positions of the others unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPosition {
+    pub created: DateTime<Utc>,
+    pub id: ResourceId,
+}
+
 /// One page of a list query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourcePage {
-    pub total_results: u64,
+    /// How many resources match. `None` on the pages of a keyset walk after the first: counting costs a
+    /// scan of every match, and doing it on every page would make the walk quadratic again.
+    pub total_results: Option<u64>,
     pub resources: Vec<StoredResource>,
+    /// Keyset pages only: where the next page starts, when more resources follow.
+    pub next: Option<ListPosition>,
 }

@@ -3,7 +3,9 @@
 //! Strategy: `token_hash` has a unique index, so authentication is one indexed lookup that returns the
 //! tenant. Revocation is a timestamp, not a delete: `revoked_at` in the future is a grace period (rotation
 //! keeps the old token working until then); the caller compares it with its clock. `last_used_at` is
-//! written in batches (the API buffers uses) and only ever moves forward.
+//! written in batches (the API buffers uses) and only ever moves forward. `scope` says what the token may
+//! do ([`TokenScope`]); rotation only ever revokes `write` tokens, the IdP's, so read-only tokens held by
+//! reporting jobs survive an IdP reconfiguration.
 
 use chrono::{DateTime, NaiveDateTime};
 use credentials::{HashedToken, PlainToken};
@@ -13,7 +15,10 @@ use scim_core::TenantId;
 use crate::error::{StorageError, Violation};
 use crate::schema::scim_tokens;
 use crate::tenants::{parse_tenant_id, tenant_not_found};
-use crate::{IssuedToken, NewToken, Storage, TokenInfo, TokenRecord, TokenRequest, from_db_time, to_db_time};
+use crate::{
+    IssuedToken, NewToken, Storage, TokenInfo, TokenRecord, TokenRequest, TokenScope, from_db_time,
+    to_db_time,
+};
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = scim_tokens)]
@@ -25,6 +30,7 @@ struct NewTokenRow<'a> {
     label: Option<&'a str>,
     created_at: NaiveDateTime,
     expires_at: Option<NaiveDateTime>,
+    scope: &'a str,
 }
 
 #[derive(Debug, Queryable, Selectable)]
@@ -32,6 +38,7 @@ struct NewTokenRow<'a> {
 struct TokenInfoRow {
     id: String,
     tenant_id: String,
+    scope: String,
     prefix: String,
     label: Option<String>,
     created_at: NaiveDateTime,
@@ -44,6 +51,7 @@ impl TokenInfoRow {
     fn into_info(self) -> Result<TokenInfo, StorageError> {
         Ok(TokenInfo {
             tenant: parse_tenant_id(&self.tenant_id)?,
+            scope: parse_scope(&self.scope)?,
             id: self.id,
             prefix: self.prefix,
             label: self.label,
@@ -60,8 +68,14 @@ impl TokenInfoRow {
 struct TokenRecordRow {
     id: String,
     tenant_id: String,
+    scope: String,
     expires_at: Option<NaiveDateTime>,
     revoked_at: Option<NaiveDateTime>,
+}
+
+/// The migration's CHECK admits only known scopes: anything else is corrupt data.
+fn parse_scope(text: &str) -> Result<TokenScope, StorageError> {
+    TokenScope::parse(text).ok_or_else(|| StorageError::corrupt(format!("token scope {text:?}")))
 }
 
 fn token_not_found(tenant: &TenantId, token_id: &str) -> StorageError {
@@ -70,7 +84,7 @@ fn token_not_found(tenant: &TenantId, token_id: &str) -> StorageError {
 
 impl Storage {
     /// Issues `tenant` a new API token: generates the secret, stores only its hash and display prefix, and
-    /// with `revoke_others_at` revokes the tenant's other tokens (rotation). `NotFound` if the tenant does
+    /// with `revoke_others_at` revokes the tenant's other `write` tokens (rotation). `NotFound` if the tenant does
     /// not exist. `token-admin` and `scim-api --bootstrap-tenant` both issue through here.
     pub fn issue_token(
         &self,
@@ -86,10 +100,11 @@ impl Storage {
                 prefix: token.display_prefix(),
                 label: request.label.clone(),
                 expires_at: request.expires_at,
+                scope: request.scope,
             },
         )?;
         let revoked_others = match request.revoke_others_at {
-            Some(at) => self.revoke_tokens_except(tenant, &info.id, at)?,
+            Some(at) => self.revoke_write_tokens_except(tenant, &info.id, at)?,
             None => 0,
         };
         Ok(IssuedToken {
@@ -119,6 +134,7 @@ impl Storage {
             label: token.label.as_deref(),
             created_at,
             expires_at: token.expires_at.map(to_db_time),
+            scope: token.scope.as_str(),
         };
         self.write(|conn| {
             diesel::insert_into(scim_tokens::table)
@@ -134,6 +150,7 @@ impl Storage {
         Ok(TokenInfo {
             id: token.id.clone(),
             tenant: tenant.clone(),
+            scope: token.scope,
             prefix: token.prefix.clone(),
             label: token.label.clone(),
             created_at: from_db_time(created_at),
@@ -154,6 +171,7 @@ impl Storage {
         row.map(|r| {
             Ok(TokenRecord {
                 tenant: parse_tenant_id(&r.tenant_id)?,
+                scope: parse_scope(&r.scope)?,
                 id: r.id,
                 expires_at: r.expires_at.map(from_db_time),
                 revoked_at: r.revoked_at.map(from_db_time),
@@ -205,9 +223,10 @@ impl Storage {
         })
     }
 
-    /// Revokes, as of `at` (possibly in the future: a grace period), every token of the tenant except
-    /// `keep_token_id` that is not revoked yet. Returns how many were revoked.
-    pub fn revoke_tokens_except(
+    /// Revokes, as of `at` (possibly in the future: a grace period), every `write` token of the tenant
+    /// except `keep_token_id` that is not revoked yet: rotation replaces the IdP's token, and read-only
+    /// tokens are someone else's. Returns how many were revoked.
+    pub fn revoke_write_tokens_except(
         &self,
         tenant: &TenantId,
         keep_token_id: &str,
@@ -218,6 +237,7 @@ impl Storage {
                 scim_tokens::table
                     .filter(scim_tokens::tenant_id.eq(tenant.as_str()))
                     .filter(scim_tokens::id.ne(keep_token_id))
+                    .filter(scim_tokens::scope.eq(TokenScope::Write.as_str()))
                     .filter(scim_tokens::revoked_at.is_null()),
             )
             .set(scim_tokens::revoked_at.eq(to_db_time(at)))

@@ -20,7 +20,7 @@ use serde_json::json;
 use service::startup::StartupLine;
 use service::{BoxError, Clock, ErrorContext, Settings};
 use storage::open::{OpenError, OpenOptions};
-use storage::{NewTenant, Storage};
+use storage::{NewTenant, Storage, TokenScope};
 
 use crate::audit::{audit, cli_operator};
 use crate::error::AdminError;
@@ -90,9 +90,12 @@ pub enum TokensCommand {
     Issue {
         /// The tenant slug.
         slug: String,
-        /// Revoke the tenant's other tokens.
+        /// Revoke the tenant's other provisioning (`write`) tokens; read tokens stay.
         #[arg(long)]
         rotate: bool,
+        /// `write`: a provisioning token for the IdP (every SCIM operation); `read`: reads and searches only.
+        #[arg(long, default_value = "write", value_parser = scim_tokens::parse_scope)]
+        scope: TokenScope,
         /// A note shown by `tokens list`, e.g. `entra`; up to 200 characters.
         #[arg(long)]
         label: Option<String>,
@@ -231,6 +234,7 @@ fn execute(
         Command::Tokens(TokensCommand::Issue {
             slug: text,
             rotate,
+            scope,
             label,
             expires_in,
             grace,
@@ -239,6 +243,7 @@ fn execute(
             let options = IssueOptions {
                 label,
                 expires_in,
+                scope,
                 rotate,
                 grace: grace.unwrap_or_else(Duration::zero),
             };
@@ -248,7 +253,7 @@ fn execute(
                 &operator,
                 "token.issue",
                 Some(&id),
-                json!({"tokenId": issued.id, "rotate": rotate}),
+                json!({"tokenId": issued.id, "scope": scope.as_str(), "rotate": rotate}),
                 now,
             );
             print(out, &issued)
@@ -332,6 +337,7 @@ mod tests {
         let Command::Tokens(TokensCommand::Issue {
             slug,
             rotate,
+            scope,
             label,
             expires_in,
             grace,
@@ -345,6 +351,24 @@ mod tests {
         );
         assert_eq!(expires_in, Some(Duration::days(90)));
         assert_eq!(grace, Some(Duration::hours(1)));
+        assert_eq!(scope, TokenScope::Write, "the default");
+    }
+
+    #[test]
+    fn issue_takes_a_scope_by_name() {
+        let cli = Cli::try_parse_from(["token-admin", "tokens", "issue", "acme", "--scope", "read"]).unwrap();
+        assert!(
+            matches!(
+                cli.command,
+                Command::Tokens(TokensCommand::Issue {
+                    scope: TokenScope::Read,
+                    ..
+                })
+            ),
+            "{:?}",
+            cli.command
+        );
+        assert!(Cli::try_parse_from(["token-admin", "tokens", "issue", "acme", "--scope", "admin"]).is_err());
     }
 
     #[test]

@@ -5,15 +5,16 @@
 //! Strategy: plain synchronous functions over [`Storage`] (diesel is synchronous); HTTP handlers run them
 //! through `service::blocking`, the CLI calls them directly. Time is a parameter (`now`), taken from a
 //! [`service::Clock`] so tests can fix it. Issuing validates the options here and leaves the rest to
-//! [`Storage::issue_token`]: when rotating, every other token of the tenant is revoked as of `now + grace`
-//! (the storage layer treats a future `revoked_at` as a grace period). The plaintext leaves exactly once,
-//! inside [`IssuedApiToken`].
+//! [`Storage::issue_token`]: when rotating, every other `write` token of the tenant is revoked as of
+//! `now + grace` (the storage layer treats a future `revoked_at` as a grace period). Rotation replaces the
+//! IdP's provisioning token, so read-only tokens (`--scope read`) are neither revoked by it nor able to
+//! rotate. The plaintext leaves exactly once, inside [`IssuedApiToken`].
 
 use chrono::{DateTime, Duration, Utc};
 use credentials::IssuedApiToken;
 use scim_core::TenantId;
 use serde::Serialize;
-use storage::{Storage, TokenInfo, TokenRequest};
+use storage::{Storage, TokenInfo, TokenRequest, TokenScope};
 
 use crate::error::AdminError;
 
@@ -29,7 +30,8 @@ pub struct IssueOptions {
     pub label: Option<String>,
     /// `None`: the token does not expire.
     pub expires_in: Option<Duration>,
-    /// Revoke the tenant's other tokens.
+    pub scope: TokenScope,
+    /// Revoke the tenant's other `write` tokens.
     pub rotate: bool,
     /// With `rotate`: how long the other tokens keep working.
     pub grace: Duration,
@@ -58,6 +60,13 @@ impl IssueOptions {
                 "grace period must be between 0 and 30 days".to_owned(),
             ));
         }
+        if self.rotate && self.scope == TokenScope::Read {
+            return Err(AdminError::BadRequest(
+                "rotate replaces the IdP's provisioning token; a read token cannot rotate (revoke old read \
+                 tokens one by one instead)"
+                    .to_owned(),
+            ));
+        }
         if self.grace > Duration::zero() && !self.rotate {
             return Err(AdminError::BadRequest(
                 "a grace period only applies when rotating".to_owned(),
@@ -67,7 +76,7 @@ impl IssueOptions {
     }
 }
 
-/// Issues a token for an existing tenant; with `rotate`, revokes the tenant's other tokens as of
+/// Issues a token for an existing tenant; with `rotate`, revokes the tenant's other `write` tokens as of
 /// `now + grace`.
 pub fn issue_token(
     storage: &Storage,
@@ -80,14 +89,16 @@ pub fn issue_token(
     let request = TokenRequest {
         label: options.label.clone(),
         expires_at: options.expires_in.map(|d| now + d),
+        scope: options.scope,
         revoke_others_at: options.rotate.then(|| now + options.grace),
     };
     let issued = storage.issue_token(tenant, &request)?;
     let token_id = &issued.info.id;
+    let scope = options.scope.as_str();
     if options.rotate {
-        tracing::info!(%tenant, %token_id, revoked = issued.revoked_others, grace_seconds = options.grace.num_seconds(), "rotated tokens");
+        tracing::info!(%tenant, %token_id, scope, revoked = issued.revoked_others, grace_seconds = options.grace.num_seconds(), "rotated tokens");
     } else {
-        tracing::info!(%tenant, %token_id, "issued token");
+        tracing::info!(%tenant, %token_id, scope, "issued token");
     }
     Ok(issued.with_base_url(service::tenant_base_url(public_base, tenant)))
 }
@@ -97,6 +108,8 @@ pub fn issue_token(
 #[serde(rename_all = "camelCase")]
 pub struct TokenView {
     pub id: String,
+    /// `write` (provisioning) or `read` (reads and searches only).
+    pub scope: &'static str,
     pub prefix: String,
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -112,6 +125,7 @@ impl TokenView {
         let active = info.expires_at.is_none_or(|t| t > now) && info.revoked_at.is_none_or(|t| t > now);
         Self {
             id: info.id,
+            scope: info.scope.as_str(),
             prefix: info.prefix,
             label: info.label,
             created_at: info.created_at,
@@ -121,6 +135,11 @@ impl TokenView {
             active,
         }
     }
+}
+
+/// Parses a token scope as operators type it: `write` or `read`.
+pub fn parse_scope(text: &str) -> Result<TokenScope, String> {
+    TokenScope::parse(text).ok_or_else(|| format!("scope must be \"write\" or \"read\", got {text:?}"))
 }
 
 /// Parses a duration such as `90d`, `12h`, `30m`, `45s` or `2w`.
@@ -168,6 +187,15 @@ mod tests {
     }
 
     #[test]
+    fn scopes_parse_by_name_only() {
+        assert_eq!(parse_scope("read").unwrap(), TokenScope::Read);
+        assert_eq!(parse_scope("write").unwrap(), TokenScope::Write);
+        for bad in ["", "READ", "admin", "read "] {
+            assert!(parse_scope(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
     fn issue_options_are_validated() {
         let ok = IssueOptions {
             rotate: true,
@@ -191,6 +219,11 @@ mod tests {
             IssueOptions {
                 rotate: true,
                 grace: Duration::days(31),
+                ..IssueOptions::default()
+            },
+            IssueOptions {
+                rotate: true,
+                scope: TokenScope::Read,
                 ..IssueOptions::default()
             },
         ] {

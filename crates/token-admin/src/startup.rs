@@ -12,10 +12,11 @@ use std::net::{SocketAddr, TcpListener};
 
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use credentials::{AccessTokenError, AccessTokenIssuer};
 use secrecy::ExposeSecret as _;
 use service::error_format::render_framework_errors;
+use service::http_server::ServerOptions;
 use service::startup::StartupLine;
 use service::{Clock, Health, Metrics, ResourceRoutes, Settings};
 use storage::Storage;
@@ -221,7 +222,12 @@ impl Application {
         let authenticator = web::Data::new(authenticator);
         let metrics = web::Data::new(metrics);
         let health_data = web::Data::new(health.clone());
-        let server = HttpServer::new(move || {
+        let server_options = ServerOptions {
+            workers: Some(WORKERS),
+            max_blocking_threads: None,
+            shutdown_timeout_seconds: settings.shutdown_timeout_seconds,
+        };
+        let server = service::http_server::serve(listener, server_options, move || {
             App::new()
                 .wrap(from_fn(render_framework_errors::<AdminError>))
                 .wrap(from_fn(service::middleware::observe))
@@ -241,11 +247,7 @@ impl Application {
                     Err::<actix_web::HttpResponse, _>(AdminError::NotFound("no such route".to_owned()))
                 }))
         })
-        .workers(WORKERS)
-        .shutdown_timeout(settings.shutdown_timeout_seconds)
-        .listen(listener)
-        .map_err(listen_failed)?
-        .run();
+        .map_err(listen_failed)?;
         log_start_up(&opened, &public_base.to_string(), address, oauth_enabled);
         Ok(Self {
             port,

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use scim_core::{ResourceId, ResourceKind, ScimError};
 use serde_json::{Value, json};
 
-use crate::auth::Caller;
+use crate::auth::Provisioner;
 use crate::error::{ApiError, ApiResult, SCIM_JSON};
 use crate::operations::{self, Ctx};
 use crate::render::location;
@@ -21,7 +21,8 @@ const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 
 pub async fn post_bulk(
     req: HttpRequest,
-    caller: Caller,
+    // Every bulk operation writes: a read-only token is refused as a whole, before the body is read.
+    Provisioner(caller): Provisioner,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {

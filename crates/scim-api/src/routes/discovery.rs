@@ -9,7 +9,7 @@ use service::ResourceRoutes;
 
 use crate::auth::Caller;
 use crate::error::{ApiResult, SCIM_JSON};
-use crate::render::list_response;
+use crate::render::{ListPage, list_response};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -40,6 +40,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// Advertised as `cursorTimeout`, the least time a cursor stays valid. Cursors hold no server state and
+/// never expire (see [`crate::cursor`]); a day is the promise clients may plan with.
+const CURSOR_TIMEOUT_SECS: u64 = 86_400;
+
 fn scim_ok(body: &Value) -> HttpResponse {
     HttpResponse::Ok().content_type(SCIM_JSON).json(body)
 }
@@ -58,6 +62,15 @@ async fn get_service_provider_config(caller: Caller, state: web::Data<AppState>)
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},
+        // RFC 9865 §4. Index stays the default: IdPs page with startIndex and expect it.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": config.page_size_default,
+            "maxPageSize": config.page_size_max,
+            "cursorTimeout": CURSOR_TIMEOUT_SECS,
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",
@@ -75,7 +88,7 @@ async fn get_service_provider_config(caller: Caller, state: web::Data<AppState>)
 
 async fn list_resource_types(caller: Caller) -> ApiResult<HttpResponse> {
     let types = discovery::resource_type_resources(&caller.policy.registry, &caller.base_url);
-    Ok(scim_ok(&list_response(types.len() as u64, 1, types)))
+    Ok(scim_ok(&list_response(ListPage::all(types))))
 }
 
 async fn get_resource_type(caller: Caller, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
@@ -87,7 +100,7 @@ async fn get_resource_type(caller: Caller, path: web::Path<(String, String)>) ->
 
 async fn list_schemas(caller: Caller) -> ApiResult<HttpResponse> {
     let schemas = discovery::schema_resources(&caller.policy.registry, &caller.base_url);
-    Ok(scim_ok(&list_response(schemas.len() as u64, 1, schemas)))
+    Ok(scim_ok(&list_response(ListPage::all(schemas))))
 }
 
 async fn get_schema(caller: Caller, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {

@@ -8,10 +8,11 @@ use scim_core::{ResourceId, ResourceKind};
 use serde_json::Value;
 use service::ResourceRoutes;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Provisioner};
+use crate::cursor::Cursor;
 use crate::error::{ApiResult, SCIM_JSON};
 use crate::operations::{self, Ctx, ListRequest};
-use crate::render;
+use crate::render::{self, ListPage};
 use crate::request::{self, QueryParams, etag, if_match, if_none_match_hits};
 use crate::state::AppState;
 
@@ -87,18 +88,29 @@ async fn search_resources(
 
 async fn respond_list(ctx: Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<HttpResponse> {
     let page = operations::query(&ctx, kind, list).await?;
-    let rendered = page
+    let resources = page
         .resources
         .iter()
         .map(|r| render::present(&ctx, r, &list.projection))
         .collect();
-    let body = render::list_response(page.total_results, list.start_index, rendered);
+    let body = render::list_response(ListPage {
+        total: page.total_results,
+        start_index: list.page.start_index(),
+        next_cursor: page.next.map(|after| {
+            Cursor {
+                kind,
+                after: Some(after),
+            }
+            .encode()
+        }),
+        resources,
+    });
     Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
 }
 
 async fn create_resource(
     req: HttpRequest,
-    caller: Caller,
+    Provisioner(caller): Provisioner,
     state: web::Data<AppState>,
     kind: web::Data<ResourceKind>,
     payload: web::Payload,
@@ -166,7 +178,7 @@ impl WriteRequest {
 
 async fn replace_resource(
     req: HttpRequest,
-    caller: Caller,
+    Provisioner(caller): Provisioner,
     state: web::Data<AppState>,
     kind: web::Data<ResourceKind>,
     id: web::Path<(String, String)>,
@@ -180,7 +192,7 @@ async fn replace_resource(
 
 async fn patch_resource(
     req: HttpRequest,
-    caller: Caller,
+    Provisioner(caller): Provisioner,
     state: web::Data<AppState>,
     kind: web::Data<ResourceKind>,
     id: web::Path<(String, String)>,
@@ -221,7 +233,7 @@ async fn respond_after_write(
 
 async fn delete_resource(
     req: HttpRequest,
-    caller: Caller,
+    Provisioner(caller): Provisioner,
     state: web::Data<AppState>,
     kind: web::Data<ResourceKind>,
     id: web::Path<(String, String)>,

@@ -166,17 +166,23 @@ async fn hundred_kilobyte_filter_is_400_invalid_filter(app: TestApp) {
     let deep_parens = format!("{}userName pr{}", "(".repeat(51_200), ")".repeat(51_200));
     for filter in [&long_value, &long_chain, &deep_parens] {
         assert!(filter.len() >= 100 * 1024, "{}", filter.len());
-        // In the query string of a GET. A request target over 64 KiB is refused by the HTTP layer
-        // itself (the `http` crate's URI limit) with a bare 400 before any handler runs; reqwest will
-        // not even send one, so it goes raw.
+        // In the query string of a GET, where reqwest will not send it, so it goes raw. A target over
+        // the `http` crate's 64 KiB URI limit is a SCIM 400 (`service::request_target`); a head past
+        // actix's 128 KiB buffer is refused by actix itself with a bare 431.
         let encoded: String = serde_urlencoded::to_string([("filter", filter.as_str())]).unwrap();
         let raw = format!(
             "GET /scim/v2/acme/Users?{encoded} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
             app.token
         );
-        // (431 when the whole head passes actix's 128 KiB buffer).
-        let (status, _) = raw_exchange(&app, raw.as_bytes()).await;
-        assert!(status == 400 || status == 431, "{status}");
+        let (status, body) = raw_exchange(&app, raw.as_bytes()).await;
+        match status {
+            400 => {
+                let body: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+            }
+            431 => {}
+            _ => panic!("{status}: {body}"),
+        }
         // In a SearchRequest body.
         for path in ["/Users/.search", "/.search"] {
             let body = json!({
@@ -258,18 +264,20 @@ async fn bad_percent_encoding_and_bad_utf8_in_url_are_4xx(app: TestApp) {
     )
     .await;
     assert_scim_error(response, 401, None).await;
-    // Raw bytes that are not UTF-8 (nor even ASCII) in the request line: rejected by the HTTP parser
-    // or by routing, never a 5xx, and the connection does not hang.
+    // Raw bytes that are not UTF-8 (nor even ASCII) in the request line: percent-encoded on the way in
+    // (`service::request_target`), then refused by routing with a SCIM body, never a 5xx.
     let mut raw =
         b"GET /scim/v2/acme/Users/\xff\xfe?filter=\xff HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
             .to_vec();
     raw.extend_from_slice(app.token.as_bytes());
     raw.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
-    let (status, _) = raw_exchange(&app, &raw).await;
+    let (status, body) = raw_exchange(&app, &raw).await;
     assert!(
         (400..500).contains(&status),
         "raw non-UTF-8 request line: {status}"
     );
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
     let response = app.get(&format!("/Users/{id}")).await;
     assert_eq!(response.status(), 200);
     still_serving(&app).await;

@@ -14,7 +14,9 @@ mod helpers;
 
 mod auth;
 mod bulk;
+mod change_feed;
 mod concurrency;
+mod cursor;
 mod discovery;
 mod entra;
 mod error_bodies;
@@ -25,4 +27,5 @@ mod okta;
 mod ops;
 mod protocol;
 mod quirks;
+mod read_tokens;
 mod snapshots;

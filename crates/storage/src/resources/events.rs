@@ -2,8 +2,9 @@
 //!
 //! Each write records what it changed: `{user,group}.{created,updated,deleted}` for the resource, one
 //! `group.member_added` / `group.member_removed` per net membership change. Events are inserted without
-//! a feed position or tenant sequence; `feed.rs` stamps those after commit, so the feed's order is the
-//! order in which writes became visible. What a created/updated event's `data` shows is the stored
+//! a feed position or tenant sequence on PostgreSQL, where `feed.rs` stamps those after commit, so the
+//! feed's order is the order in which writes became visible; on SQLite, whose one writer makes insertion
+//! order commit order, they are numbered as they are inserted. What a created/updated event's `data` shows is the stored
 //! document (the feed adds `id` and `meta` when it is read); a deleted event keeps the names a consumer
 //! needs to find what it removes.
 
@@ -14,12 +15,14 @@ use serde_json::{Map, Value, json};
 
 use super::members::{MemberChange, MemberDeltas};
 use super::rows::ResourceRow;
-use crate::connection::{DbConnection, on_inner};
+use crate::connection::{DbConnection, Dialect, on_inner};
 use crate::error::StorageError;
+use crate::feed::{advance_position, advance_tenant_sequence};
 use crate::schema::events;
+use crate::tenants::tenant_not_found;
 use crate::{WriteContext, to_db_time};
 
-/// Events per multi-row `INSERT`: 14 binds each, well below both backends' bind limits.
+/// Events per multi-row `INSERT`: 16 binds each, well below both backends' bind limits.
 const INSERT_CHUNK: usize = 1_000;
 
 /// What happened to a resource.
@@ -46,6 +49,8 @@ fn event_type(kind: ResourceKind, change: ResourceChange) -> &'static str {
 struct NewEventRow<'a> {
     event_id: String,
     tenant_id: &'a str,
+    feed_position: Option<i64>,
+    tenant_sequence: Option<i64>,
     event_type: &'static str,
     resource_type: &'static str,
     resource_id: &'a str,
@@ -84,6 +89,8 @@ impl<'a> WriteEvents<'a> {
             // UUID v7: unique, and sortable by creation time for whoever stores them.
             event_id: uuid::Uuid::now_v7().to_string(),
             tenant_id: self.ctx.tenant.as_str(),
+            feed_position: None,
+            tenant_sequence: None,
             event_type,
             resource_type: kind.as_str(),
             resource_id: id,
@@ -143,13 +150,33 @@ impl<'a> WriteEvents<'a> {
         }
     }
 
-    /// Inserts the events; nothing for a write that changed nothing.
-    pub(super) fn append(self, conn: &mut DbConnection) -> Result<(), StorageError> {
+    /// Inserts the events; nothing for a write that changed nothing. On SQLite they are numbered here
+    /// (see `feed.rs`); on PostgreSQL the sequencer numbers them after commit.
+    pub(super) fn append(mut self, conn: &mut DbConnection) -> Result<(), StorageError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut positioned = None;
+        if conn.dialect() == Dialect::Sqlite {
+            let count = self.rows.len() as i64;
+            let first_sequence = advance_tenant_sequence(conn, self.ctx.tenant.as_str(), count)?
+                .ok_or_else(|| tenant_not_found(&self.ctx.tenant))?;
+            let first_position = advance_position(conn, count)?;
+            for (offset, row) in (0..).zip(self.rows.iter_mut()) {
+                row.feed_position = Some(first_position + offset);
+                row.tenant_sequence = Some(first_sequence + offset);
+            }
+            positioned = Some((first_position, first_position + count - 1));
+        }
         for chunk in self.rows.chunks(INSERT_CHUNK) {
             // Multi-row inserts do not go through MultiBackend: run them on the inner connection.
             on_inner!(conn, |c| diesel::insert_into(events::table)
                 .values(chunk)
                 .execute(c))?;
+        }
+        if let Some((first, last)) = positioned {
+            // Positioned here, so queued for webhooks here, in the same transaction (webhooks).
+            crate::webhooks::enqueue_deliveries(conn, first, last)?;
         }
         Ok(())
     }

@@ -1,5 +1,11 @@
 //! Resource reads: one resource by id, or a filtered, sorted page, with `members` / `groups` expanded as
 //! asked. Filters and sort keys are compiled to SQL by `filter_sql`.
+//!
+//! Pages start at an offset (`startIndex`) or after a position (keyset, for RFC 9865 cursors). A keyset
+//! page is `created_at >= c AND (created_at > c OR id > i)` in `(created_at, id)` order: the first
+//! conjunct is a range bound on the `(tenant_id, resource_type, created_at, id)` index on both backends
+//! (a row-value or a bare `OR` comparison is not reliably turned into one), the second drops the few
+//! rows at `c` up to `i`. So every page is one index range scan, and a full walk reads each row once.
 
 use diesel::prelude::*;
 use scim_core::{ResourceId, ResourceKind, TenantId};
@@ -9,7 +15,9 @@ use super::rows::{ResourceHead, head_to_stored, not_found};
 use crate::connection::{DbConnection, read_transaction};
 use crate::error::StorageError;
 use crate::schema::resources;
-use crate::{Expand, Reader, ResourcePage, ResourceQuery, Storage, StoredResource};
+use crate::{
+    Expand, ListPosition, PageStart, Reader, ResourcePage, ResourceQuery, Storage, StoredResource, to_db_time,
+};
 
 impl Storage {
     /// The resource (of this kind, in this tenant), with members/groups as `expand` asks; `NotFound`.
@@ -74,6 +82,20 @@ impl Reader {
         kind: ResourceKind,
         query: &ResourceQuery,
     ) -> Result<ResourcePage, StorageError> {
+        let (offset, after) = match &query.start {
+            PageStart::Index(start) => (start.saturating_sub(1), None),
+            PageStart::After(position) => (0, Some(position.as_ref())),
+        };
+        if after.is_some() && query.sort_by.is_some() {
+            // A keyset over an arbitrary sort expression (JSON values, NULLs first or last) is not an index
+            // range; refusing beats a silently quadratic or wrongly ordered walk.
+            return Err(scim_core::ScimError::InvalidValue(
+                "sortBy cannot be combined with cursor pagination: cursor listings are in creation order; \
+                 use startIndex to page a sorted listing"
+                    .to_owned(),
+            )
+            .into());
+        }
         read_transaction(&mut self.conn, |conn| {
             let dialect = conn.dialect();
             let condition = query
@@ -97,13 +119,22 @@ impl Reader {
             if query.count == 0 {
                 let total = count_matches(conn)?;
                 return Ok(ResourcePage {
-                    total_results: u64::try_from(total).unwrap_or_default(),
+                    total_results: Some(u64::try_from(total).unwrap_or_default()),
                     resources: Vec::new(),
+                    next: None,
                 });
             }
             let mut page = base().select(ResourceHead::as_select());
             if let Some(c) = condition.clone() {
                 page = page.filter(c);
+            }
+            if let Some(Some(position)) = after {
+                let created = to_db_time(position.created);
+                page = page.filter(resources::created_at.ge(created)).filter(
+                    resources::created_at
+                        .gt(created)
+                        .or(resources::id.gt(position.id.as_str())),
+                );
             }
             page = match &query.sort_by {
                 Some(path) => page
@@ -119,25 +150,44 @@ impl Reader {
                     .order(resources::created_at.asc())
                     .then_order_by(resources::id.asc()),
             };
-            let limit = i64::try_from(query.count).unwrap_or(i64::MAX);
-            let offset = i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX);
-            let heads = page.limit(limit).offset(offset).load(conn)?;
-            // A first page that is not full holds every match: its length is the total, and the COUNT
-            // query is skipped. This is the common case of IdP lookups (`userName eq ...`).
-            let page_len = u64::try_from(heads.len()).unwrap_or(u64::MAX);
-            let total_results = if offset == 0 && page_len < query.count {
-                page_len
+            let page_size = i64::try_from(query.count).unwrap_or(i64::MAX);
+            // A keyset page reads one row more than it returns: whether that row exists says whether a
+            // next page does, so the last page never points at an empty one.
+            let limit = if after.is_some() {
+                page_size.saturating_add(1)
             } else {
-                u64::try_from(count_matches(conn)?).unwrap_or_default()
+                page_size
+            };
+            let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+            let mut heads = page.limit(limit).offset(offset).load(conn)?;
+            let more = after.is_some() && heads.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
+            if more {
+                heads.pop();
+            }
+            // A first page that is not full holds every match: its length is the total, and the COUNT
+            // query is skipped. This is the common case of IdP lookups (`userName eq ...`). A resumed
+            // keyset walk is not counted at all (see `ResourcePage::total_results`).
+            let page_len = u64::try_from(heads.len()).unwrap_or(u64::MAX);
+            let total_results = if matches!(after, Some(Some(_))) {
+                None
+            } else if offset == 0 && page_len < query.count {
+                Some(page_len)
+            } else {
+                Some(u64::try_from(count_matches(conn)?).unwrap_or_default())
             };
             let mut list = heads
                 .into_iter()
                 .map(head_to_stored)
                 .collect::<Result<Vec<_>, _>>()?;
+            let next = more.then(|| list.last()).flatten().map(|last| ListPosition {
+                created: last.created,
+                id: last.id.clone(),
+            });
             expand_resources(conn, tenant, &mut list, query.expand)?;
             Ok(ResourcePage {
                 total_results,
                 resources: list,
+                next,
             })
         })
     }

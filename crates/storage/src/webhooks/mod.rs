@@ -21,30 +21,47 @@ mod endpoints;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::prelude::*;
+use diesel::RunQueryDsl;
+use diesel::sql_types::Bool;
 use scim_core::TenantId;
 
 use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::feed::FeedEvent;
 use crate::from_db_time;
+use crate::sql::{BindValue, SqlFrag};
 
-/// Inserts the deliveries of the events at feed positions `first..=last` (just stamped, in the
-/// sequencer's transaction): one per event and enabled endpoint whose tenant and type filters match.
-/// Due at once: `next_attempt_at` is when the event occurred, which is never in the future.
-pub(crate) fn enqueue_deliveries(conn: &mut DbConnection, first: i64, last: i64) -> QueryResult<usize> {
-    // Integers only, computed by the sequencer: nothing a client sent enters this SQL text.
-    diesel::sql_query(format!(
-        "INSERT INTO webhook_deliveries (endpoint_id, event_row_id, state, attempts, next_attempt_at, created_at) \
-         SELECT w.id, e.id, 'pending', 0, e.occurred_at, e.occurred_at \
-         FROM events e JOIN webhook_endpoints w ON w.enabled \
-         WHERE e.feed_position BETWEEN {first} AND {last} \
-         AND (w.all_tenants OR EXISTS (SELECT 1 FROM webhook_endpoint_tenants t \
-              WHERE t.endpoint_id = w.id AND t.tenant_id = e.tenant_id)) \
-         AND (w.all_event_types OR EXISTS (SELECT 1 FROM webhook_endpoint_event_types y \
-              WHERE y.endpoint_id = w.id AND y.event_type = e.event_type))"
-    ))
-    .execute(conn)
+/// Inserts the deliveries of the events at feed positions `first..=last`, just positioned in the
+/// caller's transaction (the sequencer on PostgreSQL, the write itself on SQLite): one per event and
+/// enabled endpoint whose tenant and type filters match. Due at once: `next_attempt_at` is when the
+/// event occurred, which is never in the future. One fixed statement, prepared once per connection: on
+/// SQLite it runs in every write, and costs next to nothing while there are no endpoints.
+pub(crate) fn enqueue_deliveries(
+    conn: &mut DbConnection,
+    first: i64,
+    last: i64,
+) -> Result<usize, StorageError> {
+    let inserted = SqlFrag::<Bool>::new()
+        .cacheable()
+        .sql(
+            "INSERT INTO webhook_deliveries \
+             (endpoint_id, event_row_id, state, attempts, next_attempt_at, created_at) \
+             SELECT w.id, e.id, 'pending', 0, e.occurred_at, e.occurred_at \
+             FROM events e JOIN webhook_endpoints w ON w.enabled \
+             WHERE e.feed_position BETWEEN ",
+        )
+        .bind(BindValue::BigInt(first))
+        .sql(" AND ")
+        .bind(BindValue::BigInt(last))
+        .sql(
+            " AND (w.all_tenants OR EXISTS (SELECT 1 FROM webhook_endpoint_tenants t \
+             WHERE t.endpoint_id = w.id AND t.tenant_id = e.tenant_id)) \
+             AND (w.all_event_types OR EXISTS (SELECT 1 FROM webhook_endpoint_event_types y \
+             WHERE y.endpoint_id = w.id AND y.event_type = e.event_type))",
+        )
+        .into_query()
+        .execute(conn)?;
+    Ok(inserted)
 }
 
 /// When failed attempts are retried, and for how long.

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use scim_core::{ResourceId, ResourceKind, ScimError};
 use serde_json::json;
-use storage::{Expand, ResourceQuery, StorageError};
+use storage::{Expand, PageStart, ResourceQuery, StorageError};
 
 use crate::common::*;
 
@@ -261,7 +261,7 @@ storage::backend_tests!(tenants_never_see_each_others_resources, |db| {
     let page = db
         .query_resources(&a, ResourceKind::User, &ResourceQuery::default())
         .unwrap();
-    assert_eq!(page.total_results, 1);
+    assert_eq!(page.total_results, Some(1));
     assert_eq!(page.resources[0].id, ua.id);
     // A group in A cannot reference B's user.
     let g = create_group(&db, &a, "g");
@@ -289,12 +289,12 @@ storage::backend_tests!(listing_pages_in_creation_order_with_a_total, |db| {
     }
     create_group(&db, &t, "not a user");
     let q = |start_index, count| ResourceQuery {
-        start_index,
+        start: PageStart::Index(start_index),
         count,
         ..ResourceQuery::default()
     };
     let page = db.query_resources(&t, ResourceKind::User, &q(1, 3)).unwrap();
-    assert_eq!(page.total_results, 7);
+    assert_eq!(page.total_results, Some(7));
     assert_eq!(
         page.resources.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
         ids[0..3]
@@ -305,9 +305,9 @@ storage::backend_tests!(listing_pages_in_creation_order_with_a_total, |db| {
         ids[5..7]
     );
     let page = db.query_resources(&t, ResourceKind::User, &q(0, 0)).unwrap();
-    assert_eq!(page.total_results, 7);
+    assert_eq!(page.total_results, Some(7));
     assert!(page.resources.is_empty());
     let page = db.query_resources(&t, ResourceKind::User, &q(50, 10)).unwrap();
-    assert_eq!(page.total_results, 7);
+    assert_eq!(page.total_results, Some(7));
     assert!(page.resources.is_empty());
 });

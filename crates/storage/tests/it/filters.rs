@@ -151,7 +151,7 @@ fn query(
             },
         )
         .unwrap_or_else(|e| panic!("{text}: {e:?}"));
-    assert_eq!(page.total_results, page.resources.len() as u64, "{text}");
+    assert_eq!(page.total_results, Some(page.resources.len() as u64), "{text}");
     page.resources.into_iter().map(|r| r.id.to_string()).collect()
 }
 
@@ -521,13 +521,13 @@ storage::backend_tests!(filter_sort_and_paging_combine, |db| {
                 filter: Some(filter),
                 sort_by: Some(sort_path(&reg, "userName")),
                 descending: false,
-                start_index: 3,
+                start: storage::PageStart::Index(3),
                 count: 2,
                 expand: Expand::ALL,
             },
         )
         .unwrap();
-    assert_eq!(page.total_results, 6);
+    assert_eq!(page.total_results, Some(6));
     let names: Vec<_> = page
         .resources
         .iter()

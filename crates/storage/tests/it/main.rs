@@ -14,6 +14,7 @@ mod crud;
 mod feed;
 mod filters;
 mod hostile;
+mod keyset;
 mod members;
 mod migrations;
 mod tenants;

@@ -213,7 +213,7 @@ storage::backend_tests!(
             db.query_resources(&t, ResourceKind::Group, &storage::ResourceQuery::default())
                 .unwrap()
                 .total_results,
-            1,
+            Some(1),
             "the failed create left no group behind"
         );
     }

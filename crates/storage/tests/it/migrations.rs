@@ -8,7 +8,7 @@ use storage::schema::{
     events, group_members, resources, scim_tokens, tenants, webhook_deliveries, webhook_endpoint_event_types,
     webhook_endpoint_tenants, webhook_endpoints,
 };
-use storage::{Expand, NewToken};
+use storage::{Expand, NewToken, TokenScope};
 
 use crate::common::*;
 
@@ -40,6 +40,7 @@ type TokenTuple = (
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
+    String,
 );
 
 type EventTuple = (
@@ -112,6 +113,7 @@ storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
             prefix: "scim_ab".into(),
             label: Some("l".into()),
             expires_at: Some(t0()),
+            scope: TokenScope::Read,
         },
     )
     .unwrap();
@@ -153,6 +155,7 @@ storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
         .unwrap();
     assert_eq!(tokens.len(), 1);
     assert!(tokens[0].8.is_some() && tokens[0].7.is_some());
+    assert_eq!(tokens[0].9, "read");
     let rows: Vec<ResourceTuple> = resources::table
         .select(resources::all_columns)
         .load(&mut conn)

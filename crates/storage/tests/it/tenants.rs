@@ -75,6 +75,7 @@ storage::backend_tests!(deleting_a_tenant_deletes_everything_it_owns, |db| {
             prefix: "p".into(),
             label: None,
             expires_at: None,
+            scope: storage::TokenScope::Write,
         },
     )
     .unwrap();

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use credentials::HashedToken;
 use scim_core::TenantId;
-use storage::{NewToken, StorageError};
+use storage::{NewToken, StorageError, TokenRequest, TokenScope};
 
 use crate::common::*;
 
@@ -14,7 +14,12 @@ fn new_token(id: &str, hash_byte: &str) -> NewToken {
         prefix: format!("scim_{id}"),
         label: Some(format!("label {id}")),
         expires_at: Some(t0() + Duration::days(90)),
+        scope: TokenScope::Write,
     }
+}
+
+fn hash(byte: &str) -> HashedToken {
+    HashedToken::from_stored(byte.repeat(32))
 }
 
 storage::backend_tests!(tokens_are_found_by_hash_and_listed_without_it, |db| {
@@ -87,7 +92,7 @@ storage::backend_tests!(rotation_revokes_the_others_with_a_grace_period, |db| {
     db.insert_token(&other, &new_token("o", "dd")).unwrap();
     db.revoke_token(&t, "c", t0()).unwrap();
     let grace = t0() + Duration::hours(24);
-    assert_eq!(db.revoke_tokens_except(&t, "b", grace).unwrap(), 1);
+    assert_eq!(db.revoke_write_tokens_except(&t, "b", grace).unwrap(), 1);
     assert_eq!(
         db.find_token(&HashedToken::from_stored("aa".repeat(32)))
             .unwrap()
@@ -129,4 +134,51 @@ storage::backend_tests!(token_use_is_recorded_in_batches_and_only_moves_forward,
     let listed = db.list_tokens(&t).unwrap();
     assert_eq!(listed[0].last_used_at, Some(later));
     assert_eq!(listed[1].last_used_at, Some(t0()));
+});
+
+storage::backend_tests!(scope_is_stored_found_listed_and_defaults_to_write, |db| {
+    let t = tenant(&db, "acme");
+    db.insert_token(&t, &new_token("w", "aa")).unwrap();
+    let read = NewToken {
+        scope: TokenScope::Read,
+        ..new_token("r", "bb")
+    };
+    assert_eq!(db.insert_token(&t, &read).unwrap().scope, TokenScope::Read);
+    assert_eq!(
+        db.find_token(&hash("aa")).unwrap().unwrap().scope,
+        TokenScope::Write
+    );
+    assert_eq!(
+        db.find_token(&hash("bb")).unwrap().unwrap().scope,
+        TokenScope::Read
+    );
+    let scopes: Vec<TokenScope> = db.list_tokens(&t).unwrap().iter().map(|i| i.scope).collect();
+    assert_eq!(scopes, [TokenScope::Write, TokenScope::Read]);
+    let issued = db.issue_token(&t, &TokenRequest::default()).unwrap();
+    assert_eq!(issued.info.scope, TokenScope::Write, "the default scope");
+});
+
+storage::backend_tests!(rotation_keeps_read_tokens, |db| {
+    let t = tenant(&db, "acme");
+    db.insert_token(&t, &new_token("old", "aa")).unwrap();
+    let reporting = NewToken {
+        scope: TokenScope::Read,
+        ..new_token("reporting", "bb")
+    };
+    db.insert_token(&t, &reporting).unwrap();
+    let rotated = db
+        .issue_token(
+            &t,
+            &TokenRequest {
+                revoke_others_at: Some(t0()),
+                ..TokenRequest::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(rotated.revoked_others, 1, "only the old write token");
+    assert_eq!(
+        db.find_token(&hash("aa")).unwrap().unwrap().revoked_at,
+        Some(t0())
+    );
+    assert_eq!(db.find_token(&hash("bb")).unwrap().unwrap().revoked_at, None);
 });

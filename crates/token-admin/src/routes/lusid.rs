@@ -1,7 +1,8 @@
 //! LUSID-compatible `PUT /identity/api/identityprovider/scim` (the `AddScim` call in LUSID's Entra guide).
 //!
 //! It enables SCIM for the *caller's* tenant, taken from the operator JWT's tenant claim: the tenant is
-//! created with a default policy if it does not exist, every earlier token is revoked at once, and the
+//! created with a default policy if it does not exist, every earlier provisioning (`write`) token is
+//! revoked at once (read-only tokens are not the IdP's and stay), and the
 //! answer is `{"baseUrl": ..., "apiToken": ...}`, the two values pasted into Entra as Tenant URL and
 //! Secret Token. Calling it again therefore regenerates the token, as LUSID's does.
 
@@ -9,7 +10,7 @@ use actix_web::{HttpResponse, web};
 use chrono::Duration;
 use serde::Serialize;
 use serde_json::json;
-use storage::{NewTenant, StorageError};
+use storage::{NewTenant, StorageError, TokenScope};
 
 use super::AppState;
 use crate::auth::Operator;
@@ -52,6 +53,7 @@ pub async fn add_scim(state: web::Data<AppState>, operator: Operator) -> Result<
             let options = IssueOptions {
                 label: Some("AddScim".to_owned()),
                 expires_in: None,
+                scope: TokenScope::Write,
                 rotate: true,
                 grace: Duration::zero(),
             };

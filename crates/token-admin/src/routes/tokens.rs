@@ -35,6 +35,8 @@ impl ExpiresIn {
 pub struct IssueTokenRequest {
     pub label: Option<String>,
     pub expires_in: Option<ExpiresIn>,
+    /// `write` (the default) or `read`.
+    pub scope: Option<String>,
     #[serde(default)]
     pub rotate: bool,
     /// With `rotate`: seconds the previous tokens keep working.
@@ -53,15 +55,27 @@ pub async fn issue_token(
     let options = IssueOptions {
         label: body.label,
         expires_in: body.expires_in.as_ref().map(ExpiresIn::to_duration).transpose()?,
+        scope: body
+            .scope
+            .as_deref()
+            .map(scim_tokens::parse_scope)
+            .transpose()
+            .map_err(AdminError::BadRequest)?
+            .unwrap_or_default(),
         rotate: body.rotate,
         grace: Duration::seconds(i64::from(body.grace_seconds)),
     };
-    let rotate = options.rotate;
+    let (rotate, scope) = (options.rotate, options.scope);
     let (now, public_base, target) = (state.clock.now(), state.public_base.clone(), tenant.clone());
     let issued = state
         .run(move |s| scim_tokens::issue_token(s, &target, &options, &public_base, now))
         .await?;
-    let detail = json!({"tokenId": issued.id, "rotate": rotate, "graceSeconds": body.grace_seconds});
+    let detail = json!({
+        "tokenId": issued.id,
+        "scope": scope.as_str(),
+        "rotate": rotate,
+        "graceSeconds": body.grace_seconds,
+    });
     state.audit(&operator, "token.issue", &tenant, detail).await;
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))

@@ -98,3 +98,44 @@ async fn cli_issues_a_token_as_one_json_object() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn cli_issues_read_tokens_that_rotation_keeps() {
+    on_each_backend(|db| async move {
+        let (ok, _, err) = token_admin(&db, &["tenants", "create", "acme"]);
+        assert!(ok, "{err}");
+        let (ok, out, err) = token_admin(&db, &["tokens", "issue", "acme", "--scope", "read"]);
+        assert!(ok, "{err}");
+        let read: Value = serde_json::from_str(&out).unwrap();
+        let read_secret = read["apiToken"].as_str().unwrap();
+        let (ok, out, err) = token_admin(&db, &["tokens", "issue", "acme", "--rotate"]);
+        assert!(ok, "{err}");
+        let write: Value = serde_json::from_str(&out).unwrap();
+
+        let record = db.find_token(&HashedToken::of(read_secret)).unwrap().unwrap();
+        assert_eq!(record.scope, storage::TokenScope::Read);
+        assert_eq!(record.revoked_at, None, "rotation keeps read tokens");
+
+        let (ok, out, _) = token_admin(&db, &["tokens", "list", "acme"]);
+        assert!(ok);
+        let list: Value = serde_json::from_str(&out).unwrap();
+        let listed: Vec<(&str, &str)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["id"].as_str().unwrap(), t["scope"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (read["id"].as_str().unwrap(), "read"),
+                (write["id"].as_str().unwrap(), "write")
+            ]
+        );
+
+        let (ok, _, err) = token_admin(&db, &["tokens", "issue", "acme", "--scope", "read", "--rotate"]);
+        assert!(!ok, "a read token cannot rotate");
+        assert!(err.contains("read token cannot rotate"), "{err}");
+    })
+    .await;
+}

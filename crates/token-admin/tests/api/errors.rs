@@ -1,9 +1,11 @@
 //! Every error answer of the admin API is `{"error", "detail"}`, also when actix-web refuses the request
-//! before a handler runs (a method the route does not serve, a body over the limit, no route at all),
-//! and JSON bodies are read the same way on every route, with or without a `Content-Type`.
+//! before a handler runs (a method the route does not serve, a body over the limit, no route at all, a
+//! request target its URI parser refuses), and JSON bodies are read the same way on every route, with or
+//! without a `Content-Type`.
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use service::testing::RawHttp;
 
 use crate::helpers::{TestApp, admin_token, on_each_backend};
 
@@ -129,6 +131,62 @@ async fn json_bodies_are_read_with_or_without_a_content_type() {
             );
             assert!(refused["detail"].as_str().unwrap().contains(what), "{refused}");
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn raw_request_targets_reach_the_routes_or_get_a_json_400() {
+    on_each_backend(|db| async {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let token = admin_token();
+        let get = |target: &[u8]| {
+            let rest = format!(" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
+            [b"GET ".as_slice(), target, rest.as_bytes()].concat()
+        };
+        // Pipelined on one connection: unencoded quotes and angle brackets, which the HTTP layer's
+        // URI parser refuses and the server percent-encodes; a target over its 64 KiB limit, which no
+        // encoding makes valid; then a plain request.
+        let requests = [
+            get(b"/admin/v1/tenants/acme?note=\"raw\""),
+            get(b"/admin/v1/tenants/<acme>"),
+            get(format!("/admin/v1/tenants?x={}", "a".repeat(70_000)).as_bytes()),
+            get(b"/admin/v1/tenants/acme"),
+        ]
+        .concat();
+        let address = app.address.clone();
+        let answers = tokio::task::spawn_blocking(move || {
+            let mut connection = RawHttp::connect(&address);
+            connection.send(&requests);
+            (0..4).map(|_| connection.answer()).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        for found in [&answers[0], &answers[3]] {
+            assert_eq!(
+                (found.status, found.json()["id"].as_str()),
+                (200, Some("acme")),
+                "{}",
+                found.body
+            );
+        }
+        let refused = answers[1].json();
+        assert!((400..500).contains(&answers[1].status), "{refused}");
+        assert!(refused["error"].is_string(), "{refused}");
+        let unrepairable = answers[2].json();
+        assert_eq!(
+            (answers[2].status, unrepairable["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{unrepairable}"
+        );
+        assert!(
+            unrepairable["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("the request target is not a valid URI"),
+            "{unrepairable}"
+        );
     })
     .await;
 }

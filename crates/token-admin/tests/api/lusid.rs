@@ -59,6 +59,37 @@ async fn add_scim_creates_the_callers_tenant_and_rotates_its_token() {
 }
 
 #[tokio::test]
+async fn add_scim_keeps_read_tokens() {
+    on_each_backend(|db| async {
+        let app = TestApp::spawn(db).await;
+        let operator = tenant_operator_token("lusid-admin", "finbourne");
+        let (status, _) = add_scim(&app, &operator).await;
+        assert_eq!(status, 200);
+        let tenant = TenantId::parse("finbourne").unwrap();
+        let reporting = app
+            .storage()
+            .issue_token(
+                &tenant,
+                &storage::TokenRequest {
+                    scope: storage::TokenScope::Read,
+                    ..storage::TokenRequest::default()
+                },
+            )
+            .unwrap();
+
+        let (status, _) = add_scim(&app, &operator).await;
+        assert_eq!(status, 200, "regenerated");
+        let record = app
+            .storage()
+            .find_token(&reporting.token.hash())
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.revoked_at, None, "a read token is not the IdP's token");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn add_scim_needs_a_tenant_claim() {
     on_each_backend(|db| async {
         let app = TestApp::spawn(db).await;

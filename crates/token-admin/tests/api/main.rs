@@ -11,6 +11,7 @@
 mod auth;
 mod cli;
 mod errors;
+mod events;
 mod helpers;
 mod jwks;
 mod lusid;

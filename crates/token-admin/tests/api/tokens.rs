@@ -187,6 +187,7 @@ async fn listing_reports_expired_tokens_as_inactive() {
             prefix: "scim_expir".to_owned(),
             label: None,
             expires_at: Some(Utc::now() - Duration::days(1)),
+            scope: storage::TokenScope::Write,
         };
         app.storage().insert_token(&tenant, &expired).unwrap();
         app.issue_token("acme", json!({"expiresIn": "90d"})).await;
@@ -199,6 +200,80 @@ async fn listing_reports_expired_tokens_as_inactive() {
             .map(|t| t["active"] == true)
             .collect();
         assert_eq!(active, [false, true]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn read_tokens_are_listed_audited_and_survive_rotation() {
+    on_each_backend(|db| async {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let provisioning = api_token(&app.issue_token("acme", json!({"label": "entra"})).await);
+        let issued = app
+            .issue_token("acme", json!({"label": "reporting", "scope": "read"}))
+            .await;
+        let reporting = api_token(&issued);
+
+        let (_, list) = app.get("/admin/v1/tenants/acme/tokens", &admin_token()).await;
+        let scopes: Vec<&str> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["scope"].as_str().unwrap())
+            .collect();
+        assert_eq!(scopes, ["write", "read"], "{list}");
+        let tenant = scim_core::TenantId::parse("acme").unwrap();
+        let audit = app.storage().list_admin_audit(Some(&tenant), 10).unwrap();
+        let issue = audit
+            .iter()
+            .find(|e| e.action == "token.issue" && e.detail["tokenId"] == issued["id"])
+            .expect("audited");
+        assert_eq!(issue.detail["scope"], "read");
+
+        // Rotation replaces the IdP's token only.
+        app.issue_token("acme", json!({"rotate": true})).await;
+        let find = |token: &str| {
+            app.storage()
+                .find_token(&HashedToken::of(token))
+                .unwrap()
+                .unwrap()
+        };
+        assert!(
+            find(&provisioning).revoked_at.is_some(),
+            "the old write token is revoked"
+        );
+        assert_eq!(find(&reporting).revoked_at, None, "the read token stays");
+        let (_, list) = app.get("/admin/v1/tenants/acme/tokens", &admin_token()).await;
+        let active: Vec<(&str, bool)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["scope"].as_str().unwrap(), t["active"] == true))
+            .collect();
+        assert_eq!(active, [("write", false), ("read", true), ("write", true)]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_scopes_and_rotating_read_tokens_are_refused() {
+    on_each_backend(|db| async {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        for body in [
+            json!({"scope": "admin"}),
+            json!({"scope": "READ"}),
+            json!({"scope": 1}),
+            json!({"scope": "read", "rotate": true}),
+        ] {
+            let (status, answer) = app
+                .post("/admin/v1/tenants/acme/tokens", &admin_token(), body.clone())
+                .await;
+            assert_eq!(status, 400, "{body}: {answer}");
+        }
+        let (_, list) = app.get("/admin/v1/tenants/acme/tokens", &admin_token()).await;
+        assert_eq!(list, json!([]), "nothing issued");
     })
     .await;
 }
