@@ -1,8 +1,9 @@
--- SQLite twin of migrations/postgres/2026-12-06-000300_webhooks. Signed webhooks with a transactional
--- outbox (docs/events.md, "Webhooks"). The sequencer
--- (storage/src/feed.rs) inserts one webhook_deliveries row per stamped event and matching enabled
--- endpoint in the transaction that stamps the event, so an event is either positioned and queued for
--- every endpoint, or neither. Workers claim due rows with a lease (storage/src/webhooks.rs).
+-- SQLite twin of migrations/postgres/2026-12-06-000300_webhooks.
+-- Signed webhooks with a transactional outbox (docs/events.md, "Webhooks"). Whoever positions events
+-- (the sequencer, storage/src/feed.rs, on PostgreSQL; the write itself on SQLite) inserts one
+-- webhook_deliveries row per positioned event and matching enabled endpoint in that transaction, so an
+-- event is either positioned and queued for every endpoint, or neither. Workers claim due rows with a
+-- lease (storage/src/webhooks/).
 
 CREATE TABLE webhook_endpoints (
     id TEXT PRIMARY KEY,

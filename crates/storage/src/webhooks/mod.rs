@@ -1,9 +1,10 @@
 //! Webhook endpoints and their delivery outbox (docs/events.md, "Webhooks").
 //!
-//! Strategy: a transactional outbox. The sequencer (`feed.rs`) calls [`enqueue_deliveries`] in the
-//! transaction that stamps events, so a delivery row exists for every positioned event and every enabled
-//! endpoint that matched it then, and for no event that is not positioned: nothing is lost between the
-//! feed and the webhooks, and SCIM writes never touch this table. Endpoint filters are rows of two child
+//! Strategy: a transactional outbox. Whoever positions events in the feed (the sequencer, `feed.rs`, on
+//! PostgreSQL; the write itself, `resources/events.rs`, on SQLite) calls [`enqueue_deliveries`] in that
+//! transaction, so a delivery row exists for every positioned event and every enabled endpoint that
+//! matched it then, and for no event that is not positioned: nothing is lost between the feed and the
+//! webhooks, and no SCIM write ever waits for an HTTP request. Endpoint filters are rows of two child
 //! tables, or a flag meaning "all", so one `INSERT ... SELECT` can match them on both backends.
 //!
 //! Workers claim due rows with a lease ([`Storage::claim_deliveries`]): on PostgreSQL the candidates are
