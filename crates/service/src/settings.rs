@@ -90,6 +90,13 @@ pub struct Settings {
     pub oauth_token_ttl_seconds: u64,
     /// Days the change feed keeps events (`token-admin serve` prunes older ones); 0 keeps them forever.
     pub events_retention_days: u32,
+    /// Run the webhook delivery worker in `token-admin serve` (replicas share the work).
+    pub webhook_worker: bool,
+    /// How long a webhook delivery is retried before it is `failed`, and how long an endpoint may fail
+    /// every attempt before it is disabled.
+    pub webhook_retry_hours: u32,
+    /// Let webhooks reach loopback, private, link-local and other non-public addresses.
+    pub webhook_allow_private_targets: bool,
 }
 
 impl Default for Settings {
@@ -123,6 +130,9 @@ impl Default for Settings {
             oauth_signing_secret: None,
             oauth_token_ttl_seconds: 3600,
             events_retention_days: 30,
+            webhook_worker: true,
+            webhook_retry_hours: 24,
+            webhook_allow_private_targets: false,
         }
     }
 }
@@ -157,6 +167,9 @@ pub const KEYS: &[&str] = &[
     "oauth_signing_secret",
     "oauth_token_ttl_seconds",
     "events_retention_days",
+    "webhook_worker",
+    "webhook_retry_hours",
+    "webhook_allow_private_targets",
 ];
 
 /// Why settings could not be loaded. The message names the file or key at fault.
@@ -231,6 +244,14 @@ impl Settings {
             .map_err(|e| SettingsError(without_source_excerpt(&e.to_string())))?;
         settings.check()?;
         let mut warnings = Vec::new();
+        let retention_hours = u64::from(settings.events_retention_days) * 24;
+        if retention_hours != 0 && retention_hours < u64::from(settings.webhook_retry_hours) {
+            warnings.push(format!(
+                "events_retention_days ({}) is shorter than webhook_retry_hours ({}): a webhook delivery is \
+                 removed with its event, so retention ends retries early",
+                settings.events_retention_days, settings.webhook_retry_hours
+            ));
+        }
         if let Some(raw) = &settings.public_url {
             let normalized = public_url::normalize(raw).map_err(SettingsError)?;
             settings.public_url = Some(normalized.url);
@@ -250,6 +271,12 @@ impl Settings {
                 "page_size_default ({}) must be between 1 and page_size_max ({})",
                 self.page_size_default, self.page_size_max
             )));
+        }
+        if self.webhook_retry_hours == 0 {
+            return Err(SettingsError(
+                "webhook_retry_hours must be at least 1 (failed webhook deliveries are retried that long)"
+                    .to_owned(),
+            ));
         }
         if self.database_pool_size == 0 {
             return Err(SettingsError("database_pool_size must be at least 1".to_owned()));
@@ -425,6 +452,27 @@ mod tests {
         .unwrap();
         let debug = format!("{:?}", loaded.settings);
         assert!(!debug.contains("hunter2") && !debug.contains("s3cr3t"), "{debug}");
+    }
+
+    #[test]
+    fn retention_shorter_than_webhook_retries_is_a_warning() {
+        let loaded = Settings::load_from(
+            None,
+            env(&[
+                ("SCIM_EVENTS_RETENTION_DAYS", "1"),
+                ("SCIM_WEBHOOK_RETRY_HOURS", "48"),
+            ]),
+        )
+        .unwrap();
+        assert!(
+            loaded.warnings.iter().any(|w| w.contains("webhook_retry_hours")),
+            "{:?}",
+            loaded.warnings
+        );
+        let loaded = Settings::load_from(None, env(&[("SCIM_EVENTS_RETENTION_DAYS", "0")])).unwrap();
+        assert!(loaded.warnings.is_empty());
+        let err = Settings::load_from(None, env(&[("SCIM_WEBHOOK_RETRY_HOURS", "0")])).unwrap_err();
+        assert!(err.to_string().contains("webhook_retry_hours"), "{err}");
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub enum EventsRead {
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = events)]
-struct EventRow {
+pub(crate) struct EventRow {
     event_id: String,
     tenant_id: String,
     feed_position: Option<i64>,
@@ -131,7 +131,7 @@ fn rfc3339(t: NaiveDateTime) -> String {
 }
 
 impl EventRow {
-    fn into_event(self) -> Result<FeedEvent, StorageError> {
+    pub(crate) fn into_event(self) -> Result<FeedEvent, StorageError> {
         let (Some(position), Some(sequence)) = (self.feed_position, self.tenant_sequence) else {
             return Err(StorageError::corrupt(format!(
                 "event {} read before it was sequenced",
@@ -327,6 +327,9 @@ impl Storage {
                      FROM v WHERE events.id = v.id"
                 ))
                 .execute(conn)?;
+                // The webhook outbox, in this transaction: positioned events and their deliveries
+                // become visible together (webhooks). `position` is now the last one handed out.
+                crate::webhooks::enqueue_deliveries(conn, position + 1 - pending.len() as i64, position)?;
             }
             Ok(pending.len())
         })

@@ -34,6 +34,7 @@ mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 

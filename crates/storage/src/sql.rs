@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 use chrono::NaiveDateTime;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Double, Text, Timestamp, Untyped};
+use diesel::sql_types::{BigInt, Bool, Double, Text, Timestamp, Untyped};
 use diesel::{QueryResult, RunQueryDsl};
 
 use crate::connection::{DbConnection, MultiBackend};
@@ -25,6 +25,7 @@ use crate::connection::{DbConnection, MultiBackend};
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum BindValue {
     Text(String),
+    BigInt(i64),
     Double(f64),
     Bool(bool),
     Timestamp(NaiveDateTime),
@@ -151,6 +152,7 @@ impl<ST> QueryFragment<MultiBackend> for SqlFrag<ST> {
             match part {
                 Part::Sql(text) => out.push_sql(text),
                 Part::Bind(BindValue::Text(v)) => out.push_bind_param::<Text, String>(v)?,
+                Part::Bind(BindValue::BigInt(v)) => out.push_bind_param::<BigInt, i64>(v)?,
                 Part::Bind(BindValue::Double(v)) => out.push_bind_param::<Double, f64>(v)?,
                 Part::Bind(BindValue::Bool(v)) => out.push_bind_param::<Bool, bool>(v)?,
                 Part::Bind(BindValue::Timestamp(v)) => out.push_bind_param::<Timestamp, NaiveDateTime>(v)?,

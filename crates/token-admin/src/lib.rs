@@ -10,6 +10,7 @@ pub mod routes;
 pub mod scim_tokens;
 pub mod startup;
 pub mod token_refusal;
+pub mod webhooks;
 
 pub use error::AdminError;
 pub use startup::{Application, Options, StartupError};

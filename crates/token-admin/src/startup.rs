@@ -5,7 +5,8 @@
 //! with the port it actually bound, so tests listen on `127.0.0.1:0` and read the port back. Once bound it
 //! logs the start-up line (`token-admin listening`: version, database, public URL, address, OAuth mode).
 //! [`Application::run_until_stopped`] serves until SIGTERM/Ctrl-C, then drains (readiness fails, in-flight
-//! requests finish within `shutdown_timeout_seconds`).
+//! requests finish within `shutdown_timeout_seconds`). It also runs the change feed's sequencer and
+//! retention and, unless `webhook_worker` is off, the webhook delivery worker.
 
 use std::net::{SocketAddr, TcpListener};
 
@@ -21,11 +22,15 @@ use service::{Clock, Health, Metrics, ResourceRoutes, Settings};
 use storage::Storage;
 use storage::feed::FeedSequencer;
 use storage::open::{OpenError, OpenOptions, Opened};
+use storage::webhooks::RetryPolicy;
 
 use crate::auth::{AuthConfigError, OperatorAuthenticator};
 use crate::error::AdminError;
 use crate::jwks::JwksPolicy;
 use crate::routes::{self, AppState};
+use crate::webhooks::WebhookOptions;
+use crate::webhooks::sender::Sender;
+use crate::webhooks::worker::{WebhookMetrics, Worker};
 
 /// Largest accepted request body (policies with extension schemas are the largest).
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -41,6 +46,8 @@ pub enum StartupError {
     OperatorAuth(#[from] AuthConfigError),
     #[error("oauth_signing_secret")]
     SigningSecret(#[source] AccessTokenError),
+    #[error("cannot build the webhook HTTP client")]
+    WebhookClient(#[source] reqwest::Error),
     #[error("start-up task failed")]
     StartupTask(#[source] tokio::task::JoinError),
     /// The message names the database and what to do.
@@ -55,11 +62,13 @@ pub enum StartupError {
     },
 }
 
-/// Knobs that are not settings: the clock and the JWKS refresh policy (tests shorten it).
+/// Knobs that are not settings: the clock, the JWKS refresh policy and webhook timings (tests shorten
+/// them).
 #[derive(Debug, Clone)]
 pub struct Options {
     pub clock: Clock,
     pub jwks: JwksPolicy,
+    pub webhooks: WebhookOptions,
 }
 
 impl Default for Options {
@@ -67,6 +76,7 @@ impl Default for Options {
         Self {
             clock: Clock::system(),
             jwks: JwksPolicy::default(),
+            webhooks: WebhookOptions::default(),
         }
     }
 }
@@ -121,6 +131,8 @@ pub struct Application {
     server: actix_web::dev::Server,
     /// Positions pending change-feed events (written by any process) and serves retention.
     sequencer: FeedSequencer,
+    /// The webhook delivery worker, unless `webhook_worker` is off.
+    webhook_worker: Option<Worker>,
     clock: Clock,
     retention_days: u32,
     /// How long to keep serving with readiness failing after SIGTERM.
@@ -183,14 +195,32 @@ impl Application {
                 Err(e) => Err(format!("database: {}", e.full_message())),
             }
         }));
+        let sender = Sender::new(settings.webhook_allow_private_targets, options.webhooks.timeout)
+            .map_err(StartupError::WebhookClient)?;
+        let metrics = Metrics::new();
+        let webhook_worker = settings.webhook_worker.then(|| Worker {
+            storage: storage.clone(),
+            sender: sender.clone(),
+            clock: options.clock.clone(),
+            metrics: WebhookMetrics::register(&metrics),
+            public_base: public_base.as_str().to_owned(),
+            policy: options
+                .webhooks
+                .retry
+                .clone()
+                .unwrap_or_else(|| RetryPolicy::standard(settings.webhook_retry_hours)),
+            poll_interval: options.webhooks.poll_interval,
+            lease: options.webhooks.lease,
+        });
         let state = web::Data::new(AppState {
             storage: storage.clone(),
             public_base: public_base.as_str().to_owned(),
             clock: options.clock.clone(),
             access_tokens,
+            webhook_sender: sender,
         });
         let authenticator = web::Data::new(authenticator);
-        let metrics = web::Data::new(Metrics::new());
+        let metrics = web::Data::new(metrics);
         let health_data = web::Data::new(health.clone());
         let server_options = ServerOptions {
             workers: Some(WORKERS),
@@ -225,6 +255,7 @@ impl Application {
             health,
             server,
             sequencer,
+            webhook_worker,
             clock: options.clock,
             retention_days: settings.events_retention_days,
             drain: std::time::Duration::from_secs(settings.shutdown_drain_seconds),
@@ -255,8 +286,15 @@ impl Application {
             self.clock,
             self.retention_days,
         ));
+        let webhooks = self
+            .webhook_worker
+            .map(|worker| tokio::spawn(crate::webhooks::worker::run(worker)));
         let result = self.server.await;
         retention.abort();
+        // Deliveries in flight are made again once their lease expires.
+        if let Some(webhooks) = webhooks {
+            webhooks.abort();
+        }
         let sequencer = self.sequencer;
         let _ignored = service::blocking(move || drop(sequencer)).await;
         result

@@ -15,9 +15,9 @@ use serde_json::{Map, Value, json};
 
 use super::members::{MemberChange, MemberDeltas};
 use super::rows::ResourceRow;
-use crate::connection::{DbConnection, on_inner};
+use crate::connection::{DbConnection, Dialect, on_inner};
 use crate::error::StorageError;
-use crate::schema::events;
+use crate::schema::{event_feed, events};
 use crate::{WriteContext, to_db_time};
 
 /// Events per multi-row `INSERT`: 14 binds each, well below both backends' bind limits.
@@ -151,13 +151,20 @@ impl<'a> WriteEvents<'a> {
             // The common case, one event: a statement diesel prepares once per connection (multi-row
             // inserts, whose text varies with the row count, are prepared on every call).
             diesel::insert_into(events::table).values(row).execute(conn)?;
-            return Ok(());
+        } else {
+            for chunk in self.rows.chunks(INSERT_CHUNK) {
+                // Multi-row inserts do not go through MultiBackend: run them on the inner connection.
+                on_inner!(conn, |c| diesel::insert_into(events::table)
+                    .values(chunk)
+                    .execute(c))?;
+            }
         }
-        for chunk in self.rows.chunks(INSERT_CHUNK) {
-            // Multi-row inserts do not go through MultiBackend: run them on the inner connection.
-            on_inner!(conn, |c| diesel::insert_into(events::table)
-                .values(chunk)
-                .execute(c))?;
+        if conn.dialect() == Dialect::Sqlite && !self.rows.is_empty() {
+            // Numbered by the trigger as they went in, the last of them at the feed's last position (this
+            // transaction is the one writer); queued for webhooks in the same transaction.
+            let count = self.rows.len() as i64;
+            let last: i64 = event_feed::table.select(event_feed::last_position).first(conn)?;
+            crate::webhooks::enqueue_deliveries(conn, last - count + 1, last)?;
         }
         Ok(())
     }

@@ -19,3 +19,4 @@ mod members;
 mod migrations;
 mod tenants;
 mod tokens;
+mod webhooks;

@@ -4,7 +4,10 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use scim_core::ResourceKind;
-use storage::schema::{events, group_members, resources, scim_tokens, tenants};
+use storage::schema::{
+    events, group_members, resources, scim_tokens, tenants, webhook_deliveries, webhook_endpoint_event_types,
+    webhook_endpoint_tenants, webhook_endpoints,
+};
 use storage::{Expand, NewToken, TokenScope};
 
 use crate::common::*;
@@ -59,6 +62,37 @@ type EventTuple = (
     Option<String>,
 );
 
+type WebhookEndpointTuple = (
+    String,
+    String,
+    Option<String>,
+    bool,
+    bool,
+    bool,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+
+type DeliveryTuple = (
+    i64,
+    String,
+    i64,
+    String,
+    i64,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
 storage::backend_tests!(migrations_go_up_down_and_up_again, |db| {
     assert_eq!(db.pending_migrations().unwrap(), 0);
     db.revert_all_migrations().unwrap();
@@ -85,6 +119,20 @@ storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
     .unwrap();
     db.record_token_use(&[("tok".into(), t0())]).unwrap();
     db.revoke_token(&t, "tok", t0()).unwrap();
+    db.create_webhook(
+        &storage::webhooks::NewWebhookEndpoint {
+            id: "hook".into(),
+            url: "https://hooks.example".into(),
+            description: Some("d".into()),
+            tenants: Some(vec![t.clone()]),
+            event_types: Some(vec!["user.created".into()]),
+            secret: "whsec_x".into(),
+        },
+        t0(),
+    )
+    .unwrap();
+    db.rotate_webhook_secret("hook", "whsec_y", Some(t0()), t0())
+        .unwrap();
     let u = create_user(&db, &t, "alice");
     let g = create_group(&db, &t, "ops");
     db.modify_resource(&ctx(&t), ResourceKind::Group, &g.id, None, |_| {
@@ -125,4 +173,24 @@ storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
         .unwrap();
     assert_eq!(evs.len(), 3);
     assert!(evs[0].0 < evs[2].0);
+
+    while db.sequence_events().unwrap() > 0 {}
+    let endpoints: Vec<WebhookEndpointTuple> = webhook_endpoints::table
+        .select(webhook_endpoints::all_columns)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(endpoints.len(), 1);
+    let _: Vec<(String, String)> = webhook_endpoint_tenants::table
+        .select(webhook_endpoint_tenants::all_columns)
+        .load(&mut conn)
+        .unwrap();
+    let _: Vec<(String, String)> = webhook_endpoint_event_types::table
+        .select(webhook_endpoint_event_types::all_columns)
+        .load(&mut conn)
+        .unwrap();
+    let deliveries: Vec<DeliveryTuple> = webhook_deliveries::table
+        .select(webhook_deliveries::all_columns)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(deliveries.len(), 1);
 });

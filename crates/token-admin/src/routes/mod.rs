@@ -6,6 +6,7 @@
 //! | `/admin/v1/tenants/{slug}/tokens[/{id}]` | operators |
 //! | `/admin/v1/tenants/{slug}/oauth-clients[/{clientId}]` | operators |
 //! | `GET /admin/v1/events`, `GET /admin/v1/tenants/{slug}/events` | operators (the change feed) |
+//! | `/admin/v1/webhooks[/{id}[/rotate-secret, /test, /deliveries]]` | operators (signed webhooks) |
 //! | `PUT /identity/api/identityprovider/scim` | operators (LUSID `AddScim`) |
 //! | `POST /oauth2/token` | OAuth clients (RFC 6749 §4.4); without `oauth_signing_secret` it refuses every request |
 //! | `/healthz`, `/readyz`, `/metrics` | anyone who can reach the port |
@@ -24,6 +25,7 @@ pub mod oauth_clients;
 pub mod oauth_token;
 pub mod tenants;
 pub mod tokens;
+pub mod webhooks;
 
 use actix_web::http::Method;
 use actix_web::web;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Present when the OAuth client-credentials mode is enabled.
     pub access_tokens: Option<AccessTokenIssuer>,
+    /// Sends webhook test events (the worker has its own handle on the same client).
+    pub webhook_sender: crate::webhooks::sender::Sender,
 }
 
 impl AppState {
@@ -57,7 +61,7 @@ impl AppState {
         service::blocking(move || f(&storage)).await?
     }
 
-    /// Records an operator's action in the audit log.
+    /// Records an operator's action on a tenant in the audit log.
     pub async fn audit(
         &self,
         operator: &Operator,
@@ -65,10 +69,22 @@ impl AppState {
         tenant: &TenantId,
         detail: serde_json::Value,
     ) {
-        let (subject, tenant, now) = (operator.subject.clone(), tenant.clone(), self.clock.now());
+        self.audit_on(operator, action, Some(tenant.clone()), detail)
+            .await;
+    }
+
+    /// Records an operator's action in the audit log; `None`: an action on no single tenant.
+    pub async fn audit_on(
+        &self,
+        operator: &Operator,
+        action: &'static str,
+        tenant: Option<TenantId>,
+        detail: serde_json::Value,
+    ) {
+        let (subject, now) = (operator.subject.clone(), self.clock.now());
         let storage = self.storage.clone();
         let recorded = service::blocking(move || {
-            crate::audit::audit(&storage, &subject, action, Some(&tenant), detail, now)
+            crate::audit::audit(&storage, &subject, action, tenant.as_ref(), detail, now)
         })
         .await;
         if let Err(e) = recorded {
@@ -155,6 +171,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ResourceRoutes::new("/admin/v1/events")
             .route(Method::GET, events::list_events)
             .finish::<()>(),
+    )
+    .service(
+        web::scope("/admin/v1/webhooks")
+            .service(
+                ResourceRoutes::new("")
+                    .route(Method::POST, webhooks::create_webhook)
+                    .route(Method::GET, webhooks::list_webhooks)
+                    .finish::<()>(),
+            )
+            .service(
+                ResourceRoutes::new("/{id}")
+                    .route(Method::GET, webhooks::get_webhook)
+                    .route(Method::PATCH, webhooks::patch_webhook)
+                    .route(Method::DELETE, webhooks::delete_webhook)
+                    .finish::<()>(),
+            )
+            .service(
+                ResourceRoutes::new("/{id}/rotate-secret")
+                    .route(Method::POST, webhooks::rotate_secret)
+                    .finish::<()>(),
+            )
+            .service(
+                ResourceRoutes::new("/{id}/test")
+                    .route(Method::POST, webhooks::test_webhook)
+                    .finish::<()>(),
+            )
+            .service(
+                ResourceRoutes::new("/{id}/deliveries")
+                    .route(Method::GET, webhooks::list_deliveries)
+                    .finish::<()>(),
+            ),
     )
     .service(
         ResourceRoutes::new("/identity/api/identityprovider/scim")

@@ -20,3 +20,4 @@ mod ops;
 mod startup;
 mod tenants;
 mod tokens;
+mod webhooks;
