@@ -13,10 +13,10 @@
 //! - writers never wait for one another on a counter: on PostgreSQL two writes to one tenant commit in
 //!   parallel, and the sequencer pays one short transaction per batch, not per write.
 //!
-//! On SQLite, which has one writer at a time, insertion order is commit order: a trigger
-//! (`events_number_on_insert`) numbers each event as it is inserted, inside the writing transaction, which
-//! spares the sequencer a transaction per write and diesel's per-statement cost; the sequencer then finds
-//! nothing to do. Each process that writes runs a sequencer thread ([`Storage::start_feed_sequencer`]) that a write
+//! On SQLite, which has one writer at a time, insertion order is commit order: a write inserts each event
+//! already numbered (its INSERT reads the next position and sequence) and a trigger
+//! (`events_advance_counters`) advances the counters, inside the writing transaction. That spares the
+//! sequencer a transaction per write and diesel two statements; the sequencer finds nothing to do. Each process that writes runs a sequencer thread ([`Storage::start_feed_sequencer`]) that a write
 //! wakes after commit, and that also sweeps every second for events a crashed process left pending.
 
 use std::collections::HashMap;
@@ -235,7 +235,7 @@ impl Drop for FeedSequencer {
 
 impl Storage {
     /// Called after a write committed events: the sequencer positions them at once (on PostgreSQL; on
-    /// SQLite a trigger has numbered them already).
+    /// SQLite the write numbered them).
     pub(crate) fn feed_written(&self) {
         if self.backend == crate::Backend::Postgres {
             self.feed_signal.nudge();

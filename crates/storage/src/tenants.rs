@@ -11,7 +11,7 @@ use scim_core::TenantId;
 use serde_json::Value;
 
 use crate::error::{Cause, StorageError, Violation};
-use crate::schema::tenants;
+use crate::schema::{event_sequences, tenants};
 use crate::{NewTenant, Storage, Tenant, from_db_time, to_db_time};
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -82,7 +82,15 @@ impl Storage {
                         }
                         Violation::ForeignKey => StorageError::Internal(text.into()),
                     })
-                })
+                })?;
+            // The tenant's change-feed counter, which every numbered event advances.
+            diesel::insert_into(event_sequences::table)
+                .values((
+                    event_sequences::tenant_id.eq(&row.id),
+                    event_sequences::last_sequence.eq(0),
+                ))
+                .execute(conn)?;
+            Ok(())
         })?;
         row.into_tenant()
     }

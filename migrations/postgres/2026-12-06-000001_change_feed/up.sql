@@ -9,7 +9,7 @@ DROP INDEX events_tenant_idx;
 CREATE TABLE events (
     -- Insertion order: the sequencer stamps pending events in this order.
     id BIGSERIAL PRIMARY KEY,
-    event_id TEXT NOT NULL UNIQUE,
+    event_id TEXT NOT NULL,
     tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     feed_position BIGINT UNIQUE,
     tenant_sequence BIGINT,
@@ -31,8 +31,8 @@ CREATE TABLE events (
 CREATE INDEX events_tenant_position_idx ON events (tenant_id, feed_position);
 CREATE INDEX events_unsequenced_idx ON events (id) WHERE feed_position IS NULL;
 
--- Each tenant's last sequence number, in a narrow table of its own: every write that numbers events
--- updates it, and the tenants row (with its policy document) is not rewritten each time.
+-- Each tenant's last sequence number (a row per tenant, made with the tenant), in a narrow table of its
+-- own: numbering events updates it, and the tenants row (with its policy document) is not rewritten.
 CREATE TABLE event_sequences (
     tenant_id TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
     last_sequence BIGINT NOT NULL
@@ -56,7 +56,7 @@ SELECT 'legacy-' || id, tenant_id, id,
        resource_type, resource_id, version, occurred_at, request_id, actor_token_id
 FROM events_before_feed ORDER BY id;
 INSERT INTO event_sequences (tenant_id, last_sequence)
-SELECT tenant_id, COUNT(*) FROM events GROUP BY tenant_id;
+SELECT id, (SELECT COUNT(*) FROM events WHERE events.tenant_id = tenants.id) FROM tenants;
 INSERT INTO event_feed (id, last_position, pruned_through)
 SELECT 1, COALESCE(MAX(id), 0), 0 FROM events_before_feed;
 SELECT setval(pg_get_serial_sequence('events', 'id'), COALESCE((SELECT MAX(id) FROM events), 0) + 1, false);

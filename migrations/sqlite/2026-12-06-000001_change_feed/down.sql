@@ -1,6 +1,6 @@
 -- Back to the audit-only events table: resource events keep their order, member events have no
 -- equivalent there and are dropped.
-DROP TRIGGER events_number_on_insert;
+DROP TRIGGER events_advance_counters;
 ALTER TABLE events RENAME TO events_feed;
 DROP INDEX events_tenant_position_idx;
 DROP INDEX events_unsequenced_idx;

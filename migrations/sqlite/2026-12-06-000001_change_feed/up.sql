@@ -9,7 +9,7 @@ DROP INDEX events_tenant_idx;
 CREATE TABLE events (
     -- Insertion order: the sequencer stamps pending events in this order.
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
+    event_id TEXT NOT NULL,
     tenant_id TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     feed_position BIGINT UNIQUE,
     tenant_sequence BIGINT,
@@ -31,8 +31,8 @@ CREATE TABLE events (
 CREATE INDEX events_tenant_position_idx ON events (tenant_id, feed_position);
 CREATE INDEX events_unsequenced_idx ON events (id) WHERE feed_position IS NULL;
 
--- Each tenant's last sequence number, in a narrow table of its own: every write that numbers events
--- updates it, and the tenants row (with its policy document) is not rewritten each time.
+-- Each tenant's last sequence number (a row per tenant, made with the tenant), in a narrow table of its
+-- own: numbering events updates it, and the tenants row (with its policy document) is not rewritten.
 CREATE TABLE event_sequences (
     tenant_id TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
     last_sequence BIGINT NOT NULL
@@ -56,20 +56,16 @@ SELECT 'legacy-' || id, tenant_id, id,
        resource_type, resource_id, version, occurred_at, request_id, actor_token_id
 FROM events_before_feed ORDER BY id;
 INSERT INTO event_sequences (tenant_id, last_sequence)
-SELECT tenant_id, COUNT(*) FROM events GROUP BY tenant_id;
+SELECT id, (SELECT COUNT(*) FROM events WHERE events.tenant_id = tenants.id) FROM tenants;
 INSERT INTO event_feed (id, last_position, pruned_through)
 SELECT 1, COALESCE(MAX(id), 0), 0 FROM events_before_feed;
 DROP TABLE events_before_feed;
 
--- SQLite has one writer at a time, so the order in which events are inserted is commit order: each is
--- numbered as it is inserted, inside the writing transaction, and the sequencer finds nothing to do.
-CREATE TRIGGER events_number_on_insert AFTER INSERT ON events WHEN NEW.feed_position IS NULL
+-- SQLite has one writer at a time, so the order in which events are inserted is commit order: a write
+-- inserts each event already numbered (the next position and tenant sequence, read in the INSERT), and
+-- this trigger advances the counters, inside the writing transaction; the sequencer finds nothing to do.
+CREATE TRIGGER events_advance_counters AFTER INSERT ON events WHEN NEW.feed_position IS NOT NULL
 BEGIN
-    UPDATE event_feed SET last_position = last_position + 1;
-    INSERT INTO event_sequences (tenant_id, last_sequence) VALUES (NEW.tenant_id, 1)
-        ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = last_sequence + 1;
-    UPDATE events
-    SET feed_position = (SELECT last_position FROM event_feed),
-        tenant_sequence = (SELECT last_sequence FROM event_sequences WHERE tenant_id = NEW.tenant_id)
-    WHERE id = NEW.id;
+    UPDATE event_feed SET last_position = NEW.feed_position;
+    UPDATE event_sequences SET last_sequence = NEW.tenant_sequence WHERE tenant_id = NEW.tenant_id;
 END;

@@ -4,7 +4,7 @@
 //! `group.member_added` / `group.member_removed` per net membership change. Events are inserted without
 //! a feed position or tenant sequence; on PostgreSQL `feed.rs` stamps those after commit, so the feed's
 //! order is the order in which writes became visible; on SQLite, whose one writer makes insertion order
-//! commit order, a trigger numbers them as they are inserted. What a created/updated event's `data` shows is the stored
+//! commit order, they are inserted numbered (a trigger advances the counters). What a created/updated event's `data` shows is the stored
 //! document (the feed adds `id` and `meta` when it is read); a deleted event keeps the names a consumer
 //! needs to find what it removes.
 
@@ -17,7 +17,7 @@ use super::members::{MemberChange, MemberDeltas};
 use super::rows::ResourceRow;
 use crate::connection::{DbConnection, Dialect, on_inner};
 use crate::error::StorageError;
-use crate::schema::{event_feed, events};
+use crate::schema::{event_feed, event_sequences, events};
 use crate::{WriteContext, to_db_time};
 
 /// Events per multi-row `INSERT`: 14 binds each, well below both backends' bind limits.
@@ -144,27 +144,50 @@ impl<'a> WriteEvents<'a> {
         }
     }
 
-    /// Inserts the events; nothing for a write that changed nothing. On SQLite a trigger numbers them as
-    /// they are inserted (see `feed.rs`); on PostgreSQL the sequencer numbers them after commit.
+    /// Inserts the events; nothing for a write that changed nothing. On SQLite they are inserted numbered
+    /// and a trigger advances the counters (see `feed.rs`); on PostgreSQL the sequencer numbers them after
+    /// commit.
     pub(super) fn append(self, conn: &mut DbConnection) -> Result<(), StorageError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        if conn.dialect() == Dialect::Sqlite {
+            // One row at a time: each reads the counters the trigger advanced after the one before. The
+            // statement is prepared once per connection.
+            for row in &self.rows {
+                let next_position = event_feed::table
+                    .select(event_feed::last_position + 1)
+                    .single_value();
+                let next_sequence = event_sequences::table
+                    .filter(event_sequences::tenant_id.eq(row.tenant_id))
+                    .select(event_sequences::last_sequence + 1)
+                    .single_value();
+                diesel::insert_into(events::table)
+                    .values((
+                        row,
+                        events::feed_position.eq(next_position),
+                        events::tenant_sequence.eq(next_sequence),
+                    ))
+                    .execute(conn)?;
+            }
+            // The last of them is at the feed's last position (this transaction is the one writer);
+            // queued for webhooks in the same transaction.
+            let count = self.rows.len() as i64;
+            let last: i64 = event_feed::table.select(event_feed::last_position).first(conn)?;
+            crate::webhooks::enqueue_deliveries(conn, last - count + 1, last)?;
+            return Ok(());
+        }
         if let [row] = self.rows.as_slice() {
             // The common case, one event: a statement diesel prepares once per connection (multi-row
             // inserts, whose text varies with the row count, are prepared on every call).
             diesel::insert_into(events::table).values(row).execute(conn)?;
-        } else {
-            for chunk in self.rows.chunks(INSERT_CHUNK) {
-                // Multi-row inserts do not go through MultiBackend: run them on the inner connection.
-                on_inner!(conn, |c| diesel::insert_into(events::table)
-                    .values(chunk)
-                    .execute(c))?;
-            }
+            return Ok(());
         }
-        if conn.dialect() == Dialect::Sqlite && !self.rows.is_empty() {
-            // Numbered by the trigger as they went in, the last of them at the feed's last position (this
-            // transaction is the one writer); queued for webhooks in the same transaction.
-            let count = self.rows.len() as i64;
-            let last: i64 = event_feed::table.select(event_feed::last_position).first(conn)?;
-            crate::webhooks::enqueue_deliveries(conn, last - count + 1, last)?;
+        for chunk in self.rows.chunks(INSERT_CHUNK) {
+            // Multi-row inserts do not go through MultiBackend: run them on the inner connection.
+            on_inner!(conn, |c| diesel::insert_into(events::table)
+                .values(chunk)
+                .execute(c))?;
         }
         Ok(())
     }
