@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::members::{MemberChange, MemberDeltas};
 use super::rows::ResourceRow;
-use crate::connection::{DbConnection, Dialect, on_inner};
+use crate::connection::{DbConnection, on_inner};
 use crate::error::StorageError;
 use crate::schema::{event_feed, event_sequences, events};
 use crate::{WriteContext, to_db_time};
@@ -151,9 +151,10 @@ impl<'a> WriteEvents<'a> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        if conn.dialect() == Dialect::Sqlite {
-            // One row at a time: each reads the counters the trigger advanced after the one before. The
-            // statement is prepared once per connection.
+        if let DbConnection::Sqlite(sqlite) = conn {
+            // One row at a time: each reads the counters the trigger advanced after the one before. On
+            // the concrete connection, diesel finds the prepared statement by its type; through
+            // MultiBackend it would first build the statement's text on every call.
             for row in &self.rows {
                 let next_position = event_feed::table
                     .select(event_feed::last_position + 1)
@@ -168,12 +169,14 @@ impl<'a> WriteEvents<'a> {
                         events::feed_position.eq(next_position),
                         events::tenant_sequence.eq(next_sequence),
                     ))
-                    .execute(conn)?;
+                    .execute(sqlite)?;
             }
             // The last of them is at the feed's last position (this transaction is the one writer);
             // queued for webhooks in the same transaction.
             let count = self.rows.len() as i64;
-            let last: i64 = event_feed::table.select(event_feed::last_position).first(conn)?;
+            let last: i64 = event_feed::table
+                .select(event_feed::last_position)
+                .first(sqlite)?;
             crate::webhooks::enqueue_deliveries(conn, last - count + 1, last)?;
             return Ok(());
         }
