@@ -4,7 +4,11 @@
 # exactly what SCIM shows. Runs on SQLite, on PostgreSQL, and with two scim-api replicas on one PostgreSQL
 # database (one replica is killed and restarted while both take load). Loopback only, bounded in time.
 #
-# Usage: scripts/crash-test.sh [sqlite|postgres|replicas|all]     (default all)
+# A fourth scenario, `webhooks`, kills `token-admin serve` (the webhook worker) with SIGKILL mid-delivery
+# while scim-api takes load, restarts it, and checks that every event of the feed reaches a local receiver
+# at least once (deliveries in flight at the kill are sent again once their 60 s lease ends).
+#
+# Usage: scripts/crash-test.sh [sqlite|postgres|replicas|webhooks|all]     (default all)
 #   CRASH_SECONDS=20   load per scenario (the kill lands in the middle)
 #   CRASH_CLIENTS=16   concurrent clients
 #   SCIM_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres   admin URL for a scratch database
@@ -100,25 +104,74 @@ scenario() {
         echo "   FAILED: acknowledged writes lost"; exit 1
     fi
     # The change feed, replayed from the start through token-admin, gives what SCIM shows.
-    local admin_port
+    local admin_port server_pid="$LAST_PID"
     admin_port="$(free_port)"
-    SCIM_DATABASE_URL="$url" SCIM_ADMIN_LISTEN="127.0.0.1:$admin_port" SCIM_ADMIN_JWT_HS256_SECRET="$OPERATOR_SECRET" \
-        SCIM_ADMIN_JWT_ISSUER=crash-test SCIM_ADMIN_JWT_AUDIENCE=token-admin SCIM_LOG_FORMAT=json \
-        "$ADMIN_BIN" serve >>"$WORK/$name-admin.out" 2>>"$WORK/$name-admin.log" &
-    local admin_pid=$!
-    PIDS+=("$admin_pid")
-    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$admin_port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+    start_admin "$name-admin" "$url" "$admin_port"
+    local admin_pid="$LAST_PID"
     if python3 "$LOAD" feed "http://127.0.0.1:$port/scim/v2/acme" "$token" "http://127.0.0.1:$admin_port" "$OPERATOR_SECRET"; then
         echo "   OK: the change feed replays to exactly what SCIM shows"
     else
         echo "   FAILED: the change feed disagrees with SCIM"; exit 1
     fi
     kill -TERM "$admin_pid"; wait "$admin_pid" 2>/dev/null || true
-    kill -TERM "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
+    kill -TERM "$server_pid"; wait "$server_pid" 2>/dev/null || true
     PIDS=()
     local server_errors
     server_errors="$(cat "$WORK/$name"-*.log | grep -c '"status":5' || true)"
     echo "   5xx answers logged: $server_errors"
+}
+
+# start_admin NAME DATABASE_URL PORT; sets LAST_PID
+start_admin() {
+    local name="$1" url="$2" port="$3"
+    SCIM_DATABASE_URL="$url" SCIM_ADMIN_LISTEN="127.0.0.1:$port" SCIM_ADMIN_JWT_HS256_SECRET="$OPERATOR_SECRET" \
+        SCIM_ADMIN_JWT_ISSUER=crash-test SCIM_ADMIN_JWT_AUDIENCE=token-admin SCIM_LOG_FORMAT=json \
+        SCIM_WEBHOOK_ALLOW_PRIVATE_TARGETS=true "$ADMIN_BIN" serve >>"$WORK/$name.out" 2>>"$WORK/$name.log" &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+    for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    echo "token-admin $name did not start"; tail -20 "$WORK/$name.log"; exit 1
+}
+
+# The webhook worker killed with SIGKILL mid-delivery: every event still reaches the receiver.
+webhook_scenario() {
+    local url="sqlite://$WORK/webhooks.db"
+    echo "== webhooks: $CLIENTS clients, ${SECONDS_PER}s on SQLite, kill -9 of token-admin serve at $((SECONDS_PER / 2))s"
+    local api_port admin_port hook_port
+    api_port="$(free_port)"; admin_port="$(free_port)"; hook_port="$(free_port)"
+    python3 "$LOAD" receive "$hook_port" "$WORK/webhooks.received" &
+    PIDS+=("$!")
+    start_server webhooks-api "$url" "$api_port" --bootstrap-tenant acme
+    start_admin webhooks-admin "$url" "$admin_port"
+    local admin_pid="$LAST_PID"
+    python3 "$LOAD" webhook "http://127.0.0.1:$admin_port" "$OPERATOR_SECRET" "http://127.0.0.1:$hook_port/hook"
+    python3 "$LOAD" load "http://127.0.0.1:$api_port/scim/v2/acme" "$(token_of webhooks-api)" "$SECONDS_PER" "$CLIENTS" \
+        "$WORK/webhooks.acks" >"$WORK/webhooks.load.json" &
+    local load_pid=$!
+    sleep "$((SECONDS_PER / 2))"
+    kill -9 "$admin_pid"
+    wait "$admin_pid" 2>/dev/null || true
+    echo "   killed token-admin serve with SIGKILL after $(wc -l <"$WORK/webhooks.received") deliveries"
+    start_admin webhooks-admin "$url" "$admin_port"
+    echo "   restarted token-admin serve"
+    wait "$load_pid"
+    echo "   load: $(cat "$WORK/webhooks.load.json")"
+    python3 "$LOAD" ids "http://127.0.0.1:$admin_port" "$OPERATOR_SECRET" | sort -u >"$WORK/webhooks.expected"
+    local missing=1
+    for _ in $(seq 1 100); do
+        missing="$(sort -u "$WORK/webhooks.received" | comm -23 "$WORK/webhooks.expected" - | wc -l)"
+        [ "$missing" = 0 ] && break
+        sleep 1
+    done
+    local events deliveries
+    events="$(wc -l <"$WORK/webhooks.expected")"; deliveries="$(wc -l <"$WORK/webhooks.received")"
+    if [ "$missing" = 0 ]; then
+        echo "   OK: all $events events delivered ($deliveries deliveries: the rest were sent again after the kill)"
+    else
+        echo "   FAILED: $missing of $events events never delivered"; exit 1
+    fi
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+    PIDS=()
 }
 
 # Creates a scratch database; sets SCRATCH_DB and SCRATCH_URL.
@@ -145,6 +198,12 @@ load:   crash-load.py load BASE_URLS TOKEN SECONDS CLIENTS ACK_FILE
 verify: crash-load.py verify BASE_URL TOKEN ACK_FILE
         Every acknowledged user exists, its title is at least the last acknowledged one (a write in flight at
         the kill may have landed too), and every acknowledged membership is present. Exit 1 otherwise.
+receive: crash-load.py receive PORT FILE
+        A webhook receiver: appends each delivery's webhook-id to FILE and answers 204.
+ids:    crash-load.py ids ADMIN_URL OPERATOR_SECRET
+        Prints the ids of every event of the feed (all tenants), one per line.
+webhook: crash-load.py webhook ADMIN_URL OPERATOR_SECRET URL
+        Registers a webhook for every event type and tenant.
 feed:   crash-load.py feed BASE_URL TOKEN ADMIN_URL OPERATOR_SECRET
         Replays tenant acme's change feed from the start (token-admin's events API, with an HS256 operator
         JWT) and compares users (documents), groups and memberships with what SCIM shows. Exit 1 otherwise.
@@ -356,6 +415,45 @@ def replay(admin, jwt):
             return users, groups, memberships, sequence
 
 
+def receive(port, path):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    out = open(path, "a", buffering=1)
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["content-length"]))
+            out.write(self.headers["webhook-id"] + "\n")
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", port), Hook).serve_forever()
+
+
+def event_ids(admin, secret):
+    jwt, cursor, ids = operator_jwt(secret), None, []
+    while True:
+        query = "limit=1000" + (f"&after={cursor}" if cursor else "")
+        status, page = call(admin, jwt, "GET", f"/admin/v1/events?{query}")
+        if status != 200:
+            sys.exit(f"events API: {status}")
+        ids += [e["id"] for e in page["data"]]
+        cursor = page["nextCursor"]
+        if not page["hasMore"]:
+            return ids
+
+
+def webhook(admin, secret, url):
+    req = urllib.request.Request(admin + "/admin/v1/webhooks", data=json.dumps({"url": url}).encode(), method="POST")
+    req.add_header("Authorization", "Bearer " + operator_jwt(secret))
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        if resp.status != 201:
+            sys.exit(f"cannot create the webhook: {resp.status}")
+
+
 def feed(base, token, admin, secret):
     expected = scim_state(base, token)
     jwt = operator_jwt(secret)
@@ -382,6 +480,12 @@ if __name__ == "__main__":
         verify(sys.argv[2], sys.argv[3], sys.argv[4])
     elif mode == "feed":
         feed(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+    elif mode == "receive":
+        receive(int(sys.argv[2]), sys.argv[3])
+    elif mode == "ids":
+        print("\n".join(event_ids(sys.argv[2], sys.argv[3])))
+    elif mode == "webhook":
+        webhook(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         sys.exit(__doc__)
 PY
@@ -397,8 +501,9 @@ replicas | all)
     new_pg_database
     scenario replicas "$SCRATCH_URL" 2
     drop_pg_database
-    ;;
-sqlite | postgres) ;;
-*) echo "usage: $0 [sqlite|postgres|replicas|all]"; exit 2 ;;
+    ;;&
+webhooks | all) webhook_scenario ;;
+sqlite | postgres | replicas) ;;
+*) echo "usage: $0 [sqlite|postgres|replicas|webhooks|all]"; exit 2 ;;
 esac
 echo "crash test passed"
