@@ -93,20 +93,11 @@ async fn write_mix(w: Writer, n: usize, everyone: String) {
     }
     if n % 6 == 0 {
         // PUT with a member list that keeps nobody, then one that keeps the same list: no deltas.
-        w.send(
-            Method::PUT,
-            &format!("/Groups/{own}"),
-            Some(group(&format!("g{n}"), &[])),
-            200,
-        )
-        .await;
-        w.send(
-            Method::PUT,
-            &format!("/Groups/{own}"),
-            Some(group(&format!("g{n}"), &[])),
-            200,
-        )
-        .await;
+        for _ in 0..2 {
+            let emptied = group(&format!("g{n}"), &[]);
+            w.send(Method::PUT, &format!("/Groups/{own}"), Some(emptied), 200)
+                .await;
+        }
     }
     if n % 8 == 0 {
         let bulk = json!({
