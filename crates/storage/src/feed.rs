@@ -46,7 +46,8 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a woken sequencer lets more writes commit before it numbers them: under load one batch
 /// then numbers the events of many writes, so its transaction (with the lock only one sequencer holds)
 /// costs a fraction of a write rather than one per write. Events appear in the feed this much later.
-const COALESCE_WINDOW: Duration = Duration::from_millis(10);
+/// 50 ms measured better than 10 ms for 8 concurrent writers on PostgreSQL (docs/performance.md).
+const COALESCE_WINDOW: Duration = Duration::from_millis(50);
 /// Key of the PostgreSQL advisory lock that makes one sequencer run at a time.
 const SEQUENCER_LOCK_KEY: i64 = 0x5C1A_0002;
 
