@@ -110,6 +110,7 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(app_health.clone())
                 .app_data(app_metrics.clone())
+                .wrap(from_fn(routes::canonical_path::canonical_path))
                 .wrap(from_fn(render_framework_errors::<ApiError>))
                 .wrap(from_fn(service::middleware::observe))
                 .configure(Health::configure)

@@ -4,6 +4,7 @@
 //! tenant's URL (every answer there needs that tenant's token).
 
 mod bulk;
+pub mod canonical_path;
 mod discovery;
 mod search;
 mod users_and_groups;

@@ -27,7 +27,36 @@ on_both_backends!(
     display_name_wrapped_in_array_is_unwrapped,
     json_encoded_role_strings_are_stored_as_sent,
     replace_members_replaces_the_list_unless_the_tenant_makes_it_additive,
+    lowercase_endpoints_and_trailing_slashes_reach_the_endpoints,
 );
+
+/// Microsoft's SCIM reference tests and some hand-written clients send `/users` and `/Users/`.
+async fn lowercase_endpoints_and_trailing_slashes_reach_the_endpoints(app: TestApp) {
+    let created = app
+        .post(
+            "/users/",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "slash"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let user = json(created).await;
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(user["meta"]["location"], app.url(&format!("/Users/{id}")));
+    let fetched = app.get(&format!("/USERS/{id}/")).await;
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(json(fetched).await["userName"], "slash");
+    let listed = json(app.get("/users/?filter=userName%20eq%20%22slash%22").await).await;
+    assert_eq!(listed["totalResults"], 1, "{listed}");
+    let group = app.create_group("slashes").await;
+    let add = json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]});
+    assert_eq!(app.patch(&format!("/groups/{group}/"), &add).await.status(), 204);
+    assert_eq!(app.get("/serviceproviderconfig").await.status(), 200);
+    // An id keeps its case: only the endpoint name is matched loosely.
+    assert_eq!(
+        app.get(&format!("/Users/{}", id.to_uppercase())).await.status(),
+        404
+    );
+}
 
 fn op(ops: Value) -> Value {
     json!({"schemas": [PATCH_OP], "Operations": ops})
