@@ -33,7 +33,29 @@ const OAUTH_SECRET: &str = "logs-test-oauth-signing-secret-of-32-bytes";
 on_both_backends!(
     refused_secret_tokens_are_logged_with_tenant_and_reason,
     readiness_is_logged_when_it_changes,
+    an_unmatched_request_is_logged_with_its_path_without_its_query,
 );
+
+async fn an_unmatched_request_is_logged_with_its_path_without_its_query(app: TestApp) {
+    logs();
+    let (status, lines) = logged_get(&app, "/nowhere/at-all?email=secret%40example.com", None).await;
+    assert_eq!(status, 404);
+    let completed: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "request completed")
+        .collect();
+    assert_eq!(completed.len(), 1, "{lines:#?}");
+    assert_eq!(completed[0]["span"]["route"], "unmatched", "{}", completed[0]);
+    assert_eq!(
+        completed[0]["span"]["path"], "/nowhere/at-all",
+        "{}",
+        completed[0]
+    );
+    assert!(
+        !logs().text().contains("secret%40example.com"),
+        "a query string was logged"
+    );
+}
 
 fn logs() -> &'static CapturedLogs {
     CapturedLogs::install("info")

@@ -64,8 +64,13 @@ impl Metrics {
             .register(name, help, metric);
     }
 
-    /// Records one finished request.
+    /// Records one finished request. A method outside HTTP's registered set is counted as `other`, so
+    /// junk methods cannot create series without bound.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        const KNOWN: [&str; 9] = [
+            "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+        ];
+        let method = if KNOWN.contains(&method) { method } else { "other" };
         let labels = HttpLabels {
             method: method.to_owned(),
             route: route.to_owned(),
@@ -101,5 +106,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let metrics = Metrics::new();
+        for junk in ["FOO", "BAR", "get"] {
+            metrics.observe(junk, "unmatched", 405, 0.001);
+        }
+        let text = metrics.render();
+        assert!(
+            text.contains("http_requests_total{method=\"other\",route=\"unmatched\",status=\"405\"} 3"),
+            "{text}"
+        );
+        assert!(!text.contains("FOO") && !text.contains("BAR"), "{text}");
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! The id comes from `X-Request-Id` when the caller (usually the reverse proxy) sent a sane one, otherwise a
 //! new UUID. It is stored in the request extensions as [`RequestId`], set on the request span (so every
-//! log line of the request carries it) and echoed in the response. Only method, route pattern, status and
-//! latency are logged: never headers (Authorization), never query strings (filters hold personal data).
+//! log line of the request carries it) and echoed in the response. Only method, route pattern (the path when
+//! no route matched), status and latency are logged: never headers (Authorization), never query strings
+//! (filters hold personal data).
 
 use std::time::Instant;
 
@@ -50,15 +51,21 @@ pub async fn observe(
     let id = sanitized_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = req.match_pattern();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %method,
-        route = %route,
+        route = route.as_deref().unwrap_or("unmatched"),
+        path = tracing::field::Empty,
         tenant = tracing::field::Empty,
     );
+    // A request no route matched has no pattern to log: its path (never the query) says what was asked.
+    if route.is_none() {
+        span.record("path", req.path());
+    }
+    let route = route.unwrap_or_else(|| "unmatched".to_owned());
     let outcome = next.call(req).instrument(span.clone()).await;
     let seconds = started.elapsed().as_secs_f64();
     let mut response = outcome?;
