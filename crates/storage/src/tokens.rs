@@ -12,6 +12,7 @@ use credentials::{HashedToken, PlainToken};
 use diesel::prelude::*;
 use scim_core::TenantId;
 
+use crate::connection::DbConnection;
 use crate::error::{StorageError, Violation};
 use crate::schema::scim_tokens;
 use crate::tenants::{parse_tenant_id, tenant_not_found};
@@ -92,21 +93,24 @@ impl Storage {
         request: &TokenRequest,
     ) -> Result<IssuedToken, StorageError> {
         let token = PlainToken::generate_api_token();
-        let info = self.insert_token(
-            tenant,
-            &NewToken {
-                id: uuid::Uuid::new_v4().to_string(),
-                token_hash: token.hash(),
-                prefix: token.display_prefix(),
-                label: request.label.clone(),
-                expires_at: request.expires_at,
-                scope: request.scope,
-            },
-        )?;
-        let revoked_others = match request.revoke_others_at {
-            Some(at) => self.revoke_write_tokens_except(tenant, &info.id, at)?,
-            None => 0,
+        let new = NewToken {
+            id: uuid::Uuid::new_v4().to_string(),
+            token_hash: token.hash(),
+            prefix: token.display_prefix(),
+            label: request.label.clone(),
+            expires_at: request.expires_at,
+            scope: request.scope,
         };
+        // One transaction: a crash cannot leave the old tokens alive beside the new one, and two rotations
+        // at once cannot revoke each other's new token (each revokes only what it sees committed).
+        let (info, revoked_others) = self.write(|conn| {
+            let info = insert_token_in(conn, tenant, &new)?;
+            let revoked = match request.revoke_others_at {
+                Some(at) => revoke_write_tokens_except_in(conn, tenant, &info.id, at)?,
+                None => 0,
+            };
+            Ok((info, revoked))
+        })?;
         Ok(IssuedToken {
             info,
             token,
@@ -117,47 +121,7 @@ impl Storage {
     /// Stores a token for `tenant` (created now). `NotFound` if the tenant does not exist, `Uniqueness`
     /// if the id or hash is already stored.
     pub fn insert_token(&self, tenant: &TenantId, token: &NewToken) -> Result<TokenInfo, StorageError> {
-        for (value, what) in [
-            (token.id.as_str(), "token id"),
-            (token.token_hash.as_hex(), "token hash"),
-            (token.prefix.as_str(), "token prefix"),
-            (token.label.as_deref().unwrap_or_default(), "token label"),
-        ] {
-            crate::nul_checks::reject_nul_str(value, what)?;
-        }
-        let created_at = to_db_time(chrono::Utc::now());
-        let row = NewTokenRow {
-            id: &token.id,
-            tenant_id: tenant.as_str(),
-            token_hash: token.token_hash.as_hex(),
-            prefix: &token.prefix,
-            label: token.label.as_deref(),
-            created_at,
-            expires_at: token.expires_at.map(to_db_time),
-            scope: token.scope.as_str(),
-        };
-        self.write(|conn| {
-            diesel::insert_into(scim_tokens::table)
-                .values(&row)
-                .execute(conn)
-                .map_err(|e| {
-                    StorageError::from_diesel_with(e, |violation, _| match violation {
-                        Violation::Unique => StorageError::Uniqueness("the token already exists".to_owned()),
-                        Violation::ForeignKey => tenant_not_found(tenant),
-                    })
-                })
-        })?;
-        Ok(TokenInfo {
-            id: token.id.clone(),
-            tenant: tenant.clone(),
-            scope: token.scope,
-            prefix: token.prefix.clone(),
-            label: token.label.clone(),
-            created_at: from_db_time(created_at),
-            expires_at: token.expires_at.map(to_db_time).map(from_db_time),
-            revoked_at: None,
-            last_used_at: None,
-        })
+        self.write(|conn| insert_token_in(conn, tenant, token))
     }
 
     /// The token with this hash, whatever its state (the caller checks expiry and revocation).
@@ -232,18 +196,7 @@ impl Storage {
         keep_token_id: &str,
         at: DateTime<chrono::Utc>,
     ) -> Result<u64, StorageError> {
-        let revoked = self.write(|conn| {
-            Ok(diesel::update(
-                scim_tokens::table
-                    .filter(scim_tokens::tenant_id.eq(tenant.as_str()))
-                    .filter(scim_tokens::id.ne(keep_token_id))
-                    .filter(scim_tokens::scope.eq(TokenScope::Write.as_str()))
-                    .filter(scim_tokens::revoked_at.is_null()),
-            )
-            .set(scim_tokens::revoked_at.eq(to_db_time(at)))
-            .execute(conn)?)
-        })?;
-        Ok(u64::try_from(revoked).unwrap_or(u64::MAX))
+        self.write(|conn| revoke_write_tokens_except_in(conn, tenant, keep_token_id, at))
     }
 
     /// Records token uses in one transaction; `last_used_at` only moves forward. Unknown ids are ignored
@@ -268,4 +221,70 @@ impl Storage {
             Ok(())
         })
     }
+}
+
+/// [`Storage::insert_token`] inside the caller's transaction.
+fn insert_token_in(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    token: &NewToken,
+) -> Result<TokenInfo, StorageError> {
+    for (value, what) in [
+        (token.id.as_str(), "token id"),
+        (token.token_hash.as_hex(), "token hash"),
+        (token.prefix.as_str(), "token prefix"),
+        (token.label.as_deref().unwrap_or_default(), "token label"),
+    ] {
+        crate::nul_checks::reject_nul_str(value, what)?;
+    }
+    let created_at = to_db_time(chrono::Utc::now());
+    let row = NewTokenRow {
+        id: &token.id,
+        tenant_id: tenant.as_str(),
+        token_hash: token.token_hash.as_hex(),
+        prefix: &token.prefix,
+        label: token.label.as_deref(),
+        created_at,
+        expires_at: token.expires_at.map(to_db_time),
+        scope: token.scope.as_str(),
+    };
+    diesel::insert_into(scim_tokens::table)
+        .values(&row)
+        .execute(conn)
+        .map_err(|e| {
+            StorageError::from_diesel_with(e, |violation, _| match violation {
+                Violation::Unique => StorageError::Uniqueness("the token already exists".to_owned()),
+                Violation::ForeignKey => tenant_not_found(tenant),
+            })
+        })?;
+    Ok(TokenInfo {
+        id: token.id.clone(),
+        tenant: tenant.clone(),
+        scope: token.scope,
+        prefix: token.prefix.clone(),
+        label: token.label.clone(),
+        created_at: from_db_time(created_at),
+        expires_at: token.expires_at.map(to_db_time).map(from_db_time),
+        revoked_at: None,
+        last_used_at: None,
+    })
+}
+
+/// [`Storage::revoke_write_tokens_except`] inside the caller's transaction.
+fn revoke_write_tokens_except_in(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    keep_token_id: &str,
+    at: DateTime<chrono::Utc>,
+) -> Result<u64, StorageError> {
+    let revoked = diesel::update(
+        scim_tokens::table
+            .filter(scim_tokens::tenant_id.eq(tenant.as_str()))
+            .filter(scim_tokens::id.ne(keep_token_id))
+            .filter(scim_tokens::scope.eq(TokenScope::Write.as_str()))
+            .filter(scim_tokens::revoked_at.is_null()),
+    )
+    .set(scim_tokens::revoked_at.eq(to_db_time(at)))
+    .execute(conn)?;
+    Ok(u64::try_from(revoked).unwrap_or(u64::MAX))
 }

@@ -182,3 +182,31 @@ storage::backend_tests!(rotation_keeps_read_tokens, |db| {
     );
     assert_eq!(db.find_token(&hash("bb")).unwrap().unwrap().revoked_at, None);
 });
+
+storage::backend_tests!(concurrent_rotations_always_leave_a_working_token, |db| {
+    let t = tenant(&db, "acme");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (db, t, barrier) = ((*db).clone(), t.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let now = chrono::Utc::now();
+                db.issue_token(
+                    &t,
+                    &TokenRequest {
+                        revoke_others_at: Some(now),
+                        ..TokenRequest::default()
+                    },
+                )
+                .unwrap()
+            })
+        })
+        .collect();
+    let issued: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let tokens = db.list_tokens(&t).unwrap();
+    let working: Vec<_> = tokens.iter().filter(|token| token.revoked_at.is_none()).collect();
+    assert!(!working.is_empty(), "every rotation revoked the others' new tokens: {tokens:#?}");
+    // The survivors are tokens some caller was given.
+    assert!(working.iter().all(|w| issued.iter().any(|i| i.info.id == w.id)));
+});
