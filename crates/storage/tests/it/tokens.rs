@@ -206,7 +206,10 @@ storage::backend_tests!(concurrent_rotations_always_leave_a_working_token, |db| 
     let issued: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     let tokens = db.list_tokens(&t).unwrap();
     let working: Vec<_> = tokens.iter().filter(|token| token.revoked_at.is_none()).collect();
-    assert!(!working.is_empty(), "every rotation revoked the others' new tokens: {tokens:#?}");
+    assert!(
+        !working.is_empty(),
+        "every rotation revoked the others' new tokens: {tokens:#?}"
+    );
     // The survivors are tokens some caller was given.
     assert!(working.iter().all(|w| issued.iter().any(|i| i.info.id == w.id)));
 });
