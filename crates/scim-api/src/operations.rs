@@ -181,15 +181,8 @@ pub async fn delete(
 ) -> ApiResult<()> {
     let wctx = ctx.write_context()?;
     if kind == ResourceKind::User && ctx.caller.policy.policy.delete_mode == DeleteMode::Deactivate {
-        ctx.storage(move |s| {
-            s.modify_resource(&wctx, kind, &id, expected_version, |doc| {
-                if let Some(object) = doc.as_object_mut() {
-                    object.insert("active".to_owned(), Value::Bool(false));
-                }
-                Ok(Vec::new())
-            })
-        })
-        .await?;
+        ctx.storage(move |s| s.deactivate_user(&wctx, &id, expected_version))
+            .await?;
     } else {
         ctx.storage(move |s| s.delete_resource(&wctx, kind, &id, expected_version))
             .await?;

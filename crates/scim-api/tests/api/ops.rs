@@ -1,6 +1,6 @@
 //! Operability over HTTP: health, readiness, metrics, request ids, rate limits, tenant policy.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_scim_error, json, on_both_backends, test_settings};
 
@@ -117,9 +117,21 @@ async fn tenant_policy_deactivates_instead_of_deleting(app: TestApp) {
     app.set_policy(&json!({"deleteMode": "deactivate", "userNameImmutable": true}))
         .await;
     let id = app.create_user("keeper").await;
+    let group = app.create_group("team").await;
+    let add = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]});
+    assert_eq!(app.patch(&format!("/Groups/{group}"), &add).await.status(), 204);
     assert_eq!(app.delete(&format!("/Users/{id}")).await.status(), 204);
     let user = json(app.get(&format!("/Users/{id}")).await).await;
     assert_eq!(user["active"], false);
+    // Deactivated like a deleted user: it leaves its groups.
+    assert!(user.get("groups").is_none(), "{user}");
+    let team = json(app.get(&format!("/Groups/{group}")).await).await;
+    assert_eq!(
+        team.get("members").and_then(Value::as_array).map_or(0, Vec::len),
+        0,
+        "{team}"
+    );
     let rename = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "Replace", "path": "userName", "value": "renamed"}]});
     assert_scim_error(

@@ -133,15 +133,27 @@ impl<'a> WriteEvents<'a> {
     /// One event per net membership change of group `group_id`, now at `version`.
     pub(super) fn members(&mut self, group_id: &'a str, version: i64, deltas: &'a MemberDeltas) {
         for (member_id, member_type, change) in deltas.iter() {
-            let event_type = match change {
-                MemberChange::Added => "group.member_added",
-                MemberChange::Removed => "group.member_removed",
-            };
-            let mut event = self.row(event_type, ResourceKind::Group, group_id, version);
-            event.member_id = Some(member_id);
-            event.member_type = Some(member_type);
-            self.rows.push(event);
+            self.membership(change, group_id, version, member_id, member_type);
         }
+    }
+
+    /// One membership change of group `group_id`, now at `version`.
+    pub(super) fn membership(
+        &mut self,
+        change: MemberChange,
+        group_id: &'a str,
+        version: i64,
+        member_id: &'a str,
+        member_type: &'a str,
+    ) {
+        let event_type = match change {
+            MemberChange::Added => "group.member_added",
+            MemberChange::Removed => "group.member_removed",
+        };
+        let mut event = self.row(event_type, ResourceKind::Group, group_id, version);
+        event.member_id = Some(member_id);
+        event.member_type = Some(member_type);
+        self.rows.push(event);
     }
 
     /// Inserts the events; nothing for a write that changed nothing. On SQLite they are inserted numbered

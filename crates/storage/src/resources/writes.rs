@@ -2,20 +2,22 @@
 //! write (`Storage::write`) that appends the change-feed events of what it changed (`events.rs`). Seeding many rows for tests and benchmarks is
 //! in `testing.rs`.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use scim_core::patch::{MemberOp, MemberRef};
 use scim_core::{ResourceId, ResourceKind, ScimError};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::events::{ResourceChange, WriteEvents};
 use super::members::{
-    MemberDeltas, add_members, apply_member_ops, expand_resources, members_only_for_groups,
+    MemberChange, MemberDeltas, add_members, apply_member_ops, expand_resources, members_only_for_groups,
 };
 use super::rows::{
     ResourceRow, RowLock, check_version, doc_text, lock_resource, map_write_error, prepare_doc, row_to_stored,
 };
+use crate::connection::DbConnection;
 use crate::error::StorageError;
-use crate::schema::resources;
+use crate::schema::{group_members, resources};
 use crate::shadow_columns::ShadowColumns;
 use crate::{Expand, Storage, StoredResource, WriteContext, from_db_time, to_db_time};
 
@@ -101,23 +103,7 @@ impl Storage {
             let mut events = WriteEvents::new(ctx);
             let updated;
             if doc_changed {
-                let shadow = ShadowColumns::extract(kind, &doc)?;
-                updated = ResourceRow {
-                    version,
-                    last_modified: now,
-                    document: doc_text(&doc)?,
-                    shadow,
-                    ..current.clone()
-                };
-                diesel::update(target)
-                    .set((
-                        &updated.shadow,
-                        resources::document.eq(&updated.document),
-                        resources::version.eq(version),
-                        resources::last_modified.eq(now),
-                    ))
-                    .execute(conn)
-                    .map_err(map_write_error(kind, &updated.shadow, &ctx.tenant))?;
+                updated = write_document(conn, ctx, kind, &current, &doc, now)?;
                 events.upserted(ResourceChange::Updated, kind, &updated);
             } else {
                 diesel::update(target)
@@ -139,6 +125,52 @@ impl Storage {
         })?;
         self.feed_written();
         Ok(stored)
+    }
+
+    /// A deactivating DELETE (tenant policy `deleteMode: deactivate`): in one transaction the user gets
+    /// `active: false` and leaves every group, as a deleted user would; each group's version moves. The
+    /// feed gets `user.updated` and one `group.member_removed` per group. `NotFound`, `PreconditionFailed`.
+    pub fn deactivate_user(
+        &self,
+        ctx: &WriteContext,
+        id: &ResourceId,
+        expected_version: Option<i64>,
+    ) -> Result<(), StorageError> {
+        let kind = ResourceKind::User;
+        let now = to_db_time(ctx.now);
+        self.write(|conn| {
+            let current = lock_resource(conn, &ctx.tenant, kind, id, RowLock::Update)?;
+            check_version(kind, id.as_str(), current.version, expected_version)?;
+            let before: Value = serde_json::from_str(&current.document)
+                .map_err(|e| StorageError::corrupt(format!("document of {id}: {e}")))?;
+            let mut doc = before.clone();
+            if let Some(object) = doc.as_object_mut() {
+                object.insert("active".to_owned(), Value::Bool(false));
+            }
+            let doc = prepare_doc(doc)?;
+            let left = leave_all_groups(conn, ctx, id.as_str(), now)?;
+            let updated = if Value::Object(doc.clone()) == before {
+                None
+            } else {
+                Some(write_document(conn, ctx, kind, &current, &doc, now)?)
+            };
+            let mut events = WriteEvents::new(ctx);
+            if let Some(updated) = &updated {
+                events.upserted(ResourceChange::Updated, kind, updated);
+            }
+            for (group_id, version) in &left {
+                events.membership(
+                    MemberChange::Removed,
+                    group_id,
+                    *version,
+                    id.as_str(),
+                    kind.as_str(),
+                );
+            }
+            events.append(conn)
+        })?;
+        self.feed_written();
+        Ok(())
     }
 
     /// Hard delete; memberships in both directions go with it (FK cascade) without member events: the
@@ -167,4 +199,69 @@ impl Storage {
         self.feed_written();
         Ok(())
     }
+}
+
+/// Writes `doc` as the resource's new document at the next version; returns the row as written.
+fn write_document(
+    conn: &mut DbConnection,
+    ctx: &WriteContext,
+    kind: ResourceKind,
+    current: &ResourceRow,
+    doc: &Map<String, Value>,
+    now: NaiveDateTime,
+) -> Result<ResourceRow, StorageError> {
+    let updated = ResourceRow {
+        version: current.version + 1,
+        last_modified: now,
+        document: doc_text(doc)?,
+        shadow: ShadowColumns::extract(kind, doc)?,
+        ..current.clone()
+    };
+    diesel::update(
+        resources::table
+            .filter(resources::tenant_id.eq(ctx.tenant.as_str()))
+            .filter(resources::id.eq(&current.id)),
+    )
+    .set((
+        &updated.shadow,
+        resources::document.eq(&updated.document),
+        resources::version.eq(updated.version),
+        resources::last_modified.eq(now),
+    ))
+    .execute(conn)
+    .map_err(map_write_error(kind, &updated.shadow, &ctx.tenant))?;
+    Ok(updated)
+}
+
+/// Removes user `user_id` from every group and moves each group's version; returns `(group id, new
+/// version)` of each.
+fn leave_all_groups(
+    conn: &mut DbConnection,
+    ctx: &WriteContext,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<(String, i64)>, StorageError> {
+    let groups: Vec<String> = diesel::delete(
+        group_members::table
+            .filter(group_members::tenant_id.eq(ctx.tenant.as_str()))
+            .filter(group_members::member_id.eq(user_id)),
+    )
+    .returning(group_members::group_id)
+    .get_results(conn)?;
+    let mut left = Vec::with_capacity(groups.len());
+    for group_id in groups {
+        let version: i64 = diesel::update(
+            resources::table
+                .filter(resources::tenant_id.eq(ctx.tenant.as_str()))
+                .filter(resources::id.eq(&group_id)),
+        )
+        .set((
+            resources::version.eq(resources::version + 1),
+            resources::last_modified.eq(now),
+        ))
+        .returning(resources::version)
+        .get_result(conn)?;
+        left.push((group_id, version));
+    }
+    Ok(left)
 }

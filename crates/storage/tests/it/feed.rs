@@ -228,3 +228,53 @@ storage::backend_tests!(pruned_events_expire_older_cursors, |db| {
     assert_eq!(types(&page.events), ["user.created"]);
     assert_eq!(page.events[0].data["userName"], json!("newest"));
 });
+
+storage::backend_tests!(a_deactivating_delete_leaves_every_group_in_one_write, |db| {
+    let t = tenant(&db, "acme");
+    let leaver = create_user(&db, &t, "leaver");
+    let stays = create_user(&db, &t, "stays");
+    let groups: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            db.create_resource(
+                &ctx(&t),
+                ResourceKind::Group,
+                group_doc(name),
+                Some(&[member(&leaver.id), member(&stays.id)]),
+            )
+            .unwrap()
+        })
+        .collect();
+    let head = all_events(&db, Some(&t)).len();
+    db.deactivate_user(&ctx(&t), &leaver.id, None).unwrap();
+    let events = all_events(&db, Some(&t));
+    assert_eq!(
+        types(&events[head..]),
+        ["user.updated", "group.member_removed", "group.member_removed"]
+    );
+    assert_eq!(events[head].data["active"], json!(false));
+    let user = db
+        .get_resource(&t, ResourceKind::User, &leaver.id, storage::Expand::ALL)
+        .unwrap();
+    assert_eq!(user.doc["active"], json!(false));
+    assert_eq!(user.groups.unwrap().len(), 0);
+    for group in &groups {
+        let now = db
+            .get_resource(&t, ResourceKind::Group, &group.id, storage::Expand::ALL)
+            .unwrap();
+        assert_eq!(
+            now.version,
+            group.version + 1,
+            "a group's ETag moves with its members"
+        );
+        let members: Vec<_> = now.members.unwrap().into_iter().map(|m| m.value).collect();
+        assert_eq!(members, std::slice::from_ref(&stays.id));
+    }
+    // Again: nothing left to change, nothing written.
+    db.deactivate_user(&ctx(&t), &leaver.id, None).unwrap();
+    assert_eq!(all_events(&db, Some(&t)).len(), events.len());
+    assert_eq!(
+        FeedReplica::from_feed(&db, &t).unwrap(),
+        FeedReplica::of_storage(&db, &t).unwrap()
+    );
+});
