@@ -116,7 +116,7 @@ while True:
 elapsed = time.time() - started
 unique = len({d["id"] for d in rows})
 print(json.dumps({
-    "writesPerSec": round(phase["total"]["throughputPerSec"]), "writeErrors": errors,
+    "writesPerSec": round(load["results"]["usersPerSec"]), "writeErrors": errors,
     "deliveries": len(rows), "eventsDelivered": unique,
     "lagMs": {"p50": pct(0.5), "p99": pct(0.99), "max": pct(1.0)},
     "eventsApi": {"events": events, "pages": pages, "pagesPerSec": round(pages / elapsed, 1),

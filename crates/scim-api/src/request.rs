@@ -380,10 +380,7 @@ pub fn if_none_match_hits(req: &HttpRequest, version: i64) -> bool {
         .any(|tag| tag.trim() == "*" || etag_version(tag) == Some(version))
 }
 
-/// The weak ETag of a version.
-pub fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
-}
+pub use scim_core::weak_etag as etag;
 
 #[cfg(test)]
 mod tests {

@@ -99,6 +99,11 @@ impl ResourceKind {
     }
 }
 
+/// The weak ETag of a resource version (`meta.version`, the `ETag` header): `W/"3"`. RFC 7644 §3.14.
+pub fn weak_etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,4 +13,4 @@ pub mod schema;
 pub mod sort;
 
 pub use error::{ScimError, ScimType};
-pub use ids::{ResourceId, ResourceKind, TenantId};
+pub use ids::{ResourceId, ResourceKind, TenantId, weak_etag};

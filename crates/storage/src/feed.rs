@@ -32,7 +32,7 @@ use diesel::sql_types::{BigInt, Text};
 use scim_core::TenantId;
 use serde_json::{Value, json};
 
-use crate::connection::{DbConnection, Dialect, on_inner};
+use crate::connection::{DbConnection, Dialect};
 use crate::error::StorageError;
 use crate::schema::{event_feed, event_sequences, events};
 use crate::{Storage, from_db_time, to_db_time};
@@ -157,7 +157,7 @@ impl EventRow {
                             "resourceType": self.resource_type,
                             "created": rfc3339(created),
                             "lastModified": rfc3339(self.occurred_at),
-                            "version": format!("W/\"{}\"", self.version.unwrap_or_default()),
+                            "version": scim_core::weak_etag(self.version.unwrap_or_default()),
                         }),
                     );
                 }
@@ -413,32 +413,19 @@ impl Storage {
     }
 }
 
-/// Takes `count` sequence numbers of `tenant` and returns the first; `None` if the tenant is gone.
+/// Takes `count` sequence numbers of `tenant` and returns the first; `None` if the tenant is gone (its
+/// counter row, made with the tenant, went with it).
 pub(crate) fn advance_tenant_sequence(
     conn: &mut DbConnection,
     tenant: &str,
     count: i64,
 ) -> Result<Option<i64>, StorageError> {
-    // An upsert does not go through MultiBackend: run it on the inner connection.
-    let last: Result<i64, _> = on_inner!(conn, |c| diesel::insert_into(event_sequences::table)
-        .values((
-            event_sequences::tenant_id.eq(tenant),
-            event_sequences::last_sequence.eq(count)
-        ))
-        .on_conflict(event_sequences::tenant_id)
-        .do_update()
+    let last: Option<i64> = diesel::update(event_sequences::table.find(tenant))
         .set(event_sequences::last_sequence.eq(event_sequences::last_sequence + count))
         .returning(event_sequences::last_sequence)
-        .get_result(c));
-    match last {
-        Ok(last) => Ok(Some(last - count + 1)),
-        // The tenant is gone (its row no longer satisfies the foreign key).
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-            _,
-        )) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
+        .get_result(conn)
+        .optional()?;
+    Ok(last.map(|last| last - count + 1))
 }
 
 /// Takes `count` feed positions and returns the first.
