@@ -261,6 +261,24 @@ impl Storage {
         Ok(())
     }
 
+    /// Reverts the newest applied migration (tests: a migration's backfill from data written before it).
+    #[cfg(feature = "testing")]
+    pub fn revert_last_migration(&self) -> Result<(), StorageError> {
+        let mut conn = self.conn()?;
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
+            StorageError::Internal(Cause::new("revert failed", e))
+        };
+        match &mut *conn {
+            DbConnection::Sqlite(c) => {
+                c.revert_last_migration(SQLITE_MIGRATIONS).map_err(failed)?;
+            }
+            DbConnection::Postgres(c) => {
+                c.revert_last_migration(POSTGRES_MIGRATIONS).map_err(failed)?;
+            }
+        };
+        Ok(())
+    }
+
     /// `SELECT 1` on a pooled connection (liveness of the database).
     pub fn ping(&self) -> Result<(), StorageError> {
         let mut conn = self.conn()?;

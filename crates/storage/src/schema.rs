@@ -46,7 +46,16 @@ diesel::table! {
         group_name_lower -> Nullable<Text>,
         external_id -> Nullable<Text>,
         active -> Nullable<Bool>,
-        work_email_lower -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    resource_emails (tenant_id, resource_id, position) {
+        tenant_id -> Text,
+        resource_id -> Text,
+        position -> Integer,
+        email_type -> Nullable<Text>,
+        value_lower -> Text,
     }
 }
 
@@ -171,4 +180,11 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_deliveries -> events (event_row_id));
 diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, webhook_endpoints, events);
 
-diesel::allow_tables_to_appear_in_same_query!(tenants, scim_tokens, resources, group_members, events);
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    scim_tokens,
+    resources,
+    resource_emails,
+    group_members,
+    events
+);

@@ -1,6 +1,6 @@
 //! The shadow columns of a resource row: the attributes IdPs match on, copied out of the JSON document on
 //! every write (extraction, [`ShadowColumns`]) and read by filters (the declaration, [`INDEXED_ATTRIBUTES`]
-//! and [`WORK_EMAIL`]), kept side by side so that what is written and what filters expect cannot drift apart.
+//! and [`EMAILS`], whose elements live in `resource_emails`), kept side by side so that what is written and what filters expect cannot drift apart.
 //!
 //! Strategy: lowercase copies are computed in Rust, not by the database, so case-insensitive uniqueness
 //! (`userName` for Users, `displayName` for Groups in `group_name_lower`) folds Unicode the same way on
@@ -20,7 +20,7 @@ use crate::error::StorageError;
 use crate::schema::resources;
 
 /// Longest value (in bytes) accepted for an indexed attribute (`userName`, `displayName`, `externalId`,
-/// work email). Longer values are refused rather than silently not indexed.
+/// every email). Longer values are refused rather than silently not indexed.
 pub const MAX_INDEXED_BYTES: usize = 1024;
 
 /// The table holding the columns. Filters also compile to subqueries over `group_members` and JSON array
@@ -57,19 +57,6 @@ pub(crate) struct IndexedAttribute {
     pub(crate) sub: Option<&'static str>,
     /// The only resource type whose rows fill the column, if not every type's.
     pub(crate) only_for: Option<ResourceKind>,
-    pub(crate) column: IndexedColumn,
-}
-
-/// `attr[key eq "key_value"].value`, stored in its own column: Entra looks users up by their work email
-/// with `emails[type eq "work" and value eq "…"]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct IndexedValuePath {
-    pub(crate) attr: &'static str,
-    pub(crate) key: &'static str,
-    /// Matched case-insensitively.
-    pub(crate) key_value: &'static str,
-    pub(crate) value: &'static str,
-    pub(crate) only_for: ResourceKind,
     pub(crate) column: IndexedColumn,
 }
 
@@ -132,15 +119,46 @@ pub(crate) const INDEXED_ATTRIBUTES: [IndexedAttribute; 8] = [
     },
 ];
 
-/// A user's work email: the primary `emails` element of type "work", else the first one, lowercased.
-pub(crate) const WORK_EMAIL: IndexedValuePath = IndexedValuePath {
-    attr: "emails",
-    key: "type",
-    key_value: "work",
-    value: "value",
-    only_for: ResourceKind::User,
-    column: column::<resources::work_email_lower>(LOWERCASED_TEXT),
-};
+/// Every element of a user's `emails` is indexed in `resource_emails` (value and type, lowercased), so
+/// `emails[type eq "work" and value eq "…"]` (Entra), `emails[value eq "…"]` and `emails.value eq "…"`
+/// are index lookups that find any address, whatever its position.
+pub(crate) const EMAILS: &str = "emails";
+
+/// One `emails` element as `resource_emails` holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EmailKey {
+    /// The element's index in the document's array.
+    pub position: i32,
+    /// `type`, lowercased, if it is a string.
+    pub email_type: Option<String>,
+    pub value_lower: String,
+}
+
+/// The indexed emails of a (validated) document: every element whose `value` is a string. Users only.
+pub(crate) fn email_keys(
+    kind: ResourceKind,
+    doc: &Map<String, Value>,
+) -> Result<Vec<EmailKey>, StorageError> {
+    let (ResourceKind::User, Some(Value::Array(emails))) = (kind, doc.get(EMAILS)) else {
+        return Ok(Vec::new());
+    };
+    let mut keys = Vec::new();
+    for (position, email) in emails.iter().enumerate() {
+        let Some(email) = email.as_object() else {
+            continue;
+        };
+        let Some(value) = indexed_str(email, "value")? else {
+            continue;
+        };
+        keys.push(EmailKey {
+            position: i32::try_from(position)
+                .map_err(|_| ScimError::InvalidValue("too many emails".to_owned()))?,
+            email_type: email.get("type").and_then(Value::as_str).map(str::to_lowercase),
+            value_lower: value.to_lowercase(),
+        });
+    }
+    Ok(keys)
+}
 
 /// The indexed shadow columns of one document.
 #[derive(Debug, Clone, PartialEq, AsChangeset, Insertable, Queryable, Selectable, QueryableByName)]
@@ -153,7 +171,6 @@ pub(crate) struct ShadowColumns {
     pub group_name_lower: Option<String>,
     pub external_id: Option<String>,
     pub active: Option<bool>,
-    pub work_email_lower: Option<String>,
 }
 
 impl ShadowColumns {
@@ -181,7 +198,6 @@ impl ShadowColumns {
             ),
             ResourceKind::User => None,
         };
-        let work_email = work_email(doc)?;
         Ok(ShadowColumns {
             user_name_lower: user_name.as_deref().map(str::to_lowercase),
             user_name,
@@ -190,34 +206,7 @@ impl ShadowColumns {
             group_name_lower,
             external_id: indexed_str(doc, "externalId")?,
             active: doc.get("active").and_then(Value::as_bool),
-            work_email_lower: work_email.map(|e| e.to_lowercase()),
         })
-    }
-}
-
-/// The work email ([`WORK_EMAIL`]): the primary one among `type` "work" (case-insensitive) emails, else the
-/// first.
-fn work_email(doc: &Map<String, Value>) -> Result<Option<String>, StorageError> {
-    let Some(Value::Array(emails)) = doc.get(WORK_EMAIL.attr) else {
-        return Ok(None);
-    };
-    let work: Vec<&Map<String, Value>> = emails
-        .iter()
-        .filter_map(Value::as_object)
-        .filter(|e| {
-            e.get(WORK_EMAIL.key)
-                .and_then(Value::as_str)
-                .is_some_and(|t| t.eq_ignore_ascii_case(WORK_EMAIL.key_value))
-        })
-        .filter(|e| e.get(WORK_EMAIL.value).is_some_and(Value::is_string))
-        .collect();
-    let chosen = work
-        .iter()
-        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-        .or(work.first());
-    match chosen {
-        Some(email) => indexed_str(email, WORK_EMAIL.value),
-        None => Ok(None),
     }
 }
 
@@ -250,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn extracts_lowercase_shadow_columns_and_the_primary_work_email() {
+    fn extracts_lowercase_shadow_columns_and_every_email() {
         let doc = obj(json!({
             "userName": "ÄLICE@Example.com",
             "displayName": "Alice",
@@ -268,7 +257,20 @@ mod tests {
         assert_eq!(idx.group_name_lower, None);
         assert_eq!(idx.external_id.as_deref(), Some("Ext-1"));
         assert_eq!(idx.active, Some(false));
-        assert_eq!(idx.work_email_lower.as_deref(), Some("primary@x"));
+        let emails = email_keys(ResourceKind::User, &doc).unwrap();
+        let found: Vec<(i32, Option<&str>, &str)> = emails
+            .iter()
+            .map(|e| (e.position, e.email_type.as_deref(), e.value_lower.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (0, Some("home"), "home@x"),
+                (1, Some("work"), "first@x"),
+                (2, Some("work"), "primary@x")
+            ]
+        );
+        assert!(email_keys(ResourceKind::Group, &doc).unwrap().is_empty());
     }
 
     #[test]

@@ -24,9 +24,10 @@ use scim_core::{ResourceId, ResourceKind, TenantId};
 
 use crate::connection::on_inner;
 use crate::error::StorageError;
+use crate::resources::emails::insert_emails;
 use crate::resources::rows::{ResourceRow, prepare_doc};
 use crate::schema::{group_members, resources};
-use crate::shadow_columns::ShadowColumns;
+use crate::shadow_columns::{ShadowColumns, email_keys};
 use crate::{Backend, Storage, WriteContext, to_db_time};
 
 /// Default admin URL of the test PostgreSQL server.
@@ -184,6 +185,7 @@ impl Storage {
     ) -> Result<Vec<ResourceId>, StorageError> {
         let now = to_db_time(ctx.now);
         let mut rows = Vec::with_capacity(count);
+        let mut emails = Vec::with_capacity(count);
         for n in 0..count {
             let user_name = format!("{prefix}{n}");
             let doc = serde_json::json!({
@@ -195,6 +197,7 @@ impl Storage {
             });
             let doc = prepare_doc(doc)?;
             let shadow = ShadowColumns::extract(ResourceKind::User, &doc)?;
+            emails.push(email_keys(ResourceKind::User, &doc)?);
             rows.push(ResourceRow::new(
                 &ctx.tenant,
                 ResourceKind::User,
@@ -209,6 +212,9 @@ impl Storage {
                 on_inner!(conn, |c| diesel::insert_into(resources::table)
                     .values(chunk)
                     .execute(c))?;
+            }
+            for (row, keys) in rows.iter().zip(&emails) {
+                insert_emails(conn, &ctx.tenant, &row.id, keys)?;
             }
             Ok(())
         })?;

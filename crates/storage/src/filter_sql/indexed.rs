@@ -1,15 +1,12 @@
-//! Attributes with their own indexed column ([`crate::shadow_columns`]): comparisons, `pr`, and Entra's
-//! work-email value path. These are the lookups IdPs send on every object, so [`super::compile`] marks
+//! Attributes with their own indexed column ([`crate::shadow_columns`]): comparisons and `pr`. These are the lookups IdPs send on every object, so [`super::compile`] marks
 //! them cacheable.
 
 use diesel::sql_types::Text;
-use scim_core::filter::{Comparison, OrderingOp, ResolvedFilter, ResolvedPath, TextOp};
+use scim_core::filter::{Comparison, OrderingOp, ResolvedPath, TextOp};
 use scim_core::schema::AttributeType;
 
 use super::{Compiler, Frag, ordering_op};
-use crate::shadow_columns::{
-    ColumnValue, INDEXED_ATTRIBUTES, IndexedColumn, IndexedValuePath, TABLE, WORK_EMAIL,
-};
+use crate::shadow_columns::{ColumnValue, INDEXED_ATTRIBUTES, IndexedColumn, TABLE};
 use crate::sql::{BindValue, SqlFrag};
 
 /// A comparison an indexed column answers, in the column's terms.
@@ -32,7 +29,7 @@ pub(super) enum ColumnComparison<'c> {
     },
 }
 
-impl Compiler {
+impl Compiler<'_> {
     /// The indexed column standing for a top-level `path`, if it has one that answers for it: one of
     /// the attribute's type, and a lowercased one only for a case-insensitive attribute.
     pub(super) fn indexed(&self, path: &ResolvedPath) -> Option<IndexedColumn> {
@@ -130,56 +127,6 @@ impl Compiler {
                 .sql(")"),
         }
     }
-
-    /// The work email `emails[type eq "work" and value eq "x"]` looks up (in either order), if `path` and
-    /// `filter` are that value path. Both comparisons must be case-insensitive, as the column is lowercased.
-    pub(super) fn work_email<'f>(&self, path: &ResolvedPath, filter: &'f ResolvedFilter) -> Option<&'f str> {
-        let IndexedValuePath {
-            attr,
-            key,
-            key_value,
-            value,
-            only_for,
-            column: _,
-        } = WORK_EMAIL;
-        if self.kind != only_for || !path.is_core || path.attr != attr {
-            return None;
-        }
-        let ResolvedFilter::And(a, b) = filter else {
-            return None;
-        };
-        let equals = |f: &'f ResolvedFilter, sub: &str| -> Option<&'f str> {
-            match f {
-                ResolvedFilter::Compare {
-                    path,
-                    comparison:
-                        Comparison::Text {
-                            op: TextOp::Ordering(OrderingOp::Eq),
-                            value,
-                        },
-                } if path.sub.as_deref() == Some(sub) && !path.case_exact => Some(value),
-                ResolvedFilter::Compare { .. }
-                | ResolvedFilter::Present(_)
-                | ResolvedFilter::Not(_)
-                | ResolvedFilter::And(..)
-                | ResolvedFilter::Or(..)
-                | ResolvedFilter::ValuePath { .. } => None,
-            }
-        };
-        let (found_key, email) = match (equals(a, key), equals(b, value)) {
-            (Some(found_key), Some(email)) => (found_key, email),
-            (None | Some(_), None) | (None, Some(_)) => (equals(b, key)?, equals(a, value)?),
-        };
-        found_key.eq_ignore_ascii_case(key_value).then_some(email)
-    }
-}
-
-/// The work-email lookup on its lowercased column.
-pub(super) fn work_email_compare(email: &str) -> Frag {
-    Frag::new()
-        .frag(column_sql(WORK_EMAIL.column))
-        .sql(" = ")
-        .text(email.to_lowercase())
 }
 
 /// `pr` on an indexed column: a non-empty text, or any boolean or timestamp.

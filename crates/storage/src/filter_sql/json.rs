@@ -91,7 +91,7 @@ fn sqlite_path(keys: &[String]) -> String {
     p
 }
 
-impl Compiler {
+impl Compiler<'_> {
     /// JSON keys of a path in the document: `[urn], attr[, sub]` (the sub only when asked).
     pub(super) fn doc_keys(&self, path: &ResolvedPath, with_sub: bool) -> Result<Vec<String>, StorageError> {
         let mut keys = Vec::with_capacity(3);

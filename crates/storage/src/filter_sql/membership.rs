@@ -18,7 +18,7 @@ pub(super) enum Membership {
     Groups,
 }
 
-impl Compiler {
+impl Compiler<'_> {
     /// Whether `path` is this resource type's membership attribute.
     pub(super) fn membership(&self, path: &ResolvedPath) -> Option<Membership> {
         if !path.is_core {

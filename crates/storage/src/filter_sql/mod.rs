@@ -7,8 +7,9 @@
 //!   never a 500.
 //! - Attributes IdPs match on use the indexed shadow columns declared in [`crate::shadow_columns`]: `id`,
 //!   `userName`, `displayName`, `externalId`, `active`, `meta.created`, `meta.lastModified`,
-//!   `meta.resourceType`, and the Entra form `emails[type eq "work" and value eq "x"]`. Group `members`
-//!   (and a User's `groups`) are matched in `group_members`.
+//!   `meta.resourceType`. A User's emails, every element, are matched in `resource_emails` (Entra's
+//!   `emails[type eq "work" and value eq "x"]` among them); Group `members` (and a User's `groups`) in
+//!   `group_members`.
 //! - Everything else is read from the JSON document: SQLite `json_extract`/`json_type`/`json_each`,
 //!   PostgreSQL `document::jsonb` with `->`/`->>` and `jsonb_array_elements`. Every JSON key and every
 //!   literal is a **bound parameter**; SQL text only ever comes from constants here.
@@ -28,9 +29,10 @@
 //!   multi-valued attribute); ascending puts missing values last, descending first.
 //!
 //! Layout: this file holds the entry point, the boolean structure and where each comparison or `pr` is
-//! read from; `indexed.rs` the shadow columns, `json.rs` the JSON document (both dialects side by side
+//! read from; `indexed.rs` the shadow columns, `emails.rs` the email index, `json.rs` the JSON document (both dialects side by side
 //! per concept), `membership.rs` the `group_members` rows, `text.rs` text comparison, `sort.rs` `sortBy`.
 
+mod emails;
 mod indexed;
 mod json;
 mod membership;
@@ -43,7 +45,7 @@ use diesel::sql_types::Bool;
 use scim_core::filter::{Comparison, OrderingOp, ResolvedFilter, ResolvedPath};
 use scim_core::{ResourceKind, ScimError};
 
-use self::indexed::{column_present, work_email_compare};
+use self::indexed::column_present;
 use self::membership::{Membership, membership_column};
 use crate::connection::Dialect;
 use crate::error::StorageError;
@@ -67,9 +69,14 @@ fn invalid(msg: impl Into<String>) -> StorageError {
 pub(crate) fn compile(
     dialect: Dialect,
     kind: ResourceKind,
+    tenant: &str,
     filter: &ResolvedFilter,
 ) -> Result<SqlFrag<Bool>, StorageError> {
-    let compiler = Compiler { dialect, kind };
+    let compiler = Compiler {
+        dialect,
+        kind,
+        tenant,
+    };
     let frag = compiler.filter(filter, Scope::Resource, 0)?;
     Ok(if compiler.is_index_lookup(filter) {
         frag.cacheable()
@@ -90,12 +97,14 @@ enum Scope {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Compiler {
+struct Compiler<'t> {
     dialect: Dialect,
     kind: ResourceKind,
+    /// The tenant the query reads, bound in lookups of side tables (`resource_emails`).
+    tenant: &'t str,
 }
 
-impl Compiler {
+impl Compiler<'_> {
     fn filter(&self, f: &ResolvedFilter, scope: Scope, depth: usize) -> Result<Frag, StorageError> {
         if depth > MAX_DEPTH {
             return Err(invalid("the filter is nested too deeply"));
@@ -120,8 +129,8 @@ impl Compiler {
                 if scope != Scope::Resource {
                     return Err(invalid("value filters cannot be nested"));
                 }
-                if let Some(email) = self.work_email(path, filter) {
-                    return Ok(work_email_compare(email));
+                if let Some(lookup) = self.email_value_path(path, filter) {
+                    return Ok(self.email_lookup_sql(lookup));
                 }
                 if let Some(m) = self.membership(path) {
                     let inner = self.filter(filter, Scope::Membership(m), depth + 1)?;
@@ -145,20 +154,21 @@ impl Compiler {
         }
     }
 
-    /// One comparison on an indexed column, or Entra's `emails[type eq "work" and value eq "..."]`; also a
-    /// presence test on an indexed column and its negation, which is what `eq null` / `ne null` on one
-    /// resolve to.
+    /// One comparison on an indexed column, or an email equality (Entra's `emails[type eq "work" and value
+    /// eq "..."]`); also a presence test on an indexed column and its negation, which is what `eq null` /
+    /// `ne null` on one resolve to.
     fn is_index_lookup(&self, filter: &ResolvedFilter) -> bool {
         let is_column = |path| self.indexed(path).is_some();
         match filter {
             ResolvedFilter::Compare { path, comparison } => {
                 self.column_comparison(path, comparison).is_some()
+                    || self.email_compare(path, comparison).is_some()
             }
             ResolvedFilter::Present(path) => is_column(path),
             ResolvedFilter::Not(inner) => {
                 matches!(&**inner, ResolvedFilter::Present(path) if is_column(path))
             }
-            ResolvedFilter::ValuePath { path, filter } => self.work_email(path, filter).is_some(),
+            ResolvedFilter::ValuePath { path, filter } => self.email_value_path(path, filter).is_some(),
             ResolvedFilter::And(..) | ResolvedFilter::Or(..) => false,
         }
     }
@@ -181,6 +191,8 @@ impl Compiler {
                     self.exists_membership(m, cmp)
                 } else if let Some(column) = self.column_comparison(path, comparison) {
                     self.column_compare(column, path.case_exact)
+                } else if let Some(lookup) = self.email_compare(path, comparison) {
+                    self.email_lookup_sql(lookup)
                 } else if let Some(what) = unstored(path) {
                     return Err(invalid(format!("{what} cannot be filtered")));
                 } else if path.multi_valued {
@@ -293,6 +305,7 @@ mod tests {
         let c = Compiler {
             dialect: Dialect::Sqlite,
             kind: ResourceKind::User,
+            tenant: "acme",
         };
         let text = |path, value: &str| ResolvedFilter::Compare {
             path,
@@ -348,6 +361,7 @@ mod tests {
         let c = Compiler {
             dialect: Dialect::Postgres,
             kind: ResourceKind::User,
+            tenant: "acme",
         };
         let f = ResolvedFilter::Compare {
             path: path("title", None, AttributeType::String, false, false),

@@ -19,10 +19,15 @@ use crate::sql::SqlFrag;
 pub(crate) fn sort_key(
     dialect: Dialect,
     kind: ResourceKind,
+    tenant: &str,
     path: &ResolvedPath,
     descending: bool,
 ) -> Result<SqlFrag<Text>, StorageError> {
-    let c = Compiler { dialect, kind };
+    let c = Compiler {
+        dialect,
+        kind,
+        tenant,
+    };
     let mut key = if let Some(column) = c.indexed(path) {
         match column.holds {
             ColumnValue::Text { lowercased } => {

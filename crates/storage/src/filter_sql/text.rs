@@ -13,7 +13,7 @@ use super::{Compiler, Frag, ordering_op};
 use crate::connection::Dialect;
 use crate::sql::{SqlFrag, like_escape};
 
-impl Compiler {
+impl Compiler<'_> {
     /// Compares a text expression. `lowered`: the expression already holds a Rust-lowercased value, so
     /// the literal is lowercased in Rust; otherwise a case-insensitive compare lowers both sides in SQL.
     /// `ne` compiles as `=` ([`Self::compare`] negates it).

@@ -18,10 +18,13 @@
 //!   lock, version check, error wording, row to `StoredResource`).
 //! - `members.rs`: membership changes (`MemberOp`s) with their net deltas, and the loading of
 //!   `members` / `groups` for reads.
+//! - `emails.rs`: every email of a user, indexed in `resource_emails`.
 //! - `events.rs`: the change-feed events a write appends (sequenced later by `feed.rs`).
 //! - `writes.rs`: `Storage::{create,modify,delete}_resource`.
 //! - `reads.rs`: `get_resource` and `query_resources`, on a [`Reader`](crate::Reader) or through `Storage`.
 
+// Visible to the crate for the test seeders in `testing.rs`.
+pub(crate) mod emails;
 mod events;
 mod members;
 mod reads;

@@ -101,7 +101,7 @@ impl Reader {
             let condition = query
                 .filter
                 .as_ref()
-                .map(|f| crate::filter_sql::compile(dialect, kind, f))
+                .map(|f| crate::filter_sql::compile(dialect, kind, tenant.as_str(), f))
                 .transpose()?;
             let base = || {
                 resources::table
@@ -141,6 +141,7 @@ impl Reader {
                     .order(crate::filter_sql::sort_key(
                         dialect,
                         kind,
+                        tenant.as_str(),
                         path,
                         query.descending,
                     )?)

@@ -8,6 +8,7 @@ use scim_core::patch::{MemberOp, MemberRef};
 use scim_core::{ResourceId, ResourceKind, ScimError};
 use serde_json::{Map, Value};
 
+use super::emails::{insert_emails, replace_emails};
 use super::events::{ResourceChange, WriteEvents};
 use super::members::{
     MemberChange, MemberDeltas, add_members, apply_member_ops, expand_resources, members_only_for_groups,
@@ -18,7 +19,7 @@ use super::rows::{
 use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::schema::{group_members, resources};
-use crate::shadow_columns::ShadowColumns;
+use crate::shadow_columns::{ShadowColumns, email_keys};
 use crate::{Expand, Storage, StoredResource, WriteContext, from_db_time, to_db_time};
 
 impl Storage {
@@ -34,6 +35,7 @@ impl Storage {
         members_only_for_groups(kind, members)?;
         let doc = prepare_doc(doc)?;
         let shadow = ShadowColumns::extract(kind, &doc)?;
+        let emails = email_keys(kind, &doc)?;
         let now = to_db_time(ctx.now);
         let row = ResourceRow::new(&ctx.tenant, kind, &doc, &shadow, now)?;
         let stored = self.write(|conn| {
@@ -41,6 +43,7 @@ impl Storage {
                 .values(&row)
                 .execute(conn)
                 .map_err(map_write_error(kind, &shadow, &ctx.tenant))?;
+            insert_emails(conn, &ctx.tenant, &row.id, &emails)?;
             let mut stored = row_to_stored(row.clone())?;
             let mut deltas = MemberDeltas::default();
             if let Some(members) = members.filter(|_| kind == ResourceKind::Group) {
@@ -103,7 +106,7 @@ impl Storage {
             let mut events = WriteEvents::new(ctx);
             let updated;
             if doc_changed {
-                updated = write_document(conn, ctx, kind, &current, &doc, now)?;
+                updated = write_document(conn, ctx, kind, &current, &before, &doc, now)?;
                 events.upserted(ResourceChange::Updated, kind, &updated);
             } else {
                 diesel::update(target)
@@ -152,7 +155,7 @@ impl Storage {
             let updated = if Value::Object(doc.clone()) == before {
                 None
             } else {
-                Some(write_document(conn, ctx, kind, &current, &doc, now)?)
+                Some(write_document(conn, ctx, kind, &current, &before, &doc, now)?)
             };
             let mut events = WriteEvents::new(ctx);
             if let Some(updated) = &updated {
@@ -201,15 +204,22 @@ impl Storage {
     }
 }
 
-/// Writes `doc` as the resource's new document at the next version; returns the row as written.
+/// Writes `doc` as the resource's new document (replacing `before`) at the next version, with its emails
+/// if they changed; returns the row as written.
 fn write_document(
     conn: &mut DbConnection,
     ctx: &WriteContext,
     kind: ResourceKind,
     current: &ResourceRow,
+    before: &Value,
     doc: &Map<String, Value>,
     now: NaiveDateTime,
 ) -> Result<ResourceRow, StorageError> {
+    let emails_before = match before {
+        Value::Object(before) => email_keys(kind, before)?,
+        _ => Vec::new(),
+    };
+    let emails = email_keys(kind, doc)?;
     let updated = ResourceRow {
         version: current.version + 1,
         last_modified: now,
@@ -230,6 +240,7 @@ fn write_document(
     ))
     .execute(conn)
     .map_err(map_write_error(kind, &updated.shadow, &ctx.tenant))?;
+    replace_emails(conn, &ctx.tenant, &current.id, &emails_before, &emails)?;
     Ok(updated)
 }
 

@@ -70,7 +70,9 @@ fn users() -> Vec<Value> {
             "userName": "Bob", "displayName": "bob jones", "externalId": "ext-2", "active": false,
             "title": "Manager",
             "name": {"givenName": "Bob", "familyName": "Jones"},
-            "emails": [{"type": "work", "value": "Bob@Example.COM"}],
+            // A second work address (not primary): Entra looks users up by any of them.
+            "emails": [{"type": "work", "value": "Bob@Example.COM"},
+                       {"type": "Work", "value": "Bob.Jones@Corp.example"}],
             EXT: {"level": 10, "vip": false, "hired": "2021-06-15T12:00:00Z", "code": "aB", "tags": ["B"],
                   "badges": [{"code": "y2", "primary": false, "rank": 5}, {"code": "X3", "rank": 2}]}
         }),
@@ -83,7 +85,7 @@ fn users() -> Vec<Value> {
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": "dave%", "active": true, "title": null,
-            "emails": [{"type": "other", "value": "dave@x.org"}]
+            "emails": [{"type": "other", "value": "dave@x.org"}, {"value": "DAVE@untyped.example"}]
         }),
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
@@ -242,6 +244,19 @@ const USER_FILTERS: &[&str] = &[
     r#"emails.value ne "alice@example.com""#,
     r#"emails.primary eq true"#,
     r#"emails[primary eq "True"]"#,
+    // Every element is indexed: any position, any type, or none.
+    r#"emails[type eq "work" and value eq "bob.jones@corp.example"]"#,
+    r#"emails[value eq "Bob.Jones@CORP.example" and type eq "WORK"]"#,
+    r#"emails[type eq "home" and value eq "alice@example.com"]"#,
+    r#"emails[type eq "home" and value eq "alice@HOME.org"]"#,
+    r#"emails[value eq "dave@untyped.example"]"#,
+    r#"emails[type eq "other" and value eq "dave@untyped.example"]"#,
+    r#"emails.value eq "alice@home.org""#,
+    r#"emails.value eq "DAVE@untyped.example""#,
+    r#"emails.value ne "bob.jones@corp.example""#,
+    r#"emails[type eq "work"].value eq "bob.jones@corp.example""#,
+    r#"emails[type eq "work" and value eq "élodie@EXÄMPLE.com"]"#,
+    r#"userName eq "bob" or emails.value eq "alice@home.org""#,
     // enterprise extension, qualified and not
     r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "R&D""#,
     r#"employeeNumber eq "100""#,

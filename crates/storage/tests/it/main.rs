@@ -17,6 +17,7 @@ mod hostile;
 mod keyset;
 mod members;
 mod migrations;
+mod plans;
 mod tenants;
 mod tokens;
 mod webhooks;

@@ -4,11 +4,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use scim_core::ResourceKind;
+use serde_json::json;
 use storage::schema::{
-    events, group_members, resources, scim_tokens, tenants, webhook_deliveries, webhook_endpoint_event_types,
-    webhook_endpoint_tenants, webhook_endpoints,
+    events, group_members, resource_emails, resources, scim_tokens, tenants, webhook_deliveries,
+    webhook_endpoint_event_types, webhook_endpoint_tenants, webhook_endpoints,
 };
-use storage::{Expand, NewToken, TokenScope};
+use storage::{Expand, NewToken, ResourceQuery, TokenScope};
 
 use crate::common::*;
 
@@ -27,7 +28,6 @@ type ResourceTuple = (
     Option<String>,
     Option<String>,
     Option<bool>,
-    Option<String>,
 );
 
 type TokenTuple = (
@@ -103,6 +103,49 @@ storage::backend_tests!(migrations_go_up_down_and_up_again, |db| {
     create_user(&db, &t, "alice");
 });
 
+// The newest migration indexes every email: data written before it (here: after reverting it) is
+// backfilled, any address at any position is then found, and reverting keeps the documents.
+storage::backend_tests!(every_email_of_existing_users_is_indexed_by_the_migration, |db| {
+    let t = tenant(&db, "acme");
+    let doc = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "bob",
+        "emails": [{"type": "work", "value": "Bob@Example.com", "primary": true},
+                   {"type": "Work", "value": "Bob.Jones@Corp.example"},
+                   {"value": "b@untyped.example"}, {"type": "home"}]
+    });
+    let bob = db
+        .create_resource(&ctx(&t), ResourceKind::User, doc, None)
+        .unwrap();
+    let lookup = |filter: &str| -> Vec<String> {
+        let reg = scim_core::schema::SchemaRegistry::core();
+        let parsed = scim_core::filter::parse(filter).unwrap();
+        let query = ResourceQuery {
+            filter: Some(scim_core::filter::resolve(&parsed, &reg, ResourceKind::User).unwrap()),
+            count: 10,
+            ..ResourceQuery::default()
+        };
+        db.query_resources(&t, ResourceKind::User, &query)
+            .unwrap()
+            .resources
+            .into_iter()
+            .map(|r| r.id.as_str().to_owned())
+            .collect()
+    };
+    let second = r#"emails[type eq "work" and value eq "bob.jones@corp.example"]"#;
+    db.revert_last_migration().unwrap();
+    db.run_migrations().unwrap();
+    assert_eq!(lookup(second), [bob.id.as_str()]);
+    assert_eq!(
+        lookup(r#"emails.value eq "B@UNTYPED.example""#),
+        [bob.id.as_str()]
+    );
+    assert!(lookup(r#"emails[type eq "home" and value eq "bob@example.com"]"#).is_empty());
+    db.revert_last_migration().unwrap();
+    db.run_migrations().unwrap();
+    assert_eq!(lookup(second), [bob.id.as_str()]);
+});
+
 storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
     let t = tenant(&db, "acme");
     db.insert_token(
@@ -161,6 +204,11 @@ storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
         .load(&mut conn)
         .unwrap();
     assert_eq!(rows.len(), 2);
+    let emails: Vec<(String, String, i32, Option<String>, String)> = resource_emails::table
+        .select(resource_emails::all_columns)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(emails.len(), 1);
     let members: Vec<(String, String, String, String)> = group_members::table
         .select(group_members::all_columns)
         .load(&mut conn)
