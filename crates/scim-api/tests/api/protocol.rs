@@ -7,6 +7,7 @@ use crate::helpers::{TestApp, assert_scim_error, json, on_both_backends, test_se
 on_both_backends!(
     json_and_scim_json_with_charset_are_accepted_and_others_refused,
     etags_drive_if_match_and_if_none_match,
+    membership_changes_move_etags_on_both_sides,
     bad_filters_are_400_invalid_filter,
     duplicate_user_names_are_409_uniqueness_in_any_case,
     duplicate_group_names_are_409_uniqueness,
@@ -94,6 +95,87 @@ async fn etags_drive_if_match_and_if_none_match(app: TestApp) {
         .await
         .unwrap();
     assert_scim_error(stale, 412, None).await;
+}
+
+/// A user's `groups` and a group's `members` are part of their representations: whenever a membership
+/// changes (added, removed, either side deleted), both sides answer a new ETag, `meta.version` and
+/// `meta.lastModified`, so a cached copy is never confirmed with a 304 after it changed.
+async fn membership_changes_move_etags_on_both_sides(app: TestApp) {
+    let user = app.create_user("member-etag").await;
+    let other = app.create_user("member-etag-2").await;
+    let group = app.create_group("etag-group").await;
+    let meta = |path: String| {
+        let app = &app;
+        async move {
+            let body = json(app.get(&path).await).await;
+            (
+                body["meta"]["version"].as_str().unwrap().to_owned(),
+                body["meta"]["lastModified"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let still_fresh = |path: String, etag: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .request(reqwest::Method::GET, &path)
+                .header("if-none-match", &etag)
+                .send()
+                .await
+                .unwrap();
+            response.status() == 304
+        }
+    };
+    let user_path = format!("/Users/{user}");
+    let group_path = format!("/Groups/{group}");
+    let members = |op: &str, id: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": op, "path": "members", "value": [{"value": id}]}]})
+    };
+    let remove = |id: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]})
+    };
+
+    for (what, body) in [("added", members("add", &user)), ("removed", remove(&user))] {
+        let (user_etag, user_modified) = meta(user_path.clone()).await;
+        let (group_etag, _) = meta(group_path.clone()).await;
+        // lastModified has millisecond precision.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let response = app.patch(&group_path, &body).await;
+        assert!(response.status().is_success(), "{what}: {}", response.status());
+        assert!(
+            !still_fresh(user_path.clone(), user_etag.clone()).await,
+            "user after {what}"
+        );
+        assert!(
+            !still_fresh(group_path.clone(), group_etag).await,
+            "group after {what}"
+        );
+        let (new_etag, new_modified) = meta(user_path.clone()).await;
+        assert_ne!(new_etag, user_etag, "{what}");
+        assert_ne!(new_modified, user_modified, "user lastModified after {what}");
+    }
+
+    // Deleting a member moves its group; deleting a group moves its members.
+    let response = app.patch(&group_path, &members("add", &other)).await;
+    assert!(response.status().is_success());
+    let response = app.patch(&group_path, &members("add", &user)).await;
+    assert!(response.status().is_success());
+    let (group_etag, _) = meta(group_path.clone()).await;
+    assert_eq!(app.delete(&format!("/Users/{other}")).await.status(), 204);
+    assert!(
+        !still_fresh(group_path.clone(), group_etag).await,
+        "group after its member was deleted"
+    );
+    let (user_etag, _) = meta(user_path.clone()).await;
+    assert_eq!(app.delete(&group_path).await.status(), 204);
+    assert!(
+        !still_fresh(user_path.clone(), user_etag).await,
+        "user after its group was deleted"
+    );
+    let body = json(app.get(&user_path).await).await;
+    assert!(body.get("groups").is_none(), "{body}");
 }
 
 async fn bad_filters_are_400_invalid_filter(app: TestApp) {

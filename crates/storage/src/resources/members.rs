@@ -23,7 +23,7 @@ use crate::sql::{RawQuery, SqlFrag};
 use crate::{Expand, StoredGroupRef, StoredMember, StoredResource};
 
 /// Ids per `IN (...)` list, well below SQLite's bind limit.
-const IN_CHUNK: usize = 500;
+pub(super) const IN_CHUNK: usize = 500;
 
 #[derive(Debug, QueryableByName)]
 struct GroupMemberRow {
@@ -72,6 +72,14 @@ impl MemberDeltas {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.net.is_empty()
+    }
+
+    /// The users whose membership changed (their `groups` did).
+    pub(crate) fn user_ids(&self) -> impl Iterator<Item = &str> {
+        self.net
+            .iter()
+            .filter(|(_, (_, kind))| kind == ResourceKind::User.as_str())
+            .map(|(id, _)| id.as_str())
     }
 
     /// `(member id, member type, change)` in member id order.

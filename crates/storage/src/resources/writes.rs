@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 use super::emails::{insert_emails, replace_emails};
 use super::events::{ResourceChange, WriteEvents};
 use super::members::{
-    MemberChange, MemberDeltas, add_members, apply_member_ops, expand_resources, members_only_for_groups,
+    IN_CHUNK, MemberChange, MemberDeltas, add_members, apply_member_ops, expand_resources,
+    members_only_for_groups,
 };
 use super::rows::{
     ResourceRow, RowLock, check_version, doc_text, lock_resource, map_write_error, prepare_doc, row_to_stored,
@@ -61,6 +62,7 @@ impl Storage {
             if kind == ResourceKind::User {
                 stored.groups = Some(Vec::new());
             }
+            touch_users(conn, ctx, deltas.user_ids(), now)?;
             let mut events = WriteEvents::new(ctx);
             events.upserted(ResourceChange::Created, kind, &row);
             events.members(&row.id, row.version, &deltas);
@@ -113,6 +115,7 @@ impl Storage {
                     .set((resources::version.eq(version), resources::last_modified.eq(now)))
                     .execute(conn)?;
             }
+            touch_users(conn, ctx, deltas.user_ids(), now)?;
             events.members(id.as_str(), version, &deltas);
             events.append(conn)?;
             Ok(StoredResource {
@@ -153,6 +156,10 @@ impl Storage {
             let doc = prepare_doc(doc)?;
             let left = leave_all_groups(conn, ctx, id.as_str(), now)?;
             let updated = if Value::Object(doc.clone()) == before {
+                // Already inactive: its `groups` may still have changed.
+                if !left.is_empty() {
+                    touch_users(conn, ctx, [id.as_str()], now)?;
+                }
                 None
             } else {
                 Some(write_document(conn, ctx, kind, &current, &before, &doc, now)?)
@@ -177,7 +184,8 @@ impl Storage {
     }
 
     /// Hard delete; memberships in both directions go with it (FK cascade) without member events: the
-    /// feed's contract is that a `*.deleted` removes every membership naming the resource.
+    /// feed's contract is that a `*.deleted` removes every membership naming the resource. The groups it
+    /// was in (their `members`) and, for a group, its member users (their `groups`) get a new version.
     /// `NotFound`, `PreconditionFailed`.
     pub fn delete_resource(
         &self,
@@ -189,6 +197,7 @@ impl Storage {
         self.write(|conn| {
             let current = lock_resource(conn, &ctx.tenant, kind, id, RowLock::Delete)?;
             check_version(kind, id.as_str(), current.version, expected_version)?;
+            touch_related(conn, ctx, id.as_str(), to_db_time(ctx.now))?;
             diesel::delete(
                 resources::table
                     .filter(resources::tenant_id.eq(ctx.tenant.as_str()))
@@ -275,4 +284,62 @@ fn leave_all_groups(
     ))
     .returning((resources::id, resources::version))
     .get_results(conn)?)
+}
+
+/// Gives each listed user a new version and `lastModified`: its `groups` changed, so its representation
+/// (and ETag) did. One statement per [`IN_CHUNK`] users; none without users.
+fn touch_users<'a>(
+    conn: &mut DbConnection,
+    ctx: &WriteContext,
+    user_ids: impl IntoIterator<Item = &'a str>,
+    now: NaiveDateTime,
+) -> Result<(), StorageError> {
+    let user_ids: Vec<&str> = user_ids.into_iter().collect();
+    for chunk in user_ids.chunks(IN_CHUNK) {
+        diesel::update(
+            resources::table
+                .filter(resources::tenant_id.eq(ctx.tenant.as_str()))
+                .filter(resources::resource_type.eq(ResourceKind::User.as_str()))
+                .filter(resources::id.eq_any(chunk)),
+        )
+        .set((
+            resources::version.eq(resources::version + 1),
+            resources::last_modified.eq(now),
+        ))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Before resource `id` is deleted: a new version for the groups it is a member of and for the users that
+/// are its members, whose `members` / `groups` lose it.
+fn touch_related(
+    conn: &mut DbConnection,
+    ctx: &WriteContext,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<(), StorageError> {
+    let tenant = ctx.tenant.as_str();
+    let groups_of = group_members::table
+        .filter(group_members::tenant_id.eq(tenant))
+        .filter(group_members::member_id.eq(id))
+        .select(group_members::group_id);
+    let user_members = group_members::table
+        .filter(group_members::tenant_id.eq(tenant))
+        .filter(group_members::group_id.eq(id))
+        .filter(group_members::member_type.eq(ResourceKind::User.as_str()))
+        .select(group_members::member_id);
+    diesel::update(
+        resources::table.filter(resources::tenant_id.eq(tenant)).filter(
+            resources::id
+                .eq_any(groups_of)
+                .or(resources::id.eq_any(user_members)),
+        ),
+    )
+    .set((
+        resources::version.eq(resources::version + 1),
+        resources::last_modified.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
 }
