@@ -10,6 +10,7 @@ pub mod render;
 pub mod request;
 pub mod routes;
 pub mod state;
+pub mod streamed;
 pub mod urls;
 
 use std::net::TcpListener;

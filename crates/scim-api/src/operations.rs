@@ -59,7 +59,7 @@ impl Ctx {
 
     /// Runs a read: in place when storage has a quick reader (SQLite with an idle connection, see
     /// `Storage::quick_reader`), otherwise on the blocking pool.
-    async fn read<R, F>(&self, f: F) -> ApiResult<R>
+    pub(crate) async fn read<R, F>(&self, f: F) -> ApiResult<R>
     where
         F: FnOnce(&mut storage::Reader) -> Result<R, storage::StorageError> + Send + 'static,
         R: Send + 'static,
@@ -71,12 +71,13 @@ impl Ctx {
     }
 }
 
-/// Which linked lists a projection needs loaded.
+/// Which linked lists a projection needs loaded with the resource: a user's `groups`. A group's `members`
+/// are never loaded whole; responses stream them (`crate::streamed`).
 pub fn expand_for(ctx: &Ctx, kind: ResourceKind, projection: &Projection) -> Expand {
     let registry = &ctx.caller.policy.registry;
     match kind {
         ResourceKind::Group => Expand {
-            members: projection.includes(registry, kind, &AttrPath::new("members")),
+            members: false,
             groups: false,
         },
         ResourceKind::User => Expand {

@@ -8,6 +8,7 @@ use storage::StoredResource;
 
 use crate::operations::Ctx;
 use crate::request::etag;
+use crate::streamed::{MemberFields, MemberHoles};
 
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
@@ -119,4 +120,20 @@ pub fn render(ctx: &Ctx, stored: &StoredResource) -> Value {
 pub fn present(ctx: &Ctx, stored: &StoredResource, projection: &Projection) -> Value {
     let full = render(ctx, stored);
     projection.apply(&ctx.caller.policy.registry, stored.kind, &full)
+}
+
+/// Renders and projects a resource whose `members`, if the projection returns them (`fields`), are left
+/// to the response stream ([`crate::streamed`]) instead of being loaded.
+pub fn present_streamed(
+    ctx: &Ctx,
+    stored: &StoredResource,
+    projection: &Projection,
+    fields: Option<MemberFields>,
+    holes: &mut MemberHoles,
+) -> Value {
+    let mut out = present(ctx, stored, projection);
+    if stored.kind == ResourceKind::Group && stored.members.is_none() && fields.is_some() {
+        holes.leave(&mut out, &stored.id);
+    }
+    out
 }

@@ -138,6 +138,10 @@ pub struct GroupPatchArgs {
     /// Concurrent creates while seeding the users.
     #[arg(long, default_value_t = 8)]
     pub seed_concurrency: usize,
+    /// Clients that fetch the full group (members included) at once at the end, each checking that it
+    /// holds every member (with the server's peak memory from scripts/perf.sh: what big groups cost).
+    #[arg(long, default_value_t = 1)]
+    pub verify_clients: usize,
 }
 
 #[derive(Debug, Args)]

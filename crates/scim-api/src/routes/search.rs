@@ -17,6 +17,7 @@ use crate::operations::{self, Ctx, ListRequest};
 use crate::render::{self, ListPage};
 use crate::request::{self, Page, QueryParams};
 use crate::state::AppState;
+use crate::streamed::{self, MemberFields, MemberHoles};
 
 /// The order the combined result set lists the types in.
 const KINDS: [ResourceKind; 2] = [ResourceKind::User, ResourceKind::Group];
@@ -32,6 +33,8 @@ pub async fn search_all(
     let ctx = Ctx { state, caller };
 
     let mut resources_out: Vec<Value> = Vec::new();
+    let fields = MemberFields::of(&ctx, &list.projection);
+    let mut holes = MemberHoles::default();
     let mut total = Some(0u64);
     let mut next_cursor = None;
     let mut first_error: Option<ApiError> = None;
@@ -84,7 +87,7 @@ pub async fn search_all(
                 resources_out.extend(
                     page.resources
                         .iter()
-                        .map(|r| render::present(&ctx, r, &list.projection)),
+                        .map(|r| render::present_streamed(&ctx, r, &list.projection, fields, &mut holes)),
                 );
                 if let Some(after) = page.next {
                     next_cursor = Some(Cursor {
@@ -117,5 +120,7 @@ pub async fn search_all(
         next_cursor: next_cursor.as_ref().map(Cursor::encode),
         resources: resources_out,
     });
-    Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
+    let mut builder = HttpResponse::Ok();
+    builder.content_type(SCIM_JSON);
+    Ok(streamed::respond(builder, &ctx, fields, &body, holes))
 }

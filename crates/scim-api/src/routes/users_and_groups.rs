@@ -15,6 +15,7 @@ use crate::operations::{self, Ctx, ListRequest};
 use crate::render::{self, ListPage};
 use crate::request::{self, QueryParams, etag, if_match, if_none_match_hits};
 use crate::state::AppState;
+use crate::streamed::{self, MemberFields, MemberHoles};
 
 /// Registers the resource endpoints of one type under the current scope.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -45,6 +46,23 @@ fn resource_response(status: actix_web::http::StatusCode, version: i64, body: &V
         .content_type(SCIM_JSON)
         .insert_header((header::ETAG, etag(version)))
         .json(body)
+}
+
+/// A resource response (ETag, SCIM media type) whose group members are streamed.
+fn streamed_resource_response(
+    ctx: &Ctx,
+    status: actix_web::http::StatusCode,
+    stored: &storage::StoredResource,
+    projection: &Projection,
+) -> HttpResponse {
+    let fields = MemberFields::of(ctx, projection);
+    let mut holes = MemberHoles::default();
+    let body = render::present_streamed(ctx, stored, projection, fields, &mut holes);
+    let mut builder = HttpResponse::build(status);
+    builder
+        .content_type(SCIM_JSON)
+        .insert_header((header::ETAG, etag(stored.version)));
+    streamed::respond(builder, ctx, fields, &body, holes)
 }
 
 /// The id in the path. Ids never contain NUL (we mint UUIDs, and bodies with NUL are refused), and
@@ -88,10 +106,12 @@ async fn search_resources(
 
 async fn respond_list(ctx: Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<HttpResponse> {
     let page = operations::query(&ctx, kind, list).await?;
+    let fields = MemberFields::of(&ctx, &list.projection);
+    let mut holes = MemberHoles::default();
     let resources = page
         .resources
         .iter()
-        .map(|r| render::present(&ctx, r, &list.projection))
+        .map(|r| render::present_streamed(&ctx, r, &list.projection, fields, &mut holes))
         .collect();
     let body = render::list_response(ListPage {
         total: page.total_results,
@@ -105,7 +125,9 @@ async fn respond_list(ctx: Ctx, kind: ResourceKind, list: &ListRequest) -> ApiRe
         }),
         resources,
     });
-    Ok(HttpResponse::Ok().content_type(SCIM_JSON).json(body))
+    let mut builder = HttpResponse::Ok();
+    builder.content_type(SCIM_JSON);
+    Ok(streamed::respond(builder, &ctx, fields, &body, holes))
 }
 
 async fn create_resource(
@@ -144,11 +166,11 @@ async fn get_resource(
             .insert_header((header::ETAG, etag(stored.version)))
             .finish());
     }
-    let rendered = render::present(&ctx, &stored, &projection);
-    Ok(resource_response(
+    Ok(streamed_resource_response(
+        &ctx,
         actix_web::http::StatusCode::OK,
-        stored.version,
-        &rendered,
+        &stored,
+        &projection,
     ))
 }
 
@@ -218,16 +240,16 @@ async fn respond_after_write(
     projection: &Projection,
 ) -> ApiResult<HttpResponse> {
     let expand = operations::expand_for(ctx, stored.kind, projection);
-    let stored = if expand.members || expand.groups {
+    let stored = if expand.groups {
         operations::get(ctx, stored.kind, stored.id.clone(), expand).await?
     } else {
         stored
     };
-    let rendered = render::present(ctx, &stored, projection);
-    Ok(resource_response(
+    Ok(streamed_resource_response(
+        ctx,
         actix_web::http::StatusCode::OK,
-        stored.version,
-        &rendered,
+        &stored,
+        projection,
     ))
 }
 

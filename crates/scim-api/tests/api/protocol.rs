@@ -8,6 +8,7 @@ on_both_backends!(
     json_and_scim_json_with_charset_are_accepted_and_others_refused,
     etags_drive_if_match_and_if_none_match,
     membership_changes_move_etags_on_both_sides,
+    large_groups_answer_every_member_in_every_response,
     bad_filters_are_400_invalid_filter,
     duplicate_user_names_are_409_uniqueness_in_any_case,
     duplicate_group_names_are_409_uniqueness,
@@ -176,6 +177,98 @@ async fn membership_changes_move_etags_on_both_sides(app: TestApp) {
     );
     let body = json(app.get(&user_path).await).await;
     assert!(body.get("groups").is_none(), "{body}");
+}
+
+/// Group members are streamed from storage a page (1,000) at a time: a group of exactly two pages and one
+/// of two and a half answer every member once, in every response that shows members, under projections.
+async fn large_groups_answer_every_member_in_every_response(app: TestApp) {
+    let storage = app.db.storage();
+    let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
+    let wctx = storage::WriteContext {
+        tenant: tenant.clone(),
+        actor_token_id: None,
+        request_id: None,
+        now: chrono::Utc::now(),
+    };
+    let users = storage.bulk_insert_users(&wctx, "member", 2500).unwrap();
+    for (name, size) in [("two-pages", 2000), ("two-and-a-half", 2500)] {
+        let group = app.create_group(name).await;
+        let group_id = scim_core::ResourceId::new(group.clone());
+        storage
+            .bulk_add_members(&tenant, &group_id, &users[..size])
+            .unwrap();
+        let mut want: Vec<String> = users[..size].iter().map(|u| u.as_str().to_owned()).collect();
+        want.sort();
+        let ids = |members: &serde_json::Value| -> Vec<String> {
+            members
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["value"].as_str().unwrap().to_owned())
+                .collect()
+        };
+
+        let response = app.get(&format!("/Groups/{group}")).await;
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("etag").is_some());
+        let body = json(response).await;
+        assert_eq!(ids(&body["members"]), want, "{name}");
+        let first = &body["members"][0];
+        assert_eq!(first["type"], "User");
+        assert!(
+            first["$ref"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/Users/{}", want[0]))
+        );
+
+        let body = json(
+            app.get(&format!("/Groups/{group}?attributes=members.value"))
+                .await,
+        )
+        .await;
+        assert_eq!(ids(&body["members"]), want, "{name}");
+        assert_eq!(body["members"][0].as_object().unwrap().len(), 1, "{body:.200}");
+        assert!(body.get("displayName").is_none());
+
+        let body = json(
+            app.get(&format!("/Groups/{group}?excludedAttributes=members"))
+                .await,
+        )
+        .await;
+        assert!(body.get("members").is_none());
+        assert_eq!(body["displayName"], name);
+
+        let filter = format!("displayName eq \"{name}\"");
+        let response = app
+            .request(reqwest::Method::GET, "/Groups")
+            .query(&[("filter", filter.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let body = json(response).await;
+        assert_eq!(body["totalResults"], 1);
+        assert_eq!(ids(&body["Resources"][0]["members"]), want, "{name}");
+    }
+    // A list of several large groups, and the root search over Users then Groups.
+    let body = json(app.get("/Groups?count=10").await).await;
+    let sizes: Vec<usize> = body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["members"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [2000, 2500]);
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                        "filter": "displayName sw \"two\"", "count": 5});
+    let body = json(app.post("/.search", &search).await).await;
+    let members: usize = body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["members"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(members, 4500, "{:.300}", body.to_string());
 }
 
 async fn bad_filters_are_400_invalid_filter(app: TestApp) {

@@ -6,7 +6,8 @@
 //! each PATCH's latency in the bucket of its position (`--bucket` members per bucket). A flat
 //! server shows the same p50 in the first and last buckets; the report gives that ratio and the
 //! least-squares slope of latency over position (ms per 1,000 members). A final
-//! `GET /Groups/{id}` (members included) checks that the group really holds N members.
+//! `GET /Groups/{id}` (members included) checks that the group really holds N members, from
+//! `--verify-clients` clients at once (what serving a large group costs the server's memory).
 
 use std::sync::{Arc, Mutex};
 
@@ -119,21 +120,28 @@ pub async fn run(ctx: &Ctx, client: &ScimClient, args: &GroupPatchArgs) -> anyho
     );
     phases.push(phase.finish()?);
 
-    let mut member_count = None;
+    // Every verifying client's member count; the group holds N members only if each saw N.
+    let counts: Arc<Mutex<Vec<usize>>> = Arc::new(Mutex::new(Vec::new()));
     if stop.is_none() {
-        let verify = Phase::start(ctx, "verify", Some(1), None)?;
-        match carry_on(
-            verify
-                .client(client)
-                .get_group("group.get", &group_id, true)
-                .await,
-        ) {
-            Ok(Some(group)) => member_count = Some(group.members.map_or(0, |m| m.len())),
-            Ok(None) => {}
-            Err(reason) => stop = Some(reason),
-        }
+        let clients = args.verify_clients.max(1);
+        let verify = Phase::start(ctx, "verify", Some(clients as u64), None)?;
+        let (c, gid, seen) = (verify.client(client), group_id.clone(), Arc::clone(&counts));
+        stop = first_stop(
+            stop,
+            for_each(clients, clients, move |_| {
+                let (c, gid, seen) = (c.clone(), gid.clone(), Arc::clone(&seen));
+                async move {
+                    if let Some(group) = carry_on(c.get_group("group.get", &gid, true).await)? {
+                        lock(&seen).push(group.members.map_or(0, |m| m.len()));
+                    }
+                    Ok(())
+                }
+            })
+            .await?,
+        );
         phases.push(verify.finish()?);
     }
+    let member_count = lock(&counts).iter().copied().min();
 
     let p = lock(&positions);
     let buckets: Vec<_> = p

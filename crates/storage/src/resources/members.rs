@@ -36,6 +36,7 @@ struct GroupMemberRow {
 }
 
 #[derive(Debug, QueryableByName)]
+/// A membership row's member (also what `INSERT ... RETURNING` gives back).
 struct ChangedMemberRow {
     #[diesel(sql_type = Text)]
     member_id: String,
@@ -257,6 +258,38 @@ fn load_members(
         };
         (row.group_id, member)
     })
+}
+
+/// Up to `limit` members of group `group_id` after member id `after` (`""` for the first page), in member
+/// id order: one range of the primary key, so a 100,000-member group is read in pages of bounded size.
+pub(super) fn member_page(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    group_id: &str,
+    after: &str,
+    limit: usize,
+) -> Result<Vec<StoredMember>, StorageError> {
+    let rows: Vec<ChangedMemberRow> = SqlFrag::<Text>::new()
+        .sql("SELECT member_id, member_type FROM group_members WHERE tenant_id = ")
+        .text(tenant.as_str())
+        .sql(" AND group_id = ")
+        .text(group_id)
+        .sql(" AND member_id > ")
+        .text(after)
+        .sql(" ORDER BY member_id LIMIT ")
+        .bind(crate::sql::BindValue::BigInt(
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        ))
+        .cacheable()
+        .into_query()
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| StoredMember {
+            value: ResourceId::new(row.member_id),
+            member_type: row.member_type,
+        })
+        .collect())
 }
 
 /// Direct groups of each user in `user_ids` (ordered by group id).

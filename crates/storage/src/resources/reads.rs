@@ -10,13 +10,14 @@
 use diesel::prelude::*;
 use scim_core::{ResourceId, ResourceKind, TenantId};
 
-use super::members::expand_resources;
+use super::members::{expand_resources, member_page};
 use super::rows::{ResourceHead, head_to_stored, not_found};
 use crate::connection::{DbConnection, read_transaction};
 use crate::error::StorageError;
 use crate::schema::resources;
 use crate::{
-    Expand, ListPosition, PageStart, Reader, ResourcePage, ResourceQuery, Storage, StoredResource, to_db_time,
+    Expand, ListPosition, PageStart, Reader, ResourcePage, ResourceQuery, Storage, StoredMember,
+    StoredResource, to_db_time,
 };
 
 impl Storage {
@@ -73,6 +74,18 @@ impl Reader {
         } else {
             body(conn)
         }
+    }
+
+    /// Up to `limit` members of a group after member id `after` (`""` to start), in member id order: how
+    /// responses stream a group's members without holding them all. An unknown group has none.
+    pub fn member_page(
+        &mut self,
+        tenant: &TenantId,
+        group: &ResourceId,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<StoredMember>, StorageError> {
+        member_page(&mut self.conn, tenant, group.as_str(), after, limit)
     }
 
     /// A filtered, sorted page and the total count, both computed in SQL from one snapshot.
