@@ -58,16 +58,17 @@ impl Ctx {
     }
 
     /// Runs a read: in place when storage has a quick reader (SQLite with an idle connection, see
-    /// `Storage::quick_reader`), otherwise on the blocking pool.
+    /// `Storage::quick_reader`), otherwise on the blocking pool (`Storage::read`, which runs it again on
+    /// another connection if PostgreSQL closed the first).
     pub(crate) async fn read<R, F>(&self, f: F) -> ApiResult<R>
     where
-        F: FnOnce(&mut storage::Reader) -> Result<R, storage::StorageError> + Send + 'static,
+        F: Fn(&mut storage::Reader) -> Result<R, storage::StorageError> + Send + 'static,
         R: Send + 'static,
     {
         if let Some(mut reader) = self.state.storage.quick_reader() {
             return Ok(f(&mut reader)?);
         }
-        self.storage(move |s| f(&mut s.reader()?)).await
+        self.storage(move |s| s.read(&f)).await
     }
 }
 

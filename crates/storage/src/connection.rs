@@ -307,6 +307,18 @@ impl r2d2::ManageConnection for DbConnManager {
     }
 }
 
+/// Marks a connection the server closed as broken, so the pool drops it instead of handing it out again.
+pub(crate) fn discard(conn: &mut DbConnection) {
+    match conn {
+        DbConnection::Postgres(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
+        }
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
+        }
+    }
+}
+
 /// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (take the write lock up front), `BEGIN`
 /// on PostgreSQL. Commits on `Ok`, rolls back on `Err`; a failed rollback is logged and the original
 /// error returned (r2d2 then discards the connection as broken).
@@ -315,22 +327,6 @@ pub(crate) fn write_transaction<T>(
     f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
 ) -> Result<T, StorageError> {
     begin_write(conn).map_err(StorageError::from)?;
-    finish(conn, f)
-}
-
-/// Runs `f` in a read transaction (one snapshot on PostgreSQL; a deferred transaction on SQLite).
-pub(crate) fn read_transaction<T>(
-    conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
-) -> Result<T, StorageError> {
-    match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c),
-        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction_sql(
-            c,
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-        ),
-    }
-    .map_err(StorageError::from)?;
     finish(conn, f)
 }
 

@@ -181,12 +181,21 @@ pub(crate) enum Violation {
     ForeignKey,
 }
 
+/// How an error from a connection the server closed begins ([`StorageError::is_connection_lost`]).
+const CONNECTION_LOST: &str = "the connection to the database was lost";
+
 /// PostgreSQL deadlock victims and SQLite writers that waited out `busy_timeout`.
 fn is_transient(message: &str) -> bool {
     message.contains("deadlock detected") || message.contains("database is locked")
 }
 
 impl StorageError {
+    /// Whether the server closed the connection the failed statement ran on (a restart, an idle timeout):
+    /// another connection may well succeed.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, Self::Unavailable(cause) if cause.to_string().starts_with(CONNECTION_LOST))
+    }
+
     /// Classifies a diesel error; constraint violations are handed to `on_violation` together with the
     /// database's message (which names the constraint or columns), everything else is mapped generically.
     pub(crate) fn from_diesel_with(
@@ -203,7 +212,9 @@ impl StorageError {
                 match kind {
                     DatabaseErrorKind::UniqueViolation => on_violation(Violation::Unique, &text),
                     DatabaseErrorKind::ForeignKeyViolation => on_violation(Violation::ForeignKey, &text),
-                    DatabaseErrorKind::ClosedConnection => Self::Unavailable(text.into()),
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
+                        Self::Unavailable(format!("{CONNECTION_LOST}: {text}").into())
+                    }
                     DatabaseErrorKind::SerializationFailure => {
                         Self::Unavailable(format!("transaction conflict, retry: {text}").into())
                     }

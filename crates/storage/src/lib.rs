@@ -135,9 +135,10 @@ impl Storage {
             // connect (with OpenSSL) still running while the process exits crashes it in atexit handlers
             // (seen as SIGSEGV after `token-admin migrate`). Connections open on demand instead.
             .min_idle(Some(0))
-            // A PostgreSQL connection can die with the server or the network: check it on checkout. A
-            // SQLite connection is a file handle that cannot, so skip the extra statement per request.
-            .test_on_check_out(backend == Backend::Postgres)
+            // A PostgreSQL connection can die with the server or the network: `conn` tests it on
+            // checkout, `read` instead retries on another connection (see there). A SQLite connection is
+            // a file handle that cannot die.
+            .test_on_check_out(false)
             .connection_timeout(POOL_CHECKOUT_TIMEOUT)
             .build(manager)
             .map_err(StorageError::from_pool)?;
@@ -149,8 +150,49 @@ impl Storage {
         })
     }
 
+    /// A pooled connection; on PostgreSQL tested with a query first, and replaced while the server has
+    /// closed it (after a restart every pooled connection is dead, so up to the pool's size are tried).
     pub(crate) fn conn(&self) -> Result<PooledConn, StorageError> {
+        let mut conn = self.unchecked_conn()?;
+        if self.backend == Backend::Sqlite {
+            return Ok(conn);
+        }
+        for _ in 0..self.pool.max_size() {
+            match diesel::r2d2::R2D2Connection::ping(&mut *conn).map_err(StorageError::from) {
+                Ok(()) => return Ok(conn),
+                Err(err) if err.is_connection_lost() => {
+                    connection::discard(&mut conn);
+                    drop(conn);
+                    conn = self.unchecked_conn()?;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(conn)
+    }
+
+    fn unchecked_conn(&self) -> Result<PooledConn, StorageError> {
         self.pool.get().map_err(StorageError::from_pool)
+    }
+
+    /// Runs a read on a pooled connection without a test query first: on PostgreSQL that query would be
+    /// a round trip of its own, as costly as a lookup. Instead, if the server closed the connection (a
+    /// restart, an idle timeout), the connection is dropped from the pool and the read runs again on
+    /// another, up to the pool's size of times. Reads change nothing, so running one again is safe.
+    pub fn read<T>(&self, f: impl Fn(&mut Reader) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        let mut attempts = 0;
+        loop {
+            let mut reader = Reader {
+                conn: self.unchecked_conn()?,
+            };
+            match f(&mut reader) {
+                Err(err) if err.is_connection_lost() && attempts < self.pool.max_size() => {
+                    connection::discard(&mut reader.conn);
+                    attempts += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// A connection for reads, waiting for one if every connection is busy.

@@ -16,7 +16,7 @@ use diesel::sql_types::{Nullable, Text};
 use scim_core::patch::{MemberOp, MemberRef};
 use scim_core::{ResourceId, ResourceKind, ScimError, TenantId};
 
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, Dialect};
 use crate::error::StorageError;
 use crate::schema::group_members;
 use crate::sql::{RawQuery, SqlFrag};
@@ -312,6 +312,40 @@ fn load_groups(
         };
         (row.member_id, group)
     })
+}
+
+/// A user's direct groups as one column of the statement that reads the user: a JSON array of
+/// `[group id, display name]` pairs (SQLite `[]`, PostgreSQL NULL for none), read from the reverse index
+/// of `group_members` for each row returned. So a user lookup with its `groups` is one statement and one
+/// round trip, with no snapshot needed to make two reads agree. `NULL` when the groups are not wanted.
+pub(super) fn groups_column(dialect: Dialect, wanted: bool) -> &'static str {
+    match (wanted, dialect) {
+        (false, _) => "NULL",
+        (true, Dialect::Sqlite) => {
+            "(SELECT json_group_array(json_array(gm.group_id, g.display_name))              FROM group_members gm JOIN resources g ON g.tenant_id = gm.tenant_id AND g.id = gm.group_id              WHERE gm.tenant_id = resources.tenant_id AND gm.member_id = resources.id)"
+        }
+        (true, Dialect::Postgres) => {
+            "(SELECT json_agg(json_build_array(gm.group_id, g.display_name))::text              FROM group_members gm JOIN resources g ON g.tenant_id = gm.tenant_id AND g.id = gm.group_id              WHERE gm.tenant_id = resources.tenant_id AND gm.member_id = resources.id)"
+        }
+    }
+}
+
+/// The groups [`groups_column`] read, in group id order.
+pub(super) fn parse_groups(column: Option<&str>) -> Result<Vec<StoredGroupRef>, StorageError> {
+    let Some(text) = column else {
+        return Ok(Vec::new());
+    };
+    let pairs: Vec<(String, Option<String>)> = serde_json::from_str(text)
+        .map_err(|e| StorageError::corrupt(format!("groups column {text:?}: {e}")))?;
+    let mut groups: Vec<StoredGroupRef> = pairs
+        .into_iter()
+        .map(|(id, display)| StoredGroupRef {
+            value: ResourceId::new(id),
+            display,
+        })
+        .collect();
+    groups.sort_by(|a, b| a.value.as_str().cmp(b.value.as_str()));
+    Ok(groups)
 }
 
 /// The constant text of a lookup by a list of ids: `select_where_tenant`, the tenant (bound), `and_id_in`,

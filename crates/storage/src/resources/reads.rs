@@ -1,18 +1,24 @@
 //! Resource reads: one resource by id, or a filtered, sorted page, with `members` / `groups` expanded as
 //! asked. Filters and sort keys are compiled to SQL by `filter_sql`.
 //!
+//! An IdP's lookup (`GET /Users/{id}`, `userName eq ...`) is one statement, so one round trip on
+//! PostgreSQL: a user's `groups` are a column of it (`members::groups_column`), and no transaction is
+//! opened around it. A group's members are read separately, a page at a time (`member_page`).
+//!
 //! Pages start at an offset (`startIndex`) or after a position (keyset, for RFC 9865 cursors). A keyset
 //! page is `created_at >= c AND (created_at > c OR id > i)` in `(created_at, id)` order: the first
 //! conjunct is a range bound on the `(tenant_id, resource_type, created_at, id)` index on both backends
 //! (a row-value or a bare `OR` comparison is not reliably turned into one), the second drops the few
 //! rows at `c` up to `i`. So every page is one index range scan, and a full walk reads each row once.
 
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
 use scim_core::{ResourceId, ResourceKind, TenantId};
 
-use super::members::{expand_resources, member_page};
+use super::members::{expand_resources, groups_column, member_page, parse_groups};
 use super::rows::{ResourceHead, head_to_stored, not_found};
-use crate::connection::{DbConnection, read_transaction};
+use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::schema::resources;
 use crate::{
@@ -32,7 +38,7 @@ impl Storage {
         self.reader()?.get_resource(tenant, kind, id, expand)
     }
 
-    /// A filtered, sorted page and the total count, both computed in SQL from one snapshot.
+    /// A filtered, sorted page and the total count, computed in SQL.
     pub fn query_resources(
         &self,
         tenant: &TenantId,
@@ -54,26 +60,36 @@ impl Reader {
         expand: Expand,
     ) -> Result<StoredResource, StorageError> {
         let conn = &mut *self.conn;
-        let body = |conn: &mut DbConnection| {
-            let head = resources::table
-                .filter(resources::tenant_id.eq(tenant.as_str()))
-                .filter(resources::resource_type.eq(kind.as_str()))
-                .filter(resources::id.eq(id.as_str()))
-                .select(ResourceHead::as_select())
-                .first(conn)
-                .optional()?
-                .ok_or_else(|| not_found(kind, id.as_str()))?;
-            let mut stored = head_to_stored(head)?;
-            expand_resources(conn, tenant, std::slice::from_mut(&mut stored), expand)?;
-            Ok(stored)
-        };
-        let needs_snapshot =
-            (expand.members && kind == ResourceKind::Group) || (expand.groups && kind == ResourceKind::User);
-        if needs_snapshot {
-            read_transaction(conn, body)
-        } else {
-            body(conn)
+        let with_groups = expand.groups && kind == ResourceKind::User;
+        let (head, groups) = resources::table
+            .filter(resources::tenant_id.eq(tenant.as_str()))
+            .filter(resources::resource_type.eq(kind.as_str()))
+            .filter(resources::id.eq(id.as_str()))
+            .select((
+                ResourceHead::as_select(),
+                sql::<Nullable<Text>>(groups_column(conn.dialect(), with_groups)),
+            ))
+            .first::<(ResourceHead, Option<String>)>(conn)
+            .optional()?
+            .ok_or_else(|| not_found(kind, id.as_str()))?;
+        let mut stored = head_to_stored(head)?;
+        if with_groups {
+            stored.groups = Some(parse_groups(groups.as_deref())?);
         }
+        if expand.members && kind == ResourceKind::Group {
+            // Whole member lists are for storage's own callers (a created group, tests); responses
+            // stream them with `member_page`.
+            expand_resources(
+                conn,
+                tenant,
+                std::slice::from_mut(&mut stored),
+                Expand {
+                    members: true,
+                    groups: false,
+                },
+            )?;
+        }
+        Ok(stored)
     }
 
     /// Up to `limit` members of a group after member id `after` (`""` to start), in member id order: how
@@ -88,7 +104,9 @@ impl Reader {
         member_page(&mut self.conn, tenant, group.as_str(), after, limit)
     }
 
-    /// A filtered, sorted page and the total count, both computed in SQL from one snapshot.
+    /// A filtered, sorted page and the total count, computed in SQL: one statement, with users' `groups`
+    /// as a column of it, unless the count needs its own (a full first page, or a page after the first;
+    /// a second statement may then count a change committed in between).
     pub fn query_resources(
         &mut self,
         tenant: &TenantId,
@@ -109,7 +127,8 @@ impl Reader {
             )
             .into());
         }
-        read_transaction(&mut self.conn, |conn| {
+        {
+            let conn = &mut *self.conn;
             let dialect = conn.dialect();
             let condition = query
                 .filter
@@ -137,7 +156,11 @@ impl Reader {
                     next: None,
                 });
             }
-            let mut page = base().select(ResourceHead::as_select());
+            let with_groups = query.expand.groups && kind == ResourceKind::User;
+            let mut page = base().select((
+                ResourceHead::as_select(),
+                sql::<Nullable<Text>>(groups_column(dialect, with_groups)),
+            ));
             if let Some(c) = condition.clone() {
                 page = page.filter(c);
             }
@@ -173,7 +196,8 @@ impl Reader {
                 page_size
             };
             let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-            let mut heads = page.limit(limit).offset(offset).load(conn)?;
+            let mut heads: Vec<(ResourceHead, Option<String>)> =
+                page.limit(limit).offset(offset).load(conn)?;
             let more = after.is_some() && heads.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
             if more {
                 heads.pop();
@@ -191,18 +215,34 @@ impl Reader {
             };
             let mut list = heads
                 .into_iter()
-                .map(head_to_stored)
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|(head, groups)| {
+                    let mut stored = head_to_stored(head)?;
+                    if with_groups {
+                        stored.groups = Some(parse_groups(groups.as_deref())?);
+                    }
+                    Ok(stored)
+                })
+                .collect::<Result<Vec<_>, StorageError>>()?;
             let next = more.then(|| list.last()).flatten().map(|last| ListPosition {
                 created: last.created,
                 id: last.id.clone(),
             });
-            expand_resources(conn, tenant, &mut list, query.expand)?;
+            if query.expand.members {
+                expand_resources(
+                    conn,
+                    tenant,
+                    &mut list,
+                    Expand {
+                        members: true,
+                        groups: false,
+                    },
+                )?;
+            }
             Ok(ResourcePage {
                 total_results,
                 resources: list,
                 next,
             })
-        })
+        }
     }
 }
