@@ -109,11 +109,7 @@ impl OpRecorder {
             ok: self.ok,
             errors: self.errors.values().sum(),
             throttled: self.throttled,
-            throughput_per_sec: if secs > 0.0 {
-                self.requests as f64 / secs
-            } else {
-                0.0
-            },
+            throughput_per_sec: if secs > 0.0 { self.ok as f64 / secs } else { 0.0 },
             status_counts: self.statuses.clone(),
             error_kinds: self.errors.clone(),
             latency_ms: LatencySummary::from_histogram(&self.hist),
@@ -171,7 +167,7 @@ pub struct OpSummary {
     pub errors: u64,
     /// Attempts answered 429.
     pub throttled: u64,
-    /// Attempts per second of phase wall time.
+    /// Successful answers (`ok`) per second of phase wall time: errors and 429s are not throughput.
     pub throughput_per_sec: f64,
     pub status_counts: BTreeMap<String, u64>,
     pub error_kinds: BTreeMap<String, u64>,
@@ -316,6 +312,13 @@ mod tests {
         assert_eq!(create.latency_ms.samples, 2);
         let query = &per_op["user.query"];
         assert_eq!((query.ok, query.errors), (0, 1));
+        // Throughput counts successful answers only: 1 of 4 attempts in one second.
+        assert!(
+            (create.throughput_per_sec - 1.0).abs() < 1e-9,
+            "{}",
+            create.throughput_per_sec
+        );
+        assert_eq!(query.throughput_per_sec, 0.0);
         assert_eq!(total.requests, 5);
         assert_eq!(total.errors, 3);
         assert_eq!(total.latency_ms.samples, 3);
