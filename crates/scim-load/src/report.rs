@@ -149,7 +149,7 @@ impl RunReport {
                 "ok",
                 "errors",
                 "429",
-                "req/s",
+                "ok/s",
                 "p50 ms",
                 "p95 ms",
                 "p99 ms",
