@@ -318,7 +318,12 @@ fn load_groups(
 /// `[group id, display name]` pairs (SQLite `[]`, PostgreSQL NULL for none), read from the reverse index
 /// of `group_members` for each row returned. So a user lookup with its `groups` is one statement and one
 /// round trip, with no snapshot needed to make two reads agree. `NULL` when the groups are not wanted.
-pub(super) fn groups_column(dialect: Dialect, wanted: bool) -> &'static str {
+/// Constant text, so the statement's preparation is cached.
+pub(super) fn groups_column(dialect: Dialect, wanted: bool) -> SqlFrag<Nullable<Text>> {
+    SqlFrag::new().sql(groups_column_sql(dialect, wanted)).cacheable()
+}
+
+fn groups_column_sql(dialect: Dialect, wanted: bool) -> &'static str {
     match (wanted, dialect) {
         (false, _) => "NULL",
         (true, Dialect::Sqlite) => {

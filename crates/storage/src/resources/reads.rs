@@ -11,9 +11,7 @@
 //! (a row-value or a bare `OR` comparison is not reliably turned into one), the second drops the few
 //! rows at `c` up to `i`. So every page is one index range scan, and a full walk reads each row once.
 
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
 use scim_core::{ResourceId, ResourceKind, TenantId};
 
 use super::members::{expand_resources, groups_column, member_page, parse_groups};
@@ -67,7 +65,7 @@ impl Reader {
             .filter(resources::id.eq(id.as_str()))
             .select((
                 ResourceHead::as_select(),
-                sql::<Nullable<Text>>(groups_column(conn.dialect(), with_groups)),
+                groups_column(conn.dialect(), with_groups),
             ))
             .first::<(ResourceHead, Option<String>)>(conn)
             .optional()?
@@ -157,10 +155,7 @@ impl Reader {
                 });
             }
             let with_groups = query.expand.groups && kind == ResourceKind::User;
-            let mut page = base().select((
-                ResourceHead::as_select(),
-                sql::<Nullable<Text>>(groups_column(dialect, with_groups)),
-            ));
+            let mut page = base().select((ResourceHead::as_select(), groups_column(dialect, with_groups)));
             if let Some(c) = condition.clone() {
                 page = page.filter(c);
             }
