@@ -211,29 +211,3 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
-
-/// Like `on_both_backends!`, with the app built from `$settings` (an expression with absolute paths: it is
-/// evaluated inside the generated modules).
-macro_rules! on_both_backends_configured {
-    ($settings:expr => $($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[actix_web::test]
-                async fn sqlite() {
-                    let app =
-                        $crate::helpers::TestApp::spawn_with(storage::testing::TestDb::sqlite(), $settings).await;
-                    super::$name(app).await;
-                }
-
-                #[actix_web::test]
-                async fn postgres() {
-                    if let Some(db) = storage::testing::TestDb::postgres() {
-                        let app = $crate::helpers::TestApp::spawn_with(db, $settings).await;
-                        super::$name(app).await;
-                    }
-                }
-            }
-        )+
-    };
-}
-pub(crate) use on_both_backends_configured;
