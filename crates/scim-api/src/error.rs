@@ -139,8 +139,16 @@ impl ResponseError for ApiError {
             Self::Unauthorized => {
                 response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
-            Self::RateLimited { retry_after_secs } | Self::Overloaded { retry_after_secs, .. } => {
+            Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::Overloaded { retry_after_secs, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+                // The server protecting other tenants, as designed: its access-log line is not an ERROR
+                // (the refusal logs its own line saying why).
+                response
+                    .extensions_mut()
+                    .insert(service::middleware::AnswerNotFailure);
             }
             _ => {}
         }
