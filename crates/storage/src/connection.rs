@@ -463,6 +463,39 @@ mod tests {
         );
     }
 
+    #[derive(diesel::QueryableByName)]
+    struct Synchronous {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        synchronous: i32,
+    }
+
+    #[test]
+    fn sqlite_connections_sync_every_commit_unless_set_to_normal() {
+        use diesel::RunQueryDsl;
+        let dir = tempfile::tempdir().unwrap();
+        let target = DbTarget::from_url(dir.path().join("s.db").to_str().unwrap()).unwrap();
+        for (setting, expected) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+            let manager = DbConnManager::new(
+                target.clone(),
+                ConnectionTuning {
+                    sqlite_synchronous: setting,
+                    statement_timeout_ms: 0,
+                },
+            );
+            let DbConnection::Sqlite(mut conn) = manager.open().unwrap() else {
+                panic!("not SQLite");
+            };
+            let row: Synchronous = diesel::sql_query("PRAGMA synchronous")
+                .get_result(&mut conn)
+                .unwrap();
+            assert_eq!(row.synchronous, expected, "{setting:?}");
+        }
+        assert_eq!(
+            ConnectionTuning::default().sqlite_synchronous,
+            SqliteSynchronous::Full
+        );
+    }
+
     #[test]
     fn plain_paths_to_sqlite_files_are_accepted() {
         for path in [

@@ -275,3 +275,91 @@ async fn per_tenant_metrics_are_published_only_when_enabled(db: TestDb, settings
         "{text}"
     );
 }
+
+/// PostgreSQL only (SQLite has no per-statement limit here): a scan past `database_statement_timeout_ms` is
+/// cancelled and answered 503 with `Retry-After` and advice, never 500, and the server keeps serving.
+#[actix_web::test]
+async fn a_statement_past_the_time_limit_is_503_with_advice_on_postgres() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let settings = Settings {
+        // Far below what a scan of 100,000 users' documents takes, far above an index lookup.
+        database_statement_timeout_ms: 25,
+        ..crate::helpers::test_settings()
+    };
+    // The pool scim-api opens at start-up (`open_storage`) sets the limit on each connection; the test
+    // database's own pool does not, so open one as scim-api would.
+    let tuned = storage::Storage::connect_tuned(
+        db.url(),
+        4,
+        storage::ConnectionTuning {
+            statement_timeout_ms: settings.database_statement_timeout_ms,
+            ..storage::ConnectionTuning::default()
+        },
+    )
+    .unwrap();
+    let app = TestApp::spawn_on(db, settings, tuned).await;
+    let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
+    app.db
+        .storage()
+        .bulk_insert_users(
+            &storage::WriteContext {
+                tenant,
+                actor_token_id: None,
+                request_id: None,
+                now: chrono::Utc::now(),
+            },
+            "scan",
+            100_000,
+        )
+        .unwrap();
+    // The token and policy lookups are index reads: retried in case a busy machine stretches one past 25 ms.
+    let mut warmed = false;
+    for _ in 0..20 {
+        if app
+            .get("/Users?filter=userName%20eq%20%22scan1%22")
+            .await
+            .status()
+            == 200
+        {
+            warmed = true;
+            break;
+        }
+    }
+    assert!(warmed, "an index lookup never completed within the limit");
+
+    let response = app
+        .get("/Users?filter=title%20co%20%22zz%22%20or%20name.givenName%20sw%20%22Q%22")
+        .await;
+    let status = response.status();
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some("5".to_owned()),
+        "{status}"
+    );
+    let body = assert_scim_error(response, 503, None).await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("indexed attribute"), "{detail}");
+    assert!(!detail.contains("canceling"), "database text leaked: {detail}");
+
+    let mut served = false;
+    for _ in 0..20 {
+        if app
+            .get("/Users?filter=userName%20eq%20%22scan2%22")
+            .await
+            .status()
+            == 200
+        {
+            served = true;
+            break;
+        }
+    }
+    assert!(
+        served,
+        "the server kept no usable connection after the cancellation"
+    );
+}
