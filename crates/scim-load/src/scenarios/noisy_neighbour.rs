@@ -124,7 +124,7 @@ pub async fn run(
     for worker in 0..args.bulk_clients {
         let (c, prefix) = (phase.client(noisy), noisy_prefix.clone());
         noise.spawn(async move {
-            let mut next = args_offset(worker);
+            let mut next = bulk_client_offset(worker);
             loop {
                 let body = bulk_creates(&prefix, next, bulk_size);
                 next += bulk_size;
@@ -206,6 +206,6 @@ pub async fn run(
 }
 
 /// Where a bulk client's generated users start, past the seeded ones and apart from other clients.
-fn args_offset(worker: usize) -> usize {
+fn bulk_client_offset(worker: usize) -> usize {
     10_000_000 + worker * 1_000_000
 }
