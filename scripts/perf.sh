@@ -39,6 +39,8 @@ case $backend in
 esac
 export SCIM_LISTEN="127.0.0.1:$port"
 export SCIM_RATE_LIMIT_PER_SECOND=${SCIM_RATE_LIMIT_PER_SECOND:-0}
+# auth-timing sends hundreds of refused requests from one address on purpose.
+export SCIM_UNAUTHENTICATED_RATE_LIMIT_PER_SECOND=${SCIM_UNAUTHENTICATED_RATE_LIMIT_PER_SECOND:-0}
 
 "${PERF_SCIM_API:-$bin/scim-api}" --bootstrap-tenant perf >"$dir/server.out" 2>"$dir/server.log" &
 server=$!

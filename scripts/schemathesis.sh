@@ -43,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SCIM_DATABASE_URL="sqlite://$WORK/scim.db" SCIM_LISTEN="127.0.0.1:$PORT" SCIM_RATE_LIMIT_PER_SECOND=0 \
+SCIM_DATABASE_URL="sqlite://$WORK/scim.db" SCIM_LISTEN="127.0.0.1:$PORT" SCIM_RATE_LIMIT_PER_SECOND=0 SCIM_UNAUTHENTICATED_RATE_LIMIT_PER_SECOND=0 \
     SCIM_LOG_FORMAT=json RUST_LOG=info \
     "$BIN" --bootstrap-tenant acme >"$WORK/bootstrap.json" 2>"$WORK/server.log" &
 SERVER_PID=$!

@@ -10,8 +10,10 @@
 //! tokens with 403 before the body is read.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -37,6 +39,8 @@ pub struct Caller {
     pub policy: Arc<CompiledPolicy>,
     /// `<public base>/scim/v2/<tenant>`, for `meta.location` and `$ref`.
     pub base_url: String,
+    /// One of the tenant's slots (the bulkhead), held until the handler is done with the caller.
+    pub slot: Arc<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl FromRequest for Caller {
@@ -104,11 +108,18 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
         // The tenant the client asked for, so a refused request's lines can be found by tenant too.
         tracing::Span::current().record("tenant", tenant.as_str());
     }
-    let credential = match check_credential(&state, req, path_tenant.as_ref()).await? {
+    let peer = urls::client_ip(req, &state.config);
+    let credential = match check_credential(&state, req, path_tenant.as_ref(), peer).await? {
         Ok(credential) => credential,
         Err(refusal) => {
             refusal.log(path_tenant.as_ref());
-            return Err(ApiError::Unauthorized);
+            if let Refusal::PeerOverLimit { retry_after_secs } = refusal {
+                return Err(ApiError::RateLimited { retry_after_secs });
+            }
+            return match peer.and_then(|peer| charge_refusal(&state, peer)) {
+                Some(retry_after_secs) => Err(ApiError::RateLimited { retry_after_secs }),
+                None => Err(ApiError::Unauthorized),
+            };
         }
     };
     let path_tenant = credential.tenant.clone();
@@ -119,14 +130,14 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
         let wait = not_until.wait_time_from(governor::clock::Clock::now(
             &governor::clock::DefaultClock::default(),
         ));
-        let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         return Err(ApiError::RateLimited {
-            retry_after_secs: retry_after_secs.max(1),
+            retry_after_secs: retry_after_secs(wait),
         });
     }
     if let Some(token_id) = &credential.secret_token_id {
         state.note_token_use(token_id);
     }
+    let slot = tenant_slot(&state, &path_tenant).await?;
 
     let policy = tenant_policy(&state, &path_tenant).await?;
     let base_url = urls::tenant_base_url(req, &state.config, &path_tenant);
@@ -138,7 +149,67 @@ async fn authenticate(req: &HttpRequest) -> ApiResult<Caller> {
         request_id,
         policy,
         base_url,
+        slot: Arc::new(slot),
     })
+}
+
+/// Waits (at most `tenant_queue_timeout_ms`) for one of the tenant's slots: a tenant sending more
+/// requests at once than its share of the database gets 503 with `Retry-After` for the excess, while
+/// the other tenants still find connections free.
+async fn tenant_slot(
+    state: &web::Data<AppState>,
+    tenant: &TenantId,
+) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+    let slots = state.tenant_slots(tenant);
+    match tokio::time::timeout(state.config.tenant_queue_timeout, slots.acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(closed)) => Err(ApiError::Internal(Box::new(ErrorContext::new(
+            "tenant slots closed",
+            closed,
+        )))),
+        Err(_elapsed) => {
+            tracing::info!(
+                tenant = %tenant,
+                slots = state.config.tenant_concurrency,
+                "request refused: the tenant's concurrent requests are all in progress"
+            );
+            Err(ApiError::Overloaded {
+                retry_after_secs: 1,
+                detail: format!(
+                    "This tenant already has {} requests in progress on this server, the most one tenant \
+                     may have at once. Retry after the Retry-After delay, and send fewer requests at once \
+                     (or cheaper ones: filters on indexed attributes, smaller Bulk requests).",
+                    state.config.tenant_concurrency
+                ),
+            })
+        }
+    }
+}
+
+/// Counts a refused request against its client address. `Some(retry after)` when the address is over
+/// `unauthenticated_rate_limit_per_second`: it is then remembered, so that its next requests with a
+/// token not already cached are refused (429) without a database lookup.
+fn charge_refusal(state: &web::Data<AppState>, peer: IpAddr) -> Option<u64> {
+    let limiter = state.unauthenticated_limiter.as_ref()?;
+    let not_until = limiter.check_key(&peer).err()?;
+    let wait = not_until.wait_time_from(governor::clock::Clock::now(
+        &governor::clock::DefaultClock::default(),
+    ));
+    state.blocked_peers.insert(peer, Instant::now() + wait);
+    tracing::info!(%peer, "client address over the limit of refused requests");
+    Some(retry_after_secs(wait))
+}
+
+/// Whole seconds, rounded up, at least one.
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// `Some(seconds)` while `peer` is over the limit of refused requests.
+fn peer_blocked(state: &web::Data<AppState>, peer: Option<IpAddr>) -> Option<u64> {
+    let until = state.blocked_peers.get(&peer?)?;
+    let wait = until.checked_duration_since(Instant::now())?;
+    Some(retry_after_secs(wait))
 }
 
 /// The request's bearer credential, if it is valid for `path_tenant`. The outer error is a server-side
@@ -147,6 +218,7 @@ async fn check_credential(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     path_tenant: Option<&TenantId>,
+    peer: Option<IpAddr>,
 ) -> ApiResult<Result<Credential, Refusal>> {
     let Some(path_tenant) = path_tenant else {
         return Ok(Err(Refusal::MalformedTenant));
@@ -157,7 +229,9 @@ async fn check_credential(
     let checked = match (&state.access_tokens, looks_like_jwt(token)) {
         (Some(verifier), true) => oauth_credential(state, verifier, token).await?,
         (None, true) => Err(Refusal::OAuthDisabled),
-        (_, false) => secret_token_credential(state, token).await?,
+        // Not the shape of a Secret Token: refused without a database lookup.
+        (_, false) if !PlainToken::is_api_token_format(token) => Err(Refusal::MalformedToken),
+        (_, false) => secret_token_credential(state, token, peer).await?,
     };
     Ok(checked.and_then(|credential| {
         if credential.tenant == *path_tenant {
@@ -190,8 +264,13 @@ enum Refusal {
     MalformedTenant,
     /// No `Authorization: Bearer <value>` header.
     MissingBearer,
-    /// A value shaped like neither a Secret Token nor an access token, and unknown.
+    /// A value shaped like neither a Secret Token nor an access token (not looked up).
     MalformedToken,
+    /// The client address is over the limit of refused requests, and the token is not in the cache:
+    /// refused (429) without a lookup.
+    PeerOverLimit {
+        retry_after_secs: u64,
+    },
     /// A well-formed Secret Token that was never issued (or whose tenant was deleted).
     UnknownToken {
         prefix: String,
@@ -231,6 +310,7 @@ impl Refusal {
             Self::MalformedTenant => "malformed_tenant",
             Self::MissingBearer => "missing_bearer",
             Self::MalformedToken => "malformed_token",
+            Self::PeerOverLimit { .. } => "client_over_limit",
             Self::UnknownToken { .. } => "unknown_token",
             Self::RevokedToken { .. } => "revoked",
             Self::ExpiredToken { .. } => "expired",
@@ -272,7 +352,11 @@ impl Refusal {
             | Self::OAuthClientOfOtherTenant { client_id } => {
                 tracing::info!(tenant, reason, client_id = %client_id, "bearer token refused");
             }
-            Self::MalformedTenant | Self::MissingBearer | Self::MalformedToken | Self::OAuthDisabled => {
+            Self::MalformedTenant
+            | Self::MissingBearer
+            | Self::MalformedToken
+            | Self::PeerOverLimit { .. }
+            | Self::OAuthDisabled => {
                 tracing::info!(tenant, reason, "bearer token refused");
             }
         }
@@ -284,8 +368,17 @@ impl Refusal {
 async fn secret_token_credential(
     state: &web::Data<AppState>,
     token: &str,
+    peer: Option<IpAddr>,
 ) -> ApiResult<Result<Credential, Refusal>> {
     let hash = HashedToken::of(token);
+    // A client address over the limit of refused requests gets no database lookup: only tokens already
+    // cached are served (an IdP sharing the address with an attacker keeps working while its token is
+    // cached, and otherwise retries after the delay).
+    if state.tokens.get(&hash).is_none()
+        && let Some(retry_after_secs) = peer_blocked(state, peer)
+    {
+        return Ok(Err(Refusal::PeerOverLimit { retry_after_secs }));
+    }
     // Unknown tokens are cached too (as `None`): an IdP still configured with a deleted tenant's token
     // retries for days, and each retry would otherwise cost a database read. A new token cannot be hit by
     // a stale miss, since nobody can present it before it is issued.
@@ -294,12 +387,8 @@ async fn secret_token_credential(
     })
     .await?;
     let Some(record) = cached else {
-        return Ok(Err(if PlainToken::is_api_token_format(token) {
-            Refusal::UnknownToken {
-                prefix: PlainToken::display_prefix_of(token),
-            }
-        } else {
-            Refusal::MalformedToken
+        return Ok(Err(Refusal::UnknownToken {
+            prefix: PlainToken::display_prefix_of(token),
         }));
     };
     let now = state.clock.now();
@@ -378,7 +467,8 @@ async fn tenant_policy(state: &web::Data<AppState>, tenant: &TenantId) -> ApiRes
     .await
 }
 
-/// The cached value for `key`, or `load` run on the blocking pool and cached for [`crate::state::CACHE_TTL`].
+/// The cached value for `key`, or `load` run on the blocking pool and cached for [`crate::state::CACHE_TTL`];
+/// concurrent misses of one key share one load.
 async fn cached_or_load<K, V>(
     cache: &TtlCache<K, V>,
     key: K,
@@ -386,14 +476,14 @@ async fn cached_or_load<K, V>(
     load: impl FnOnce(&storage::Storage) -> ApiResult<V> + Send + 'static,
 ) -> ApiResult<V>
 where
-    K: Eq + std::hash::Hash,
+    K: Eq + std::hash::Hash + Clone,
     V: Clone + Send + 'static,
 {
-    if let Some(value) = cache.get(&key) {
-        return Ok(value);
-    }
     let storage = state.storage.clone();
-    let value = service::blocking(move || load(&storage)).await??;
-    cache.insert(key, value.clone());
-    Ok(value)
+    cache
+        .get_or_load(
+            &key,
+            async move { service::blocking(move || load(&storage)).await? },
+        )
+        .await
 }

@@ -22,6 +22,14 @@ use storage::StorageError;
 /// The media type of every SCIM response body.
 pub const SCIM_JSON: &str = "application/scim+json";
 
+/// `Retry-After` of a request whose statement reached the database time limit.
+const STATEMENT_TIMEOUT_RETRY_AFTER_SECS: u64 = 5;
+/// What a client whose request reached the statement time limit is told.
+const STATEMENT_TIMEOUT_DETAIL: &str = "The request took longer than the database time limit and was cancelled. \
+     Retry after the Retry-After delay; a filter on an indexed attribute (id, userName, externalId, \
+     emails.value, displayName) is served in milliseconds, while `co`/`ew` filters and filters on other \
+     attributes scan every resource of the tenant.";
+
 #[derive(thiserror::Error)]
 pub enum ApiError {
     /// A SCIM protocol error with its own status and scimType.
@@ -49,6 +57,11 @@ pub enum ApiError {
     NotImplemented(&'static str),
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// Refused to keep other tenants served: this tenant's share of the database is in use (the
+    /// bulkhead), or a statement ran past its time limit. 503 with `Retry-After` and a detail saying what
+    /// to do.
+    #[error("{detail}")]
+    Overloaded { retry_after_secs: u64, detail: String },
     /// The database is unreachable or overloaded: 503, worth retrying. The cause is logged only.
     #[error("service unavailable")]
     Unavailable(#[source] BoxError),
@@ -73,6 +86,13 @@ impl From<StorageError> for ApiError {
             StorageError::InvalidReference(detail) => ScimError::InvalidValue(detail).into(),
             StorageError::Scim(scim) => scim.into(),
             unavailable @ StorageError::Unavailable(_) => Self::Unavailable(Box::new(unavailable)),
+            timed_out @ StorageError::TimedOut(_) => {
+                tracing::warn!(cause = ?timed_out, "statement time limit reached");
+                Self::Overloaded {
+                    retry_after_secs: STATEMENT_TIMEOUT_RETRY_AFTER_SECS,
+                    detail: STATEMENT_TIMEOUT_DETAIL.to_owned(),
+                }
+            }
             other @ (StorageError::Config(_) | StorageError::Internal(_)) => Self::Internal(Box::new(other)),
         }
     }
@@ -95,7 +115,7 @@ impl ResponseError for ApiError {
             Self::Framework { status, .. } => return *status,
             Self::NotImplemented(_) => 501,
             Self::RateLimited { .. } => 429,
-            Self::Unavailable(_) => 503,
+            Self::Unavailable(_) | Self::Overloaded { .. } => 503,
             Self::Internal(_) => 500,
         };
         StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -121,6 +141,14 @@ impl ResponseError for ApiError {
             }
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::Overloaded { retry_after_secs, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+                // The server protecting other tenants, as designed: its access-log line is not an ERROR
+                // (the refusal logs its own line saying why).
+                response
+                    .extensions_mut()
+                    .insert(service::middleware::AnswerNotFailure);
             }
             _ => {}
         }
@@ -222,6 +250,24 @@ mod tests {
         let (status, body, _) = body_of(err).await;
         assert_eq!(status, 500);
         assert!(!body.to_string().contains("relation"), "{body}");
+    }
+
+    #[actix_web::test]
+    async fn a_statement_time_limit_is_503_with_retry_after_and_advice() {
+        let response = ApiError::from(StorageError::TimedOut(
+            "canceling statement due to statement timeout".into(),
+        ))
+        .error_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        let bytes = to_bytes(response.into_body()).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("indexed attribute") && !detail.contains("canceling"),
+            "{detail}"
+        );
     }
 
     #[actix_web::test]

@@ -75,7 +75,7 @@ impl Application {
         clock: Clock,
     ) -> anyhow::Result<Self> {
         let metrics = Metrics::new();
-        let api_metrics = ApiMetrics::register(&metrics);
+        let api_metrics = ApiMetrics::register(&metrics, settings.metrics_per_tenant);
         let address = listener.local_addr()?;
         let state = web::Data::new(AppState::new(
             storage.clone(),
@@ -157,11 +157,26 @@ impl Application {
             loop {
                 interval.tick().await;
                 let state = flusher.clone();
-                let _ignored = service::blocking(move || state.flush_token_uses()).await;
+                let _ignored = service::blocking(move || {
+                    state.flush_token_uses();
+                    state.prune_limiters();
+                })
+                .await;
+            }
+        });
+        let poller = self.state.clone();
+        let revocation_task = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(state::REVOCATION_POLL_INTERVAL);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                let state = poller.clone();
+                let _ignored = service::blocking(move || state.poll_revocations()).await;
             }
         });
         let result = self.server.await;
         flush_task.abort();
+        revocation_task.abort();
         let state = self.state.clone();
         let sequencer = self.sequencer;
         let _ignored = service::blocking(move || {
@@ -197,6 +212,13 @@ pub async fn open_storage(settings: &Settings) -> anyhow::Result<Opened> {
         pool_size: settings.database_pool_size,
         create_missing: settings.run_migrations,
         apply_migrations: settings.run_migrations,
+        tuning: storage::ConnectionTuning {
+            sqlite_synchronous: match settings.sqlite_synchronous {
+                service::SqliteSynchronousSetting::Full => storage::SqliteSynchronous::Full,
+                service::SqliteSynchronousSetting::Normal => storage::SqliteSynchronous::Normal,
+            },
+            statement_timeout_ms: settings.database_statement_timeout_ms,
+        },
     };
     Ok(tokio::task::spawn_blocking(move || Storage::open(&url, options)).await??)
 }

@@ -57,15 +57,17 @@ impl Ctx {
         Ok(service::blocking(move || f(&storage)).await??)
     }
 
-    /// Runs a read: in place when storage has a quick reader (SQLite with an idle connection, see
-    /// `Storage::quick_reader`), otherwise on the blocking pool (`Storage::read`, which runs it again on
-    /// another connection if PostgreSQL closed the first).
-    pub(crate) async fn read<R, F>(&self, f: F) -> ApiResult<R>
+    /// Runs a read: in place when it is `cheap` (an index lookup) and storage has a quick reader (SQLite
+    /// with an idle connection, see `Storage::quick_reader`), otherwise on the blocking pool
+    /// (`Storage::read`, which runs it again on another connection if PostgreSQL closed the first). A
+    /// read that may scan a tenant never runs in place: it would hold this worker's event loop, and with
+    /// it every other tenant's requests on the worker, for as long as the scan takes.
+    pub(crate) async fn read<R, F>(&self, cheap: bool, f: F) -> ApiResult<R>
     where
         F: Fn(&mut storage::Reader) -> Result<R, storage::StorageError> + Send + 'static,
         R: Send + 'static,
     {
-        if let Some(mut reader) = self.state.storage.quick_reader() {
+        if cheap && let Some(mut reader) = self.state.storage.quick_reader() {
             return Ok(f(&mut reader)?);
         }
         self.storage(move |s| s.read(&f)).await
@@ -107,7 +109,7 @@ pub async fn create(ctx: &Ctx, kind: ResourceKind, body: &Value) -> ApiResult<St
 pub async fn get(ctx: &Ctx, kind: ResourceKind, id: ResourceId, expand: Expand) -> ApiResult<StoredResource> {
     let tenant = ctx.caller.tenant.clone();
     let stored = ctx
-        .read(move |r| r.get_resource(&tenant, kind, &id, expand))
+        .read(true, move |r| r.get_resource(&tenant, kind, &id, expand))
         .await?;
     ctx.count(kind, "get");
     Ok(stored)
@@ -259,6 +261,27 @@ fn resolve_path(ctx: &Ctx, kind: ResourceKind, path: &AttrPath) -> ApiResult<Res
     }
 }
 
+/// Attributes with their own indexed column, whose `eq` is an index lookup on both backends.
+const INDEXED_EQ_ATTRIBUTES: [&str; 4] = ["id", "userName", "externalId", "displayName"];
+
+/// Whether `filter` is answered by index lookups alone: `eq` on an indexed attribute (Entra's and Okta's
+/// matching queries), or an `and` with one such side. Anything else may scan the tenant.
+fn is_index_lookup(filter: &filter::ResolvedFilter) -> bool {
+    use filter::{Comparison, OrderingOp, ResolvedFilter, TextOp};
+    match filter {
+        ResolvedFilter::Compare {
+            path,
+            comparison:
+                Comparison::Text {
+                    op: TextOp::Ordering(OrderingOp::Eq),
+                    ..
+                },
+        } => path.sub.is_none() && INDEXED_EQ_ATTRIBUTES.contains(&path.attr.as_str()),
+        ResolvedFilter::And(a, b) => is_index_lookup(a) || is_index_lookup(b),
+        _ => false,
+    }
+}
+
 /// One resource type's page plus its total.
 pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<storage::ResourcePage> {
     let start = match &list.page {
@@ -293,9 +316,34 @@ pub async fn query(ctx: &Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResu
         expand: expand_for(ctx, kind, &list.projection),
     };
     let tenant = ctx.caller.tenant.clone();
+    let cheap = query.filter.as_ref().is_some_and(is_index_lookup);
     let page = ctx
-        .read(move |r| r.query_resources(&tenant, kind, &query))
+        .read(cheap, move |r| r.query_resources(&tenant, kind, &query))
         .await?;
     ctx.count(kind, "query");
     Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use scim_core::schema::SchemaRegistry;
+
+    use super::*;
+
+    fn lookup(text: &str) -> bool {
+        let parsed = filter::parse(text).unwrap();
+        let resolved = filter::resolve(&parsed, &SchemaRegistry::core(), ResourceKind::User).unwrap();
+        is_index_lookup(&resolved)
+    }
+
+    #[test]
+    fn only_eq_on_indexed_attributes_runs_in_place() {
+        assert!(lookup(r#"userName eq "bjensen""#));
+        assert!(lookup(r#"externalId eq "e1""#));
+        assert!(lookup(r#"userName eq "a" and title co "b""#));
+        assert!(!lookup(r#"title co "zz" or name.givenName sw "Q""#));
+        assert!(!lookup(r#"userName co "a""#));
+        assert!(!lookup(r#"userName eq "a" or userName eq "b""#));
+        assert!(!lookup(r#"title eq "a""#));
+    }
 }

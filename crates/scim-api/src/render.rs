@@ -14,7 +14,12 @@ pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Li
 
 /// `meta.location` of a resource.
 pub fn location(ctx: &Ctx, kind: ResourceKind, id: &ResourceId) -> String {
-    format!("{}/{}/{id}", ctx.caller.base_url, kind.endpoint())
+    location_under(&ctx.caller.base_url, kind, id)
+}
+
+/// `meta.location` of a resource under a tenant's base URL.
+pub fn location_under(base_url: &str, kind: ResourceKind, id: &ResourceId) -> String {
+    format!("{base_url}/{}/{id}", kind.endpoint())
 }
 
 /// One page of a list, as the ListResponse body shows it.

@@ -53,7 +53,7 @@ impl MemberFields {
         })
     }
 
-    fn render(self, ctx: &Ctx, member: &StoredMember) -> Value {
+    fn render(self, source: &MemberSource, member: &StoredMember) -> Value {
         let mut out = Map::new();
         if self.value {
             out.insert("value".to_owned(), json!(member.value.as_str()));
@@ -66,7 +66,7 @@ impl MemberFields {
             };
             out.insert(
                 "$ref".to_owned(),
-                json!(render::location(ctx, kind, &member.value)),
+                json!(render::location_under(&source.base_url, kind, &member.value)),
             );
         }
         if self.kind {
@@ -97,6 +97,16 @@ impl MemberHoles {
 
 fn placeholder(n: usize) -> String {
     format!("\0members:{n}\0")
+}
+
+/// What the stream reads members with: the storage and the caller's tenant and base URL, not the caller
+/// itself, so the tenant's bulkhead slot (`auth::Caller::slot`) is released when the handler returns
+/// rather than held for as long as a client takes to read the body.
+#[derive(Clone)]
+struct MemberSource {
+    storage: storage::Storage,
+    tenant: scim_core::TenantId,
+    base_url: String,
 }
 
 /// One part of a streamed body.
@@ -139,7 +149,12 @@ pub fn respond(
         rest = after;
     }
     pieces.push_back(Piece::Text(Bytes::copy_from_slice(rest.as_bytes())));
-    let stream = futures_util::stream::unfold((ctx.clone(), pieces), move |(ctx, mut pieces)| async move {
+    let source = MemberSource {
+        storage: ctx.state.storage.clone(),
+        tenant: ctx.caller.tenant.clone(),
+        base_url: ctx.caller.base_url.clone(),
+    };
+    let stream = futures_util::stream::unfold((source, pieces), move |(source, mut pieces)| async move {
         let piece = pieces.pop_front()?;
         let bytes = match piece {
             Piece::Text(bytes) => Ok(bytes),
@@ -147,27 +162,28 @@ pub fn respond(
                 group,
                 after,
                 started,
-            } => next_members(&ctx, fields, &mut pieces, group, after, started).await,
+            } => next_members(&source, fields, &mut pieces, group, after, started).await,
         };
-        Some((bytes, (ctx, pieces)))
+        Some((bytes, (source, pieces)))
     });
     builder.streaming(stream)
 }
 
 /// The next page of a group's members as JSON array text (`[` first, `]` last); queues the rest.
 async fn next_members(
-    ctx: &Ctx,
+    source: &MemberSource,
     fields: MemberFields,
     pieces: &mut VecDeque<Piece>,
     group: ResourceId,
     after: String,
     started: bool,
 ) -> Result<Bytes, actix_web::Error> {
-    let tenant = ctx.caller.tenant.clone();
-    let id = group.clone();
-    let page = ctx
-        .read(move |r| r.member_page(&tenant, &id, &after, MEMBER_PAGE))
+    let (storage, tenant, id) = (source.storage.clone(), source.tenant.clone(), group.clone());
+    // On the blocking pool: a page of 1,000 rows is work enough to leave the worker's event loop to
+    // other requests.
+    let page = service::blocking(move || storage.read(|r| r.member_page(&tenant, &id, &after, MEMBER_PAGE)))
         .await
+        .map_err(actix_web::error::ErrorInternalServerError)?
         .map_err(|e| {
             tracing::error!(error = %e, "cannot read a page of members while streaming a response");
             actix_web::error::ErrorInternalServerError("members could not be read")
@@ -178,7 +194,7 @@ async fn next_members(
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut out, &fields.render(ctx, member))
+        serde_json::to_writer(&mut out, &fields.render(source, member))
             .map_err(actix_web::error::ErrorInternalServerError)?;
     }
     match page.last().filter(|_| page.len() == MEMBER_PAGE) {

@@ -6,6 +6,8 @@
 //! is deliberately not used: it believes forwarded headers from anyone. The listener speaks plain HTTP
 //! (TLS ends at the proxy), so only a trusted proxy can make a URL https.
 
+use std::net::IpAddr;
+
 use actix_web::HttpRequest;
 use scim_core::TenantId;
 use service::public_url::TenantUrlOrigin;
@@ -48,6 +50,33 @@ pub fn public_origin(req: &HttpRequest, config: &ApiConfig) -> String {
         .map_or_else(|| listen_origin.clone(), |host| format!("http://{host}"))
 }
 
+/// The address of the client: the direct peer, or, when the peer is a trusted proxy, the nearest address
+/// in `X-Forwarded-For` that is not one (the proxies append, so the rightmost untrusted entry is the one
+/// a client cannot forge). `None` without a peer address (a test request).
+pub fn client_ip(req: &HttpRequest, config: &ApiConfig) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let trusted = |ip: &IpAddr| config.trusted_proxies.iter().any(|net| net.contains(ip));
+    if !trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for entry in forwarded.iter().rev() {
+        match entry.parse::<IpAddr>() {
+            Ok(ip) if trusted(&ip) => {}
+            Ok(ip) => return Some(ip),
+            // Unparseable: nothing further left can be trusted either.
+            Err(_) => return Some(peer),
+        }
+    }
+    Some(peer)
+}
+
 /// A plausible `host[:port]`: no spaces, slashes or other URL syntax that could redirect links.
 fn is_host(value: &str) -> bool {
     !value.is_empty()
@@ -82,7 +111,40 @@ mod tests {
             max_json_depth: 64,
             bulk_max_operations: 10,
             bulk_max_payload_bytes: 1024,
+            tenant_concurrency: 8,
+            tenant_queue_timeout: std::time::Duration::from_secs(1),
         }
+    }
+
+    #[test]
+    fn the_client_address_is_the_peer_unless_a_trusted_proxy_forwards_it() {
+        let trusted = config(None, &["10.0.0.0/8"]);
+        let request = |peer: &str, xff: Option<&str>| {
+            let mut req = TestRequest::default().peer_addr(peer.parse().unwrap());
+            if let Some(xff) = xff {
+                req = req.insert_header(("x-forwarded-for", xff));
+            }
+            req.to_http_request()
+        };
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            client_ip(&request("192.0.2.9:1", Some("203.0.113.5")), &trusted),
+            ip("192.0.2.9")
+        );
+        // Through a trusted proxy: the rightmost untrusted entry, not a value the client prepended.
+        assert_eq!(
+            client_ip(
+                &request("10.1.1.1:1", Some("1.2.3.4, 203.0.113.5, 10.2.2.2")),
+                &trusted
+            ),
+            ip("203.0.113.5")
+        );
+        assert_eq!(client_ip(&request("10.1.1.1:1", None), &trusted), ip("10.1.1.1"));
+        assert_eq!(
+            client_ip(&request("10.1.1.1:1", Some("junk")), &trusted),
+            ip("10.1.1.1")
+        );
     }
 
     fn forwarded(peer: &str) -> HttpRequest {

@@ -89,6 +89,10 @@ pub enum Command {
     Sync(SyncArgs),
     /// Many tenants at once, each at a fixed request rate, playing incremental cycles.
     Tenants(TenantsArgs),
+    /// A quiet tenant (--base-url, --token) plays Entra's pattern at a fixed rate while a noisy one
+    /// (--noisy-base-url, --noisy-token) runs unindexed filters and 1,000-operation Bulk writes;
+    /// reports the quiet tenant's latency and errors.
+    NoisyNeighbour(NoisyNeighbourArgs),
     /// How long the 401 takes for an unknown token and for `--token`, a valid token of another tenant
     /// than the one `--base-url` names (requests interleaved on one connection).
     AuthTiming(AuthTimingArgs),
@@ -165,6 +169,38 @@ pub struct SyncArgs {
     /// Seed of the change mix.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct NoisyNeighbourArgs {
+    /// The noisy tenant's SCIM base URL.
+    #[arg(long)]
+    pub noisy_base_url: String,
+    /// The noisy tenant's bearer token.
+    #[arg(long, env = "SCIM_LOAD_NOISY_TOKEN", hide_env_values = true)]
+    pub noisy_token: String,
+    /// Users the noisy tenant gets (through 1,000-operation Bulk requests) before the measurement;
+    /// 0 when an earlier run with the same --run-prefix seeded them.
+    #[arg(long, default_value_t = 50_000)]
+    pub noisy_users: usize,
+    /// Users the quiet tenant gets before the measurement.
+    #[arg(long, default_value_t = 200)]
+    pub quiet_users: usize,
+    /// The quiet tenant's requests per second (lookups by userName, one PATCH in five).
+    #[arg(long, default_value_t = 25.0)]
+    pub quiet_rate: f64,
+    /// Noisy clients sending the unindexed filter back to back.
+    #[arg(long, default_value_t = 32)]
+    pub noisy_clients: usize,
+    /// Noisy clients sending 1,000-operation Bulk creates back to back.
+    #[arg(long, default_value_t = 2)]
+    pub bulk_clients: usize,
+    /// Operations per noisy Bulk request.
+    #[arg(long, default_value_t = 1000)]
+    pub bulk_operations: usize,
+    /// Length of the contended phase.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
 }
 
 #[derive(Debug, Args)]

@@ -253,6 +253,37 @@ impl ScimClient {
         Ok(list.resources.into_iter().next().map(|r| r.id))
     }
 
+    /// `GET /Users?filter=<filter>&count=<count>` answered with one of `expected`; returns the status
+    /// class through the reply (the noisy-neighbour scenario counts a 503 as the server protecting
+    /// others, not as a failure).
+    pub async fn search_users(
+        &self,
+        label: &'static str,
+        filter: &str,
+        count: &str,
+        expected: &[u16],
+    ) -> Result<Reply, CallError> {
+        self.send(
+            label,
+            Method::GET,
+            "/Users",
+            &[("filter", filter), ("count", count)],
+            None,
+            expected,
+        )
+        .await
+    }
+
+    /// `POST /Bulk` with `body`, answered with one of `expected`.
+    pub async fn post_bulk<T: Serialize>(
+        &self,
+        label: &'static str,
+        body: &T,
+        expected: &[u16],
+    ) -> Result<Reply, CallError> {
+        self.send_json(label, Method::POST, "/Bulk", body, expected).await
+    }
+
     /// `GET /Users` with a token the server must refuse: only a 401 counts as success. Returns the
     /// latency.
     pub async fn list_users_refused(&self, label: &'static str) -> Result<Duration, CallError> {

@@ -75,6 +75,7 @@ async fn run(common: cli::Common, command: Command) -> anyhow::Result<()> {
         // through ephemeral ports (TIME_WAIT) at thousands of requests per second.
         Command::Tenants(a) => a.max_in_flight.saturating_mul(a.tenants.max(1)),
         Command::AuthTiming(_) => 1,
+        Command::NoisyNeighbour(a) => a.noisy_clients + a.bulk_clients + 64,
     };
     let ctx = Ctx {
         http: http_client(connections.max(1), common.request_timeout)?,
@@ -151,6 +152,25 @@ async fn run(common: cli::Common, command: Command) -> anyhow::Result<()> {
                 params,
                 scenarios::auth_timing::run(&ctx, &single()?, a).await?,
                 vec![],
+            )
+        }
+        Command::NoisyNeighbour(a) => {
+            let params = serde_json::json!({"noisyUsers": a.noisy_users, "quietUsers": a.quiet_users, "quietRate": a.quiet_rate, "noisyClients": a.noisy_clients, "bulkClients": a.bulk_clients, "bulkOperations": a.bulk_operations, "duration": a.duration.as_secs_f64()});
+            let quiet = single()?;
+            let noisy_url = guard::check_base_url(&a.noisy_base_url, common.allow_remote)?;
+            let noisy = ScimClient::new(
+                ctx.http.clone(),
+                &noisy_url,
+                Some(&a.noisy_token),
+                Arc::clone(&budget),
+                Arc::new(Stats::new()?),
+                Arc::clone(&ctx.options),
+            );
+            (
+                "noisy-neighbour",
+                params,
+                scenarios::noisy_neighbour::run(&ctx, &quiet, &noisy, a).await?,
+                vec![a.noisy_base_url.clone()],
             )
         }
         Command::Tenants(a) => {

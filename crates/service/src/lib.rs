@@ -29,7 +29,7 @@ pub use health::Health;
 pub use metrics::Metrics;
 pub use middleware::RequestId;
 pub use routing::ResourceRoutes;
-pub use settings::Settings;
+pub use settings::{Settings, SqliteSynchronousSetting};
 
 /// Runs blocking work (diesel) on actix's blocking pool inside the caller's tracing span.
 /// A panic in `f` comes back as `Err(BlockingError)`, never as a crashed worker.

@@ -3,9 +3,9 @@
 //!
 //! The id comes from `X-Request-Id` when the caller (usually the reverse proxy) sent a sane one, otherwise a
 //! new UUID. It is stored in the request extensions as [`RequestId`], set on the request span (so every
-//! log line of the request carries it) and echoed in the response. Only method, route pattern (the path when
-//! no route matched), status and latency are logged: never headers (Authorization), never query strings
-//! (filters hold personal data).
+//! log line of the request carries it) and echoed in the response. Only method, route pattern, path,
+//! status and latency are logged: never headers (Authorization), never query strings (filters hold
+//! personal data).
 
 use std::time::Instant;
 
@@ -61,10 +61,8 @@ pub async fn observe(
         path = tracing::field::Empty,
         tenant = tracing::field::Empty,
     );
-    // A request no route matched has no pattern to log: its path (never the query) says what was asked.
-    if route.is_none() {
-        span.record("path", req.path());
-    }
+    // Every answer's line names the path (never the query, which holds filters with personal data).
+    span.record("path", req.path());
     let route = route.unwrap_or_else(|| "unmatched".to_owned());
     let outcome = next.call(req).instrument(span.clone()).await;
     let seconds = started.elapsed().as_secs_f64();

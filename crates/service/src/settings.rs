@@ -47,6 +47,29 @@ impl<'de> Deserialize<'de> for LogFormat {
     }
 }
 
+/// SQLite's `synchronous` pragma: `full` (every acknowledged write survives power loss) or `normal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronousSetting {
+    #[default]
+    Full,
+    Normal,
+}
+
+impl SqliteSynchronousSetting {
+    const NAMES: &[&str] = &["full", "normal"];
+}
+
+impl<'de> Deserialize<'de> for SqliteSynchronousSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match name.to_ascii_lowercase().as_str() {
+            "full" => Ok(Self::Full),
+            "normal" => Ok(Self::Normal),
+            _ => Err(serde::de::Error::unknown_variant(&name, Self::NAMES)),
+        }
+    }
+}
+
 /// Every setting, with its default. Documented one by one in `docs/configuration.md`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -54,6 +77,19 @@ pub struct Settings {
     /// `sqlite://path`, a file path, or `postgres://...`. May hold a password, hence secret.
     pub database_url: SecretString,
     pub database_pool_size: u32,
+    /// SQLite `synchronous`: `full` (default) or `normal`.
+    pub sqlite_synchronous: SqliteSynchronousSetting,
+    /// PostgreSQL `statement_timeout` of scim-api's connections, in milliseconds (0: none).
+    pub database_statement_timeout_ms: u64,
+    /// Requests of one tenant served at once by one scim-api process (0: half of `database_pool_size`).
+    pub tenant_max_concurrent_requests: u32,
+    /// How long a tenant's request waits for one of its slots before 503 + `Retry-After`.
+    pub tenant_queue_timeout_ms: u64,
+    /// Refused (401) requests allowed per second per client address (0 disables the limit).
+    pub unauthenticated_rate_limit_per_second: u32,
+    pub unauthenticated_rate_limit_burst: u32,
+    /// Publish per-tenant series (`scim_operations_total{tenant=...}`) on scim-api's `/metrics`.
+    pub metrics_per_tenant: bool,
     /// Apply pending migrations at start-up (turn off when a Kubernetes Job runs `token-admin migrate`).
     pub run_migrations: bool,
     /// scim-api listen address.
@@ -104,6 +140,13 @@ impl Default for Settings {
         Self {
             database_url: SecretString::from("sqlite://./data/scim.db"),
             database_pool_size: 16,
+            sqlite_synchronous: SqliteSynchronousSetting::Full,
+            database_statement_timeout_ms: 10_000,
+            tenant_max_concurrent_requests: 0,
+            tenant_queue_timeout_ms: 1000,
+            unauthenticated_rate_limit_per_second: 10,
+            unauthenticated_rate_limit_burst: 50,
+            metrics_per_tenant: false,
             run_migrations: true,
             listen: "127.0.0.1:8080".to_owned(),
             public_url: None,
@@ -141,6 +184,13 @@ impl Default for Settings {
 pub const KEYS: &[&str] = &[
     "database_url",
     "database_pool_size",
+    "sqlite_synchronous",
+    "database_statement_timeout_ms",
+    "tenant_max_concurrent_requests",
+    "tenant_queue_timeout_ms",
+    "unauthenticated_rate_limit_per_second",
+    "unauthenticated_rate_limit_burst",
+    "metrics_per_tenant",
     "run_migrations",
     "listen",
     "public_url",
@@ -301,6 +351,15 @@ impl Settings {
             .collect()
     }
 
+    /// How many requests of one tenant one scim-api process serves at once: the setting, or half the pool
+    /// (at least one) when it is 0.
+    pub fn tenant_concurrency(&self) -> u32 {
+        match self.tenant_max_concurrent_requests {
+            0 => (self.database_pool_size / 2).max(1),
+            n => n,
+        }
+    }
+
     /// `public_url` without a trailing slash.
     pub fn public_base(&self) -> Option<&str> {
         self.public_url.as_deref().map(|u| u.trim_end_matches('/'))
@@ -377,6 +436,32 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn sqlite_synchronous_is_full_unless_set_and_unknown_values_are_named() {
+        let loaded = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(loaded.settings.sqlite_synchronous, SqliteSynchronousSetting::Full);
+        let loaded = Settings::load_from(None, env(&[("SCIM_SQLITE_SYNCHRONOUS", "normal")])).unwrap();
+        assert_eq!(
+            loaded.settings.sqlite_synchronous,
+            SqliteSynchronousSetting::Normal
+        );
+        let err = Settings::load_from(None, env(&[("SCIM_SQLITE_SYNCHRONOUS", "off")])).unwrap_err();
+        assert!(
+            err.to_string().contains("full") && err.to_string().contains("off"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tenant_concurrency_defaults_to_half_the_pool() {
+        let mut settings = Settings::default();
+        assert_eq!(settings.tenant_concurrency(), 8);
+        settings.database_pool_size = 1;
+        assert_eq!(settings.tenant_concurrency(), 1);
+        settings.tenant_max_concurrent_requests = 3;
+        assert_eq!(settings.tenant_concurrency(), 3);
     }
 
     #[test]

@@ -10,12 +10,16 @@
 //!   connection. Unknown schemes are a `Config` error naming the scheme. A value without a scheme is an
 //!   SQLite file only when it reads as one (no `:`, a `.db`, `.sqlite` or `.sqlite3` name): otherwise
 //!   `127.0.0.1:5432/scim` or a mistyped environment value would silently become a new empty file.
-//! - SQLite: every new connection gets `foreign_keys = ON`, `busy_timeout = 5000`, `synchronous = NORMAL`
-//!   and a case-sensitive `LIKE` (to match PostgreSQL); WAL is switched on once, when the pool is built
+//! - SQLite: every new connection gets `foreign_keys = ON`, `busy_timeout = 5000`, `synchronous = FULL`
+//!   (or `NORMAL`, [`SqliteSynchronous`]) and a case-sensitive `LIKE` (to match PostgreSQL); WAL is
+//!   switched on once, when the pool is built
 //!   (it is persistent in the file). Writes use `BEGIN IMMEDIATE` so two writers never deadlock on the
 //!   read-to-write lock upgrade (SQLITE_BUSY); `busy_timeout` queues them instead.
 //! - PostgreSQL: writes use a plain `BEGIN` (READ COMMITTED); read-modify-write paths lock the row with
-//!   `SELECT ... FOR UPDATE` (see `resources/rows.rs`).
+//!   `SELECT ... FOR UPDATE` (see `resources/rows.rs`). Every connection gets `statement_timeout` when
+//!   [`ConnectionTuning::statement_timeout_ms`] is set; a statement cancelled by it is
+//!   [`StorageError::TimedOut`]. SQLite has no equivalent reachable without `unsafe` (diesel exposes no
+//!   progress handler or interrupt), so there the per-tenant bulkhead in scim-api bounds the cost instead.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -198,10 +202,40 @@ fn reads_as_sqlite_file(value: &str) -> bool {
             .is_some_and(|ext| SQLITE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
-/// SQL run on every new SQLite connection. `case_sensitive_like` makes `LIKE` behave as on PostgreSQL;
-/// case-insensitive comparisons lower both sides explicitly.
-const SQLITE_CONNECTION_SETUP: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-     PRAGMA synchronous = NORMAL; PRAGMA case_sensitive_like = ON;";
+/// SQL run on every new SQLite connection (before `synchronous`). `case_sensitive_like` makes `LIKE`
+/// behave as on PostgreSQL; case-insensitive comparisons lower both sides explicitly.
+const SQLITE_CONNECTION_SETUP: &str =
+    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON;";
+
+/// SQLite's `synchronous` pragma in WAL mode: when a commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronous {
+    /// The WAL is synced on every commit: an acknowledged write survives power loss. The default; the
+    /// group commit (`group_commit.rs`) shares one sync among the writers of a burst.
+    #[default]
+    Full,
+    /// The WAL is synced at checkpoints only: a power loss (not a process crash) can drop the last
+    /// acknowledged commits. Faster for single writers.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    /// The pragma value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Per-connection settings applied to every connection the pool (and the SQLite group committer) opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConnectionTuning {
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// PostgreSQL `statement_timeout` in milliseconds; 0 means none.
+    pub statement_timeout_ms: u64,
+}
 
 mod sqlite_functions {
     use diesel::expression::functions::declare_sql_function;
@@ -233,11 +267,12 @@ fn sqlite_has_stable_plans(conn: &mut SqliteConnection) -> Result<bool, StorageE
 #[derive(Debug, Clone)]
 pub struct DbConnManager {
     target: DbTarget,
+    tuning: ConnectionTuning,
 }
 
 impl DbConnManager {
-    pub(crate) fn new(target: DbTarget) -> Self {
-        Self { target }
+    pub(crate) fn new(target: DbTarget, tuning: ConnectionTuning) -> Self {
+        Self { target, tuning }
     }
 
     /// Prepares the database once before the pool exists: creates the SQLite file's directory and
@@ -271,13 +306,21 @@ impl DbConnManager {
 
     pub(crate) fn open(&self) -> Result<DbConnection, StorageError> {
         match &self.target {
-            DbTarget::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgres)
-                .map_err(StorageError::from_connection),
+            DbTarget::Postgres(url) => {
+                let mut conn = PgConnection::establish(url).map_err(StorageError::from_connection)?;
+                conn.batch_execute(&postgres_statement_timeout(self.tuning.statement_timeout_ms))
+                    .map_err(StorageError::from)?;
+                Ok(DbConnection::Postgres(conn))
+            }
             DbTarget::Sqlite { open, .. } => {
                 let mut conn = SqliteConnection::establish(open).map_err(StorageError::from_connection)?;
                 conn.batch_execute(SQLITE_CONNECTION_SETUP)
                     .map_err(StorageError::from)?;
+                conn.batch_execute(&format!(
+                    "PRAGMA synchronous = {};",
+                    self.tuning.sqlite_synchronous.as_str()
+                ))
+                .map_err(StorageError::from)?;
                 // SQLite's built-in lower() folds ASCII only; filters need the same Unicode folding as
                 // the shadow columns (Rust's to_lowercase).
                 sqlite_functions::scim_lower_utils::register_impl(&mut conn, |text: Option<String>| {
@@ -288,6 +331,11 @@ impl DbConnManager {
             }
         }
     }
+}
+
+/// `SET statement_timeout`: `ms` milliseconds, 0 for none.
+pub(crate) fn postgres_statement_timeout(ms: u64) -> String {
+    format!("SET statement_timeout = {ms}")
 }
 
 impl r2d2::ManageConnection for DbConnManager {
@@ -408,6 +456,39 @@ mod tests {
         assert!(
             sqlite_has_stable_plans(&mut conn).unwrap(),
             "build with LIBSQLITE3_FLAGS=SQLITE_ENABLE_QPSG (.cargo/config.toml)"
+        );
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct Synchronous {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        synchronous: i32,
+    }
+
+    #[test]
+    fn sqlite_connections_sync_every_commit_unless_set_to_normal() {
+        use diesel::RunQueryDsl;
+        let dir = tempfile::tempdir().unwrap();
+        let target = DbTarget::from_url(dir.path().join("s.db").to_str().unwrap()).unwrap();
+        for (setting, expected) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+            let manager = DbConnManager::new(
+                target.clone(),
+                ConnectionTuning {
+                    sqlite_synchronous: setting,
+                    statement_timeout_ms: 0,
+                },
+            );
+            let DbConnection::Sqlite(mut conn) = manager.open().unwrap() else {
+                panic!("not SQLite");
+            };
+            let row: Synchronous = diesel::sql_query("PRAGMA synchronous")
+                .get_result(&mut conn)
+                .unwrap();
+            assert_eq!(row.synchronous, expected, "{setting:?}");
+        }
+        assert_eq!(
+            ConnectionTuning::default().sqlite_synchronous,
+            SqliteSynchronous::Full
         );
     }
 

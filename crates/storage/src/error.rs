@@ -33,6 +33,9 @@ pub enum StorageError {
     Scim(scim_core::ScimError),
     /// The database cannot be reached right now: pool timeout, refused or closed connection.
     Unavailable(Cause),
+    /// A statement ran past the configured time limit (PostgreSQL `statement_timeout`) and was cancelled:
+    /// the request was too expensive for the database's current load. Worth retrying later.
+    TimedOut(Cause),
     /// Anything else: a bug, corrupt data or an unexpected database error. Not for clients.
     Internal(Cause),
 }
@@ -53,6 +56,7 @@ impl fmt::Display for StorageError {
             | Self::InvalidReference(message) => f.write_str(message),
             Self::Scim(err) => fmt::Display::fmt(err, f),
             Self::Unavailable(cause) => write!(f, "database unavailable: {cause}"),
+            Self::TimedOut(cause) => write!(f, "statement timed out: {cause}"),
             Self::Internal(cause) => write!(f, "internal storage error: {cause}"),
         }
     }
@@ -64,7 +68,7 @@ impl Error for StorageError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             Self::Scim(err) => err.source(),
-            Self::Unavailable(cause) | Self::Internal(cause) => cause.source(),
+            Self::Unavailable(cause) | Self::TimedOut(cause) | Self::Internal(cause) => cause.source(),
             Self::Config(_)
             | Self::NotFound(_)
             | Self::Uniqueness(_)
@@ -151,6 +155,7 @@ impl fmt::Debug for StorageError {
             Self::InvalidReference(_) => "InvalidReference",
             Self::Scim(_) => "Scim",
             Self::Unavailable(_) => "Unavailable",
+            Self::TimedOut(_) => "TimedOut",
             Self::Internal(_) => "Internal",
         };
         write!(f, "StorageError::{variant}: {self}")?;
@@ -183,6 +188,11 @@ pub(crate) enum Violation {
 
 /// How an error from a connection the server closed begins ([`StorageError::is_connection_lost`]).
 const CONNECTION_LOST: &str = "the connection to the database was lost";
+/// A statement PostgreSQL cancelled at `statement_timeout` (SQLSTATE 57014, recognised by its text since
+/// diesel exposes no SQLSTATE).
+fn is_statement_timeout(message: &str) -> bool {
+    message.contains("canceling statement due to statement timeout")
+}
 
 /// PostgreSQL deadlock victims and SQLite writers that waited out `busy_timeout`.
 fn is_transient(message: &str) -> bool {
@@ -217,6 +227,9 @@ impl StorageError {
                     }
                     DatabaseErrorKind::SerializationFailure => {
                         Self::Unavailable(format!("transaction conflict, retry: {text}").into())
+                    }
+                    _ if is_statement_timeout(&text) => {
+                        Self::TimedOut(format!("statement time limit reached: {text}").into())
                     }
                     // diesel exposes no SQLSTATE: recognise the two transient failures by their text.
                     _ if is_transient(&text) => {

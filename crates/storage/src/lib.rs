@@ -43,9 +43,9 @@ use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-pub use connection::Backend;
 #[cfg(feature = "testing")]
 pub use connection::DbConnection;
+pub use connection::{Backend, ConnectionTuning, SqliteSynchronous};
 pub use error::{Cause, StorageError};
 pub use location::DatabaseLocation;
 pub use model::{
@@ -87,6 +87,8 @@ pub struct Storage {
     /// `group_commit.rs`).
     group_commit: Option<Arc<GroupCommit>>,
     feed_signal: Arc<feed::FeedSignal>,
+    /// The configured PostgreSQL `statement_timeout` (ms, 0 none), restored after migrating.
+    statement_timeout_ms: u64,
 }
 
 /// A pooled connection held for reads ([`Storage::reader`], [`Storage::quick_reader`]).
@@ -115,10 +117,23 @@ impl Storage {
     /// `pool_size` connections. Processes starting up use [`Storage::open`]. One connection is opened first so that a refused or misconfigured database is
     /// reported with its real cause (`Unavailable` / `Config`).
     pub fn connect(url: &str, pool_size: u32) -> Result<Storage, StorageError> {
-        Self::connect_to(DbTarget::from_url(url)?, pool_size)
+        Self::connect_to(DbTarget::from_url(url)?, pool_size, ConnectionTuning::default())
     }
 
-    pub(crate) fn connect_to(target: DbTarget, pool_size: u32) -> Result<Storage, StorageError> {
+    /// [`Storage::connect`] with per-connection settings (`synchronous`, `statement_timeout`).
+    pub fn connect_tuned(
+        url: &str,
+        pool_size: u32,
+        tuning: ConnectionTuning,
+    ) -> Result<Storage, StorageError> {
+        Self::connect_to(DbTarget::from_url(url)?, pool_size, tuning)
+    }
+
+    pub(crate) fn connect_to(
+        target: DbTarget,
+        pool_size: u32,
+        tuning: ConnectionTuning,
+    ) -> Result<Storage, StorageError> {
         if pool_size == 0 {
             return Err(StorageError::Config(
                 "database_pool_size must be at least 1".to_owned(),
@@ -126,7 +141,7 @@ impl Storage {
         }
         target.check_pool_size(pool_size)?;
         let backend = target.backend();
-        let manager = DbConnManager::new(target);
+        let manager = DbConnManager::new(target, tuning);
         manager.prepare()?;
         let group_commit = (backend == Backend::Sqlite).then(|| Arc::new(GroupCommit::new(manager.clone())));
         let pool = r2d2::Pool::builder()
@@ -147,6 +162,7 @@ impl Storage {
             backend,
             group_commit,
             feed_signal: Arc::default(),
+            statement_timeout_ms: tuning.statement_timeout_ms,
         })
     }
 
@@ -260,12 +276,15 @@ impl Storage {
                 applied
             }
             DbConnection::Postgres(c) => {
+                // A migration may rebuild an index over every row: no statement time limit meanwhile.
+                c.batch_execute(&connection::postgres_statement_timeout(0))?;
                 c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
                 let result = c
                     .run_pending_migrations(POSTGRES_MIGRATIONS)
                     .map(|applied| applied.len())
                     .map_err(failed);
                 c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
+                c.batch_execute(&connection::postgres_statement_timeout(self.statement_timeout_ms))?;
                 result?
             }
         };

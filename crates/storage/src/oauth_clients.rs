@@ -211,6 +211,8 @@ impl Storage {
     ) -> Result<(), StorageError> {
         let at = to_db_time(at);
         self.write(|conn| {
+            // First, like every revoking transaction (one lock order, see `tokens.rs`).
+            crate::tokens::bump_revocation_generation_in(conn)?;
             let mine = oauth_clients::table
                 .filter(oauth_clients::tenant_id.eq(tenant.as_str()))
                 .filter(oauth_clients::client_id.eq(client_id));

@@ -22,6 +22,8 @@ pub struct OpenOptions {
     pub create_missing: bool,
     /// Apply pending migrations. Without it, pending migrations are [`OpenError::MigrationsPending`].
     pub apply_migrations: bool,
+    /// `synchronous` (SQLite) and `statement_timeout` (PostgreSQL) of every connection.
+    pub tuning: crate::ConnectionTuning,
 }
 
 /// An opened database and what a start-up line says about it.
@@ -86,7 +88,7 @@ impl Storage {
         {
             return Err(OpenError::MissingFile(path.to_owned()));
         }
-        let storage = match Storage::connect_to(target, options.pool_size) {
+        let storage = match Storage::connect_to(target, options.pool_size, options.tuning) {
             Ok(storage) => storage,
             Err(source) => return Err(OpenError::Connect { location, source }),
         };

@@ -148,6 +148,9 @@ impl Storage {
     /// Deletes the tenant with its resources, memberships, tokens and events; `NotFound` if absent.
     pub fn delete_tenant(&self, id: &TenantId) -> Result<(), StorageError> {
         self.write(|conn| {
+            // Its tokens and OAuth clients go with it: caches elsewhere must forget them. First, like every
+            // revoking transaction (one lock order).
+            crate::tokens::bump_revocation_generation_in(conn)?;
             let deleted = diesel::delete(tenants::table.find(id.as_str())).execute(conn)?;
             if deleted == 0 {
                 return Err(tenant_not_found(id));

@@ -101,9 +101,14 @@ impl Storage {
             expires_at: request.expires_at,
             scope: request.scope,
         };
-        // One transaction: a crash cannot leave the old tokens alive beside the new one, and two rotations
-        // at once cannot revoke each other's new token (each revokes only what it sees committed).
+        // One transaction: a crash cannot leave the old tokens alive beside the new one. A rotation first
+        // bumps the credential generation, whose row lock queues concurrent rotations (and revocations)
+        // on PostgreSQL as `BEGIN IMMEDIATE` does on SQLite: the later rotation sees the earlier one's
+        // token committed and revokes it, so N rotations at once leave one valid token, the last.
         let (info, revoked_others) = self.write(|conn| {
+            if request.revoke_others_at.is_some() {
+                bump_revocation_generation_in(conn)?;
+            }
             let info = insert_token_in(conn, tenant, &new)?;
             let revoked = match request.revoke_others_at {
                 Some(at) => revoke_write_tokens_except_in(conn, tenant, &info.id, at)?,
@@ -167,6 +172,9 @@ impl Storage {
     ) -> Result<(), StorageError> {
         let at = to_db_time(at);
         self.write(|conn| {
+            // First, like every revoking transaction: the generation's row lock orders them all the
+            // same way, so two cannot deadlock.
+            bump_revocation_generation_in(conn)?;
             let mine = scim_tokens::table
                 .filter(scim_tokens::tenant_id.eq(tenant.as_str()))
                 .filter(scim_tokens::id.eq(token_id));
@@ -196,7 +204,19 @@ impl Storage {
         keep_token_id: &str,
         at: DateTime<chrono::Utc>,
     ) -> Result<u64, StorageError> {
-        self.write(|conn| revoke_write_tokens_except_in(conn, tenant, keep_token_id, at))
+        self.write(|conn| {
+            bump_revocation_generation_in(conn)?;
+            revoke_write_tokens_except_in(conn, tenant, keep_token_id, at)
+        })
+    }
+
+    /// The credential generation: how many revocations (tokens, OAuth clients, deleted tenants) were
+    /// ever committed. A cheap single-row read that scim-api polls to drop its credential caches.
+    pub fn revocation_generation(&self) -> Result<i64, StorageError> {
+        let mut conn = self.conn()?;
+        let row: Generation = diesel::sql_query("SELECT generation FROM credential_generation WHERE id = 1")
+            .get_result(&mut *conn)?;
+        Ok(row.generation)
     }
 
     /// Records token uses in one transaction; `last_used_at` only moves forward. Unknown ids are ignored
@@ -221,6 +241,20 @@ impl Storage {
             Ok(())
         })
     }
+}
+
+#[derive(diesel::QueryableByName)]
+struct Generation {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    generation: i64,
+}
+
+/// Bumps the credential generation inside the caller's (revoking) transaction, so the revocation and
+/// the signal that caches must drop it commit together.
+pub(crate) fn bump_revocation_generation_in(conn: &mut DbConnection) -> Result<(), StorageError> {
+    diesel::sql_query("UPDATE credential_generation SET generation = generation + 1 WHERE id = 1")
+        .execute(conn)?;
+    Ok(())
 }
 
 /// [`Storage::insert_token`] inside the caller's transaction.
@@ -270,7 +304,8 @@ fn insert_token_in(
     })
 }
 
-/// [`Storage::revoke_write_tokens_except`] inside the caller's transaction.
+/// [`Storage::revoke_write_tokens_except`] inside the caller's transaction, which has bumped the
+/// credential generation first.
 fn revoke_write_tokens_except_in(
     conn: &mut DbConnection,
     tenant: &TenantId,

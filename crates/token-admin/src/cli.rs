@@ -160,6 +160,13 @@ pub fn run_offline(
             pool_size: CLI_POOL_SIZE,
             create_missing: migrate,
             apply_migrations: migrate || settings.run_migrations,
+            tuning: storage::ConnectionTuning {
+                sqlite_synchronous: match settings.sqlite_synchronous {
+                    service::SqliteSynchronousSetting::Full => storage::SqliteSynchronous::Full,
+                    service::SqliteSynchronousSetting::Normal => storage::SqliteSynchronous::Normal,
+                },
+                statement_timeout_ms: 0,
+            },
         },
     )?;
     let origin = settings.tenant_url_origin(None);

@@ -158,7 +158,9 @@ impl From<StorageError> for AdminError {
             StorageError::Scim(e) => Self::BadRequest(e.detail().to_owned()),
             // Keep the cause (its message and any typed error below it) rather than the StorageError, whose
             // prefix would only repeat what "service unavailable" / "internal error" already say.
-            StorageError::Unavailable(cause) => Self::Unavailable(cause.into()),
+            StorageError::Unavailable(cause) | StorageError::TimedOut(cause) => {
+                Self::Unavailable(cause.into())
+            }
             StorageError::Internal(cause) => Self::Internal(cause.into()),
             StorageError::Config(d) => Self::Internal(d.into()),
         }

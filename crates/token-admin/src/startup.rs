@@ -90,6 +90,13 @@ fn open_storage(settings: &Settings) -> Result<Opened, OpenError> {
             pool_size: settings.database_pool_size,
             create_missing: settings.run_migrations,
             apply_migrations: settings.run_migrations,
+            tuning: storage::ConnectionTuning {
+                sqlite_synchronous: match settings.sqlite_synchronous {
+                    service::SqliteSynchronousSetting::Full => storage::SqliteSynchronous::Full,
+                    service::SqliteSynchronousSetting::Normal => storage::SqliteSynchronous::Normal,
+                },
+                statement_timeout_ms: 0,
+            },
         },
     )
 }

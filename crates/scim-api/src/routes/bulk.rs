@@ -55,6 +55,8 @@ pub async fn post_bulk(
             max: config.bulk_max_operations,
         });
     }
+    // Each operation is a request's worth of work: it counts against the tenant's rate limit.
+    state.charge_operations(&caller.tenant, operations.len().saturating_sub(1))?;
     let fail_on_errors = object
         .get("failOnErrors")
         .and_then(Value::as_u64)

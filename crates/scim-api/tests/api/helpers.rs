@@ -32,9 +32,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
+        let storage = db.storage().clone();
+        Self::spawn_on(db, settings, storage).await
+    }
+
+    /// Like [`TestApp::spawn_with`], serving through `storage` (e.g. a pool opened with other connection
+    /// settings) over `db`'s database.
+    pub async fn spawn_on(db: TestDb, settings: Settings, storage: storage::Storage) -> TestApp {
         service::telemetry::init_for_tests();
-        let app = Application::build_with(&settings, db.storage().clone(), service::Clock::system())
-            .expect("app builds");
+        let app = Application::build_with(&settings, storage, service::Clock::system()).expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         let issued = issue_first_token(db.storage(), &address, "acme")

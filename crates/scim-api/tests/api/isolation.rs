@@ -15,9 +15,42 @@ use serde_json::{Value, json};
 use crate::helpers::{SCIM_JSON, TestApp, json, on_both_backends};
 
 on_both_backends!(
-    every_endpoint_refuses_missing_malformed_revoked_and_foreign_tokens,
     guessed_ids_of_another_tenant_are_not_found,
     unknown_and_foreign_tokens_get_byte_identical_401_answers,
+);
+
+/// Like `on_both_backends!`, with the app built from `$settings` (an expression with absolute paths: it is
+/// evaluated inside the generated modules).
+macro_rules! on_both_backends_configured {
+    ($settings:expr => $($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn sqlite() {
+                    let app =
+                        $crate::helpers::TestApp::spawn_with(storage::testing::TestDb::sqlite(), $settings).await;
+                    super::$name(app).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if let Some(db) = storage::testing::TestDb::postgres() {
+                        let app = $crate::helpers::TestApp::spawn_with(db, $settings).await;
+                        super::$name(app).await;
+                    }
+                }
+            }
+        )+
+    };
+}
+
+// Hundreds of refused requests from one address on purpose: without the per-address limit on refused
+// requests, which would answer 429 after the first 50 (hardening.rs tests that limit).
+on_both_backends_configured!(
+    service::Settings {
+        unauthenticated_rate_limit_per_second: 0,
+        ..crate::helpers::test_settings()
+    } => every_endpoint_refuses_missing_malformed_revoked_and_foreign_tokens,
 );
 
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";

@@ -20,6 +20,7 @@ mod cursor;
 mod discovery;
 mod entra;
 mod error_bodies;
+mod hardening;
 mod hostile;
 mod isolation;
 mod oauth;

@@ -13,6 +13,7 @@ pub mod directory;
 pub mod filter;
 pub mod group_patch;
 pub mod incremental;
+pub mod noisy_neighbour;
 pub mod sync;
 pub mod tenants;
 

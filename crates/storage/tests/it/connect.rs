@@ -120,6 +120,7 @@ fn open_options(create_missing: bool, apply_migrations: bool) -> OpenOptions {
         pool_size: 2,
         create_missing,
         apply_migrations,
+        tuning: storage::ConnectionTuning::default(),
     }
 }
 

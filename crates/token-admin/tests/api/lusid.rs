@@ -100,3 +100,32 @@ async fn add_scim_needs_a_tenant_claim() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_add_scim_calls_leave_exactly_one_valid_token() {
+    on_each_backend(|db| async {
+        let app = TestApp::spawn(db).await;
+        let operator = tenant_operator_token("lusid-admin", "finbourne");
+        let (status, first) = add_scim(&app, &operator).await;
+        assert_eq!(status, 200, "{first}");
+        let calls = (0..6).map(|_| add_scim(&app, &operator));
+        let answers = futures_util::future::join_all(calls).await;
+        let mut issued = vec![first["apiToken"].as_str().unwrap().to_owned()];
+        for (status, body) in &answers {
+            assert_eq!(*status, 200, "{body}");
+            issued.push(body["apiToken"].as_str().unwrap().to_owned());
+        }
+        let now = Utc::now();
+        let valid = issued
+            .iter()
+            .filter(|token| {
+                app.storage()
+                    .find_token(&HashedToken::of(token))
+                    .unwrap()
+                    .is_some_and(|record| record.revoked_at.is_none_or(|at| at > now))
+            })
+            .count();
+        assert_eq!(valid, 1, "six AddScim calls at once must leave one valid token");
+    })
+    .await;
+}

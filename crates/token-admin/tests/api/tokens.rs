@@ -277,3 +277,53 @@ async fn unknown_scopes_and_rotating_read_tokens_are_refused() {
     })
     .await;
 }
+
+/// Tokens of `issued` that are valid now (not revoked, not expired).
+fn still_valid(app: &TestApp, issued: &[String]) -> Vec<String> {
+    let now = Utc::now();
+    issued
+        .iter()
+        .filter(|token| {
+            app.storage()
+                .find_token(&HashedToken::of(token))
+                .unwrap()
+                .is_some_and(|record| record.revoked_at.is_none_or(|at| at > now))
+        })
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn concurrent_rotations_leave_exactly_one_valid_token() {
+    on_each_backend(|db| async {
+        let app = TestApp::spawn(db).await;
+        app.create_tenant("acme").await;
+        let first = api_token(&app.issue_token("acme", json!({})).await);
+        let rotations = (0..8).map(|_| app.issue_token("acme", json!({"rotate": true})));
+        let rotated: Vec<String> = futures_util::future::join_all(rotations)
+            .await
+            .iter()
+            .map(api_token)
+            .collect();
+        assert_eq!(rotated.len(), 8);
+        let mut issued = rotated.clone();
+        issued.push(first);
+        let valid = still_valid(&app, &issued);
+        assert_eq!(
+            valid.len(),
+            1,
+            "eight rotations at once must leave one valid token:\n{}",
+            app.dump_tokens_table()
+        );
+        // And only the write tokens of the tenant were touched: the table has no other valid one.
+        let (_, list) = app.get("/admin/v1/tenants/acme/tokens", &admin_token()).await;
+        let active = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["active"] == true)
+            .count();
+        assert_eq!(active, 1, "{list}");
+    })
+    .await;
+}
