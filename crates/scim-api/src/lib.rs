@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod operations;
 pub mod render;
 pub mod request;
+pub mod request_log;
 pub mod routes;
 pub mod state;
 pub mod urls;
@@ -40,6 +41,8 @@ pub struct Application {
     server: Server,
     health: Health,
     state: web::Data<AppState>,
+    /// Writes the portal's request log, fed by the `request_log::record` middleware.
+    request_log: request_log::RequestLogWriter,
     /// Positions the change-feed events this process's writes commit.
     sequencer: FeedSequencer,
     /// How long to keep serving with readiness failing after SIGTERM.
@@ -97,6 +100,8 @@ impl Application {
                 n => Err(format!("{n} database migrations pending")),
             }
         }));
+        let (recorder, request_log) = request_log::channel(state.storage.clone(), &metrics);
+        let recorder = web::Data::new(recorder);
         let app_state = state.clone();
         let app_health = web::Data::new(health.clone());
         let app_metrics = web::Data::new(metrics);
@@ -110,8 +115,10 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(app_health.clone())
                 .app_data(app_metrics.clone())
+                .app_data(recorder.clone())
                 .wrap(from_fn(routes::canonical_path::canonical_path))
                 .wrap(from_fn(render_framework_errors::<ApiError>))
+                .wrap(from_fn(request_log::record))
                 .wrap(from_fn(service::middleware::observe))
                 .configure(Health::configure)
                 .service(
@@ -132,6 +139,7 @@ impl Application {
             server,
             health,
             state,
+            request_log,
             sequencer,
             drain: Duration::from_secs(settings.shutdown_drain_seconds),
         })
@@ -159,8 +167,12 @@ impl Application {
                 let _ignored = service::blocking(move || state.flush_token_uses()).await;
             }
         });
+        let (stop_log, log_stopped) = tokio::sync::oneshot::channel();
+        let log_task = tokio::spawn(request_log::run_writer(self.request_log, log_stopped));
         let result = self.server.await;
         flush_task.abort();
+        let _ignored = stop_log.send(());
+        let _ignored = log_task.await;
         let state = self.state.clone();
         let sequencer = self.sequencer;
         let _ignored = service::blocking(move || {
