@@ -150,6 +150,11 @@ impl Application {
         self.port
     }
 
+    /// A handle to stop the server (tests that run it on their own thread stop it when they end).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until SIGTERM/Ctrl-C, then drains gracefully and writes pending token last-used times.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();

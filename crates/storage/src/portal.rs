@@ -105,7 +105,8 @@ pub struct RequestLogEntry {
 pub struct ConnectionStatus {
     /// The newest recorded request, whatever its answer.
     pub last_request_at: Option<DateTime<Utc>>,
-    /// The newest Test-Connection-style request and its status.
+    /// The newest Test-Connection-style request that succeeded or was refused for its credential, and
+    /// its status.
     pub last_probe: Option<(DateTime<Utc>, u16)>,
     /// The newest request answered with a 4xx or 5xx.
     pub last_error_at: Option<DateTime<Utc>>,
@@ -388,8 +389,14 @@ impl Storage {
             .order(scim_request_log::id.desc())
             .first::<NaiveDateTime>(&mut *conn)
             .optional()?;
+        // A probe refused for its filter says nothing about the connection; one refused for its token does.
         let last_probe = log
             .filter(scim_request_log::probe.eq(true))
+            .filter(
+                scim_request_log::status
+                    .lt(300)
+                    .or(scim_request_log::status.eq_any([401_i64, 403])),
+            )
             .select((scim_request_log::occurred_at, scim_request_log::status))
             .order(scim_request_log::id.desc())
             .first::<(NaiveDateTime, i64)>(&mut *conn)
