@@ -169,8 +169,13 @@ struct OperatorPage {
 fn when(t: Option<DateTime<Utc>>, never: &str) -> String {
     t.map_or_else(
         || never.to_owned(),
-        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
     )
+}
+
+/// With seconds, for the request list.
+fn when_exactly(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 fn html(status: StatusCode, page: &impl Template) -> HttpResponse {
@@ -315,8 +320,8 @@ fn audit_subject(session: &PortalSession) -> String {
 
 fn status_view(status: &ConnectionStatus) -> StatusView {
     let test_connection = match status.last_probe {
-        Some((at, code)) if (200..300).contains(&code) => format!("Succeeded {}", when(Some(at), "")),
-        Some((at, code)) => format!("Failed with {code} at {}", when(Some(at), "")),
+        Some((at, code)) if (200..300).contains(&code) => format!("Succeeded, {}", when(Some(at), "")),
+        Some((at, code)) => format!("Failed ({code}), {}", when(Some(at), "")),
         None => "Not seen yet".to_owned(),
     };
     let probe_ok = status
@@ -383,7 +388,7 @@ fn request_row(tenant: &TenantId, entry: RequestLogEntry) -> RequestRow {
         _ => String::new(),
     };
     RequestRow {
-        time: when(Some(entry.occurred_at), ""),
+        time: when_exactly(entry.occurred_at),
         method: entry.method,
         resource,
         status: entry.status,
