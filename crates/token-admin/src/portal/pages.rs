@@ -329,7 +329,7 @@ fn status_view(status: &ConnectionStatus) -> StatusView {
         .is_some_and(|(_, code)| (200..300).contains(&code));
     let (state_label, state_class) = match (status.last_request_at, probe_ok, status.last_error_at) {
         (None, _, _) => ("Waiting for first request", "idle"),
-        (Some(last), _, Some(error)) if error >= last => ("Last request failed", "err"),
+        (Some(last), _, Some(error)) if error >= last => ("Last request refused", "err"),
         (Some(_), true, _) => ("Connected", "ok"),
         (Some(_), false, _) => ("Receiving requests", "warn"),
     };

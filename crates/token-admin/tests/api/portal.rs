@@ -76,7 +76,7 @@ async fn post_form(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)
 fn csrf_of(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = html.find(marker).expect("a form with a CSRF token") + marker.len();
-    html[start..start + 64].to_owned()
+    html.get(start..start + 64).unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -298,9 +298,9 @@ async fn framing_follows_portal_frame_ancestors_and_assets_are_embedded() {
     let html = response.text().await.unwrap();
     for (ext, kind) in [(".css", "text/css"), (".js", "text/javascript")] {
         let end = html.find(ext).unwrap() + ext.len();
-        let start = html[..end].rfind("/portal/assets/").unwrap();
+        let start = html.get(..end).unwrap().rfind("/portal/assets/").unwrap();
         let response = no_redirects()
-            .get(app.url(&html[start..end]))
+            .get(app.url(html.get(start..end).unwrap()))
             .send()
             .await
             .unwrap();

@@ -140,12 +140,12 @@ async fn start_stack(db: &TestDb) -> Stack {
         .spawn()
         .expect("token-admin serve starts");
     let mut token_admin = Process(child);
-    if let Ok(Some(status)) = token_admin.0.try_wait() {
-        panic!(
-            "token-admin serve exited ({status}): {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
+    let exited = token_admin.0.try_wait().unwrap();
+    assert!(
+        exited.is_none(),
+        "token-admin serve exited ({exited:?}): {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     wait_until_up(&format!("{portal}/healthz")).await;
     Stack {
         scim,
@@ -237,7 +237,8 @@ async fn click_button(client: &Client, label: &str) {
     client
         .find(Locator::XPath(&format!("//button[normalize-space()='{label}']")))
         .await
-        .unwrap_or_else(|e| panic!("no button {label:?}: {e}"))
+        .map_err(|e| format!("no button {label:?}: {e}"))
+        .unwrap()
         .click()
         .await
         .unwrap();
@@ -250,7 +251,8 @@ async fn wait_for(client: &Client, css: &str) {
         .at_most(EVENTUALLY)
         .for_element(Locator::Css(css))
         .await
-        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"));
+        .map_err(|e| format!("{css} never appeared: {e}"))
+        .unwrap();
 }
 
 /// Entra's Test Connection: a filtered GET for a user that does not exist. Returns the status.
