@@ -163,7 +163,9 @@ pub async fn record(
         method: request.method().to_string(),
         path: path.to_owned(),
         tenant,
-        occurred_at: chrono::Utc::now(),
+        occurred_at: request
+            .app_data::<web::Data<crate::state::AppState>>()
+            .map_or_else(chrono::Utc::now, |state| state.clock.now()),
         status,
         scim_type,
         detail,

@@ -172,6 +172,8 @@ pub struct Application {
     webhook_worker: Option<Worker>,
     clock: Clock,
     retention_days: u32,
+    /// Portal sessions idle this long are pruned.
+    portal_idle: chrono::Duration,
     /// How long to keep serving with readiness failing after SIGTERM.
     drain: std::time::Duration,
 }
@@ -329,6 +331,7 @@ impl Application {
             webhook_worker,
             clock: options.clock,
             retention_days: settings.events_retention_days,
+            portal_idle: chrono::Duration::minutes(i64::from(settings.portal_session_idle_minutes)),
             drain: std::time::Duration::from_secs(settings.shutdown_drain_seconds),
         })
     }
@@ -357,6 +360,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         tokio::spawn(service::shutdown_on_signal(handle, self.health, self.drain));
+        let portal_pruning = tokio::spawn(crate::portal::run_pruning(
+            self.storage.clone(),
+            self.clock.clone(),
+            self.portal_idle,
+        ));
         let retention = tokio::spawn(crate::change_feed::run_retention(
             self.storage.clone(),
             self.clock,
@@ -375,6 +383,7 @@ impl Application {
             let _ignored = task.await;
         }
         retention.abort();
+        portal_pruning.abort();
         // Deliveries in flight are made again once their lease expires.
         if let Some(webhooks) = webhooks {
             webhooks.abort();

@@ -155,6 +155,25 @@ impl PortalState {
     }
 }
 
+/// How often expired links and ended sessions are deleted.
+const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes expired setup links and ended sessions every [`PRUNE_INTERVAL`] (`token-admin serve`; replicas
+/// may all run it, the deletes are idempotent).
+pub async fn run_pruning(storage: Storage, clock: Clock, idle: Duration) {
+    let mut interval = tokio::time::interval(PRUNE_INTERVAL);
+    loop {
+        interval.tick().await;
+        let (storage, now) = (storage.clone(), clock.now());
+        match service::blocking(move || storage.prune_portal(now, now - idle)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(deleted)) => tracing::info!(deleted, "pruned expired portal links and sessions"),
+            Ok(Err(e)) => tracing::warn!(error = ?e, "could not prune portal links and sessions"),
+            Err(e) => tracing::warn!(error = ?e, "portal pruning task failed"),
+        }
+    }
+}
+
 /// Security headers on every portal answer.
 async fn security_headers(
     req: ServiceRequest,
