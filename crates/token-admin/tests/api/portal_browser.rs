@@ -346,6 +346,15 @@ async fn walk_through(db: TestDb) {
     );
     fit_window(&client, 1280).await;
     screenshot(&client, backend, "1-tenant-new").await;
+    // The copy button (the one script) answers.
+    client
+        .find(Locator::Css("button[data-copy=tenant-url]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&client, "button[data-copy=tenant-url].copied").await;
 
     // Generate: the token is on the page once, and works on scim-api.
     click_button(&client, "Generate token").await;
