@@ -10,7 +10,7 @@ use storage::testing::TestDb;
 
 use crate::helpers::TestApp;
 
-/// The tenant's log once it holds `count` rows (it is written twice a second, off the request path).
+/// The tenant's log once it holds `count` rows (it is written once a second, off the request path).
 async fn log_with(app: &TestApp, tenant: &str, count: usize) -> Vec<RequestLogEntry> {
     let tenant = TenantId::parse(tenant).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

@@ -277,7 +277,7 @@ async fn until_status(tenant_url: &str, token: &str, status: u16) {
     }
 }
 
-/// Reloads `url` until `css`'s text contains `text` (the request log is written twice a second).
+/// Reloads `url` until `css`'s text contains `text` (the request log is written once a second).
 async fn until_page_shows(client: &Client, url: &str, css: &str, text: &str) {
     let deadline = tokio::time::Instant::now() + EVENTUALLY;
     loop {
