@@ -101,7 +101,9 @@ impl Application {
             }
         }));
         let (recorder, request_log) = request_log::channel(state.storage.clone(), &metrics);
-        let recorder = web::Data::new(recorder);
+        // Off (`portal_request_log = false`): no recorder, so the middleware records nothing and the writer
+        // stops at once.
+        let recorder = settings.portal_request_log.then(|| web::Data::new(recorder));
         let app_state = state.clone();
         let app_health = web::Data::new(health.clone());
         let app_metrics = web::Data::new(metrics);
@@ -115,7 +117,11 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(app_health.clone())
                 .app_data(app_metrics.clone())
-                .app_data(recorder.clone())
+                .configure(|cfg| {
+                    if let Some(recorder) = recorder.clone() {
+                        cfg.app_data(recorder);
+                    }
+                })
                 .wrap(from_fn(routes::canonical_path::canonical_path))
                 .wrap(from_fn(render_framework_errors::<ApiError>))
                 .wrap(from_fn(request_log::record))

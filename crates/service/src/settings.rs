@@ -112,6 +112,8 @@ pub struct Settings {
     pub portal_session_max_hours: u32,
     /// How long a setup link stays valid when its creator does not say.
     pub portal_link_expiry_minutes: u32,
+    /// scim-api records each tenant's recent requests for the portal.
+    pub portal_request_log: bool,
 }
 
 impl Default for Settings {
@@ -154,6 +156,7 @@ impl Default for Settings {
             portal_session_idle_minutes: 30,
             portal_session_max_hours: 12,
             portal_link_expiry_minutes: 24 * 60,
+            portal_request_log: true,
         }
     }
 }
@@ -197,6 +200,7 @@ pub const KEYS: &[&str] = &[
     "portal_session_idle_minutes",
     "portal_session_max_hours",
     "portal_link_expiry_minutes",
+    "portal_request_log",
 ];
 
 /// Why settings could not be loaded. The message names the file or key at fault.
