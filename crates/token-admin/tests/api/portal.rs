@@ -264,6 +264,22 @@ async fn a_setup_link_opens_one_strict_session_once() {
         let (_, html) = page(&app, &cookie, "/portal/t/acme").await;
         assert!(!html.contains(marker), "the token is shown once");
 
+        // Replacing a working token without the script's confirmation: a page asks first, nothing changes.
+        let (status, html) = post_form(
+            &app,
+            &cookie,
+            "/portal/t/acme/tokens",
+            &[("csrf", &csrf), ("confirmed", "")],
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains(">Confirm</button>") && html.contains("stops working"),
+            "{html}"
+        );
+        assert!(!html.contains(marker));
+        assert_eq!(app.storage().list_tokens(&acme).unwrap().len(), 1);
+
         // No session: a page saying how to get one.
         let (status, _) = page(&app, "scim_portal=forged", "/portal/t/acme").await;
         assert_eq!(status, 401);
