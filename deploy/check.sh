@@ -255,10 +255,12 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 NGINX_DIR="$work/nginx-test"
 NGINX_PORT="$(free_port)"
 UPSTREAM_PORT="$(free_port)"
-export NGINX_DIR NGINX_PORT UPSTREAM_PORT
+# The echo upstream stands in for token-admin's portal listener too.
+PORTAL_PORT="$UPSTREAM_PORT"
+export NGINX_DIR NGINX_PORT UPSTREAM_PORT PORTAL_PORT
 mkdir -p "$NGINX_DIR"
 # shellcheck disable=SC2016 # the single quotes are envsubst's variable list
-envsubst '${NGINX_DIR} ${NGINX_PORT} ${UPSTREAM_PORT}' \
+envsubst '${NGINX_DIR} ${NGINX_PORT} ${UPSTREAM_PORT} ${PORTAL_PORT}' \
   <"$deploy_dir/nginx/test.conf.template" >"$NGINX_DIR/nginx.conf"
 if grep -q '[$]{' "$NGINX_DIR/nginx.conf"; then die "test.conf.template: unsubstituted variable"; fi
 ngx_cmd=(nginx -e "$NGINX_DIR/error.log" -c "$NGINX_DIR/nginx.conf" -p "$NGINX_DIR")
@@ -314,6 +316,10 @@ checks = {
     "X-Request-Id sent upstream and returned": (h.get("x-request-id"), request_id),
 }
 bad = [f"{k}: got {got!r}, want {want!r}" for k, (got, want) in checks.items() if got != want or got is None]
+with urllib.request.urlopen(f"{base}/portal/start?code=x", timeout=3) as r:
+    portal = json.load(r)
+if portal["path"] != "/portal/start?code=x":
+    bad.append(f"/portal/ reached the upstream as {portal['path']!r}")
 try:
     urllib.request.urlopen(f"{base}/admin/v1/tenants", timeout=3)
     bad.append("/admin/v1 is proxied")
@@ -322,7 +328,7 @@ except urllib.error.HTTPError as e:
         bad.append(f"/admin/v1 answered {e.code}, want 404")
 if bad:
     sys.exit("nginx smoke test: " + "; ".join(bad))
-print("nginx smoke test: prefix rewrite and forwarded headers ok")
+print("nginx smoke test: prefix rewrite, forwarded headers and /portal/ ok")
 EOF
 python3 "$work/echo_upstream.py" "$UPSTREAM_PORT" &
 upstream_pid=$!

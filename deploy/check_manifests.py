@@ -16,7 +16,10 @@ import sys
 import yaml
 
 PUBLIC_CLASS = "nginx"
-PUBLIC_PATHS = {("/scim/v2", "Prefix", "scim-api")}
+PUBLIC_PATHS = {("/scim/v2", "Prefix", "scim-api"), ("/portal", "Prefix", "token-admin-portal")}
+# The Service behind the public /portal path may expose the portal listener only.
+PORTAL_SERVICE = "token-admin-portal"
+PORTAL_PORTS = [8082]
 OAUTH_PATH = ("/oauth2/token", "Exact", "token-admin")
 
 errors = []
@@ -115,6 +118,12 @@ def main():
                     fail(f"Ingress/{name}: unexpected internal path {entry}")
     if seen_public != allowed_public:
         fail(f"public Ingress paths {sorted(seen_public)} != {sorted(allowed_public)}")
+
+    portal = by_kind.get("Service", {}).get(PORTAL_SERVICE)
+    if portal is None:
+        fail(f"Service/{PORTAL_SERVICE} missing")
+    elif [p["port"] for p in portal["spec"]["ports"]] != PORTAL_PORTS:
+        fail(f"Service/{PORTAL_SERVICE} must expose only {PORTAL_PORTS} (the admin API stays internal)")
 
     deny = by_kind.get("NetworkPolicy", {}).get("default-deny")
     if not deny or deny["spec"].get("podSelector") != {} or "Ingress" not in deny["spec"].get("policyTypes", []):

@@ -152,7 +152,13 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.json(ErrorBody::new(status.as_u16(), scim_type, &detail))
+        let mut answer = response.json(ErrorBody::new(status.as_u16(), scim_type, &detail));
+        // For the portal's request log (`request_log.rs`): what we told the client, without re-parsing it.
+        answer.extensions_mut().insert(crate::request_log::ErrorSummary {
+            scim_type: scim_type.map(|t| t.as_str().to_owned()),
+            detail,
+        });
+        answer
     }
 }
 

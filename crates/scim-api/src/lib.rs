@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod operations;
 pub mod render;
 pub mod request;
+pub mod request_log;
 pub mod routes;
 pub mod state;
 pub mod streamed;
@@ -41,6 +42,8 @@ pub struct Application {
     server: Server,
     health: Health,
     state: web::Data<AppState>,
+    /// Writes the portal's request log, fed by the `request_log::record` middleware.
+    request_log: request_log::RequestLogWriter,
     /// Positions the change-feed events this process's writes commit.
     sequencer: FeedSequencer,
     /// How long to keep serving with readiness failing after SIGTERM.
@@ -98,6 +101,10 @@ impl Application {
                 n => Err(format!("{n} database migrations pending")),
             }
         }));
+        let (recorder, request_log) = request_log::channel(state.storage.clone(), &metrics);
+        // Off (`portal_request_log = false`): no recorder, so the middleware records nothing and the writer
+        // stops at once.
+        let recorder = settings.portal_request_log.then(|| web::Data::new(recorder));
         let app_state = state.clone();
         let app_health = web::Data::new(health.clone());
         let app_metrics = web::Data::new(metrics);
@@ -111,8 +118,14 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(app_health.clone())
                 .app_data(app_metrics.clone())
+                .configure(|cfg| {
+                    if let Some(recorder) = recorder.clone() {
+                        cfg.app_data(recorder);
+                    }
+                })
                 .wrap(from_fn(routes::canonical_path::canonical_path))
                 .wrap(from_fn(render_framework_errors::<ApiError>))
+                .wrap(from_fn(request_log::record))
                 .wrap(from_fn(service::middleware::observe))
                 .configure(Health::configure)
                 .service(
@@ -133,6 +146,7 @@ impl Application {
             server,
             health,
             state,
+            request_log,
             sequencer,
             drain: Duration::from_secs(settings.shutdown_drain_seconds),
         })
@@ -141,6 +155,11 @@ impl Application {
     /// The bound port (useful with `listen = 127.0.0.1:0`).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A handle to stop the server (tests that run it on their own thread stop it when they end).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until SIGTERM/Ctrl-C, then drains gracefully and writes pending token last-used times.
@@ -174,9 +193,13 @@ impl Application {
                 let _ignored = service::blocking(move || state.poll_revocations()).await;
             }
         });
+        let (stop_log, log_stopped) = tokio::sync::oneshot::channel();
+        let log_task = tokio::spawn(request_log::run_writer(self.request_log, log_stopped));
         let result = self.server.await;
         flush_task.abort();
         revocation_task.abort();
+        let _ignored = stop_log.send(());
+        let _ignored = log_task.await;
         let state = self.state.clone();
         let sequencer = self.sequencer;
         let _ignored = service::blocking(move || {

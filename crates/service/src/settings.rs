@@ -133,6 +133,23 @@ pub struct Settings {
     pub webhook_retry_hours: u32,
     /// Let webhooks reach loopback, private, link-local and other non-public addresses.
     pub webhook_allow_private_targets: bool,
+    /// Where customers' admins reach the setup portal (scheme, host, optional path prefix; `/portal/`
+    /// follows). Setup links are built on it. Unset: `http://<portal_listen or admin_listen>`.
+    pub portal_public_url: Option<String>,
+    /// A listener of its own for the portal, serving only `/portal/`; unset: the portal is served under
+    /// `/portal/` on `admin_listen`.
+    pub portal_listen: Option<String>,
+    /// Space- or comma-separated origins allowed to frame the portal (`frame-ancestors`); empty denies
+    /// framing.
+    pub portal_frame_ancestors: String,
+    /// A portal session ends after this many minutes without a request.
+    pub portal_session_idle_minutes: u32,
+    /// A portal session ends this many hours after its link was opened, whatever the activity.
+    pub portal_session_max_hours: u32,
+    /// How long a setup link stays valid when its creator does not say.
+    pub portal_link_expiry_minutes: u32,
+    /// scim-api records each tenant's recent requests for the portal.
+    pub portal_request_log: bool,
 }
 
 impl Default for Settings {
@@ -176,6 +193,13 @@ impl Default for Settings {
             webhook_worker: true,
             webhook_retry_hours: 24,
             webhook_allow_private_targets: false,
+            portal_public_url: None,
+            portal_listen: None,
+            portal_frame_ancestors: String::new(),
+            portal_session_idle_minutes: 30,
+            portal_session_max_hours: 12,
+            portal_link_expiry_minutes: 24 * 60,
+            portal_request_log: true,
         }
     }
 }
@@ -220,6 +244,13 @@ pub const KEYS: &[&str] = &[
     "webhook_worker",
     "webhook_retry_hours",
     "webhook_allow_private_targets",
+    "portal_public_url",
+    "portal_listen",
+    "portal_frame_ancestors",
+    "portal_session_idle_minutes",
+    "portal_session_max_hours",
+    "portal_link_expiry_minutes",
+    "portal_request_log",
 ];
 
 /// Why settings could not be loaded. The message names the file or key at fault.
@@ -302,6 +333,9 @@ impl Settings {
                 settings.events_retention_days, settings.webhook_retry_hours
             ));
         }
+        if let Some(raw) = &settings.portal_public_url {
+            settings.portal_public_url = Some(normalize_portal_url(raw).map_err(SettingsError)?);
+        }
         if let Some(raw) = &settings.public_url {
             let normalized = public_url::normalize(raw).map_err(SettingsError)?;
             settings.public_url = Some(normalized.url);
@@ -332,7 +366,58 @@ impl Settings {
             return Err(SettingsError("database_pool_size must be at least 1".to_owned()));
         }
         self.trusted_proxy_nets()?;
+        self.portal_frame_origins()?;
+        if self.portal_session_idle_minutes == 0 || self.portal_session_max_hours == 0 {
+            return Err(SettingsError(
+                "portal_session_idle_minutes and portal_session_max_hours must be at least 1".to_owned(),
+            ));
+        }
+        if self.portal_link_expiry_minutes == 0 || self.portal_link_expiry_minutes > MAX_PORTAL_LINK_MINUTES {
+            return Err(SettingsError(format!(
+                "portal_link_expiry_minutes must be between 1 and {MAX_PORTAL_LINK_MINUTES} (7 days)"
+            )));
+        }
         Ok(())
+    }
+
+    /// `portal_frame_ancestors` parsed: each an origin such as `https://app.example.com`.
+    pub fn portal_frame_origins(&self) -> Result<Vec<String>, SettingsError> {
+        self.portal_frame_ancestors
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|origin| {
+                let parsed = url::Url::parse(origin).ok().filter(|u| {
+                    matches!(u.scheme(), "http" | "https")
+                        && u.host_str().is_some_and(|h| {
+                            h.chars().all(|c| {
+                                c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':')
+                            })
+                        })
+                        && u.path() == "/"
+                        && u.query().is_none()
+                        && u.fragment().is_none()
+                        && u.username().is_empty()
+                });
+                match parsed {
+                    Some(url) => Ok(url.origin().ascii_serialization()),
+                    None => Err(SettingsError(format!(
+                        "portal_frame_ancestors: {origin:?} is not an origin such as https://app.example.com"
+                    ))),
+                }
+            })
+            .collect()
+    }
+
+    /// The portal's public base (without `/portal`), from `portal_public_url`, else the portal's listener.
+    pub fn portal_base(&self) -> String {
+        match &self.portal_public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!(
+                "http://{}",
+                self.portal_listen.as_deref().unwrap_or(&self.admin_listen)
+            ),
+        }
     }
 
     /// `trusted_proxies` parsed; single addresses become host networks.
@@ -370,6 +455,21 @@ impl Settings {
     pub fn tenant_url_origin(&self, listening_on: Option<SocketAddr>) -> TenantUrlOrigin {
         TenantUrlOrigin::new(self.public_base(), &self.listen, listening_on)
     }
+}
+
+/// Longest `portal_link_expiry_minutes`: seven days.
+const MAX_PORTAL_LINK_MINUTES: u32 = 7 * 24 * 60;
+
+/// `portal_public_url` checked: http(s), no query or fragment; a trailing `/` or `/portal/` is dropped.
+fn normalize_portal_url(raw: &str) -> Result<String, String> {
+    let expected = "expected http(s)://host[:port][/path prefix], e.g. https://setup.example.com";
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| format!("portal_public_url {raw:?} is not a URL ({e}): {expected}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("portal_public_url {raw:?}: {expected}"));
+    }
+    let text = url.as_str().trim_end_matches('/');
+    Ok(text.strip_suffix("/portal").unwrap_or(text).to_owned())
 }
 
 /// The `SCIM_*` environment, sorted out.
@@ -637,6 +737,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("public_url"), "{err}");
+    }
+
+    #[test]
+    fn portal_settings_are_checked() {
+        let loaded = Settings::load_from(
+            None,
+            env(&[
+                ("SCIM_PORTAL_PUBLIC_URL", "https://setup.example.com/portal/"),
+                (
+                    "SCIM_PORTAL_FRAME_ANCESTORS",
+                    "https://app.example.com, https://x.example:8443",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(loaded.settings.portal_base(), "https://setup.example.com");
+        assert_eq!(
+            loaded.settings.portal_frame_origins().unwrap(),
+            ["https://app.example.com", "https://x.example:8443"]
+        );
+        for (key, bad) in [
+            ("SCIM_PORTAL_FRAME_ANCESTORS", "https://a.example; script-src *"),
+            ("SCIM_PORTAL_FRAME_ANCESTORS", "*"),
+            ("SCIM_PORTAL_FRAME_ANCESTORS", "https://a.example;"),
+            ("SCIM_PORTAL_PUBLIC_URL", "ftp://x"),
+            ("SCIM_PORTAL_SESSION_IDLE_MINUTES", "0"),
+            ("SCIM_PORTAL_LINK_EXPIRY_MINUTES", "999999"),
+        ] {
+            let err = Settings::load_from(None, env(&[(key, bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&key.trim_start_matches("SCIM_").to_lowercase()),
+                "{key}={bad}: {err}"
+            );
+        }
+        assert_eq!(Settings::default().portal_base(), "http://127.0.0.1:8081");
     }
 
     #[test]

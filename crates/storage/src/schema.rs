@@ -188,3 +188,41 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_members,
     events
 );
+
+diesel::table! {
+    portal_links (code_hash) {
+        code_hash -> Text,
+        scope -> Text,
+        tenant_id -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    portal_sessions (id_hash) {
+        id_hash -> Text,
+        scope -> Text,
+        tenant_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scim_request_log (id) {
+        id -> BigInt,
+        tenant_id -> Text,
+        occurred_at -> Timestamp,
+        request_id -> Nullable<Text>,
+        method -> Text,
+        path -> Text,
+        status -> BigInt,
+        scim_type -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        probe -> Bool,
+    }
+}

@@ -20,10 +20,12 @@ use serde_json::json;
 use service::startup::StartupLine;
 use service::{BoxError, Clock, ErrorContext, Settings};
 use storage::open::{OpenError, OpenOptions};
+use storage::portal::PortalScope;
 use storage::{NewTenant, Storage, TokenScope};
 
 use crate::audit::{audit, cli_operator};
 use crate::error::AdminError;
+use crate::portal::links;
 use crate::routes::tenants::{TenantView, check_display_name, default_policy, parse_policy};
 use crate::scim_tokens::{self, IssueOptions, TokenView};
 
@@ -50,6 +52,18 @@ pub enum Command {
     /// Manage a tenant's SCIM bearer tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Make a one-time setup-portal link; prints `{"url","expiresAt","scope","tenant"}`.
+    PortalLink {
+        /// The tenant whose admin gets the link.
+        #[arg(required_unless_present = "operator", conflicts_with = "operator")]
+        slug: Option<String>,
+        /// A link for the vendor's staff: every tenant's page (operator view).
+        #[arg(long)]
+        operator: bool,
+        /// How long the link can be opened, e.g. `1h`; default `portal_link_expiry_minutes`, at most 7 days.
+        #[arg(long, value_parser = scim_tokens::parse_duration)]
+        expires_in: Option<Duration>,
+    },
 }
 
 impl Command {
@@ -63,6 +77,7 @@ impl Command {
             Self::Tokens(TokensCommand::Issue { .. }) => "tokens issue",
             Self::Tokens(TokensCommand::Revoke { .. }) => "tokens revoke",
             Self::Tokens(TokensCommand::List { .. }) => "tokens list",
+            Self::PortalLink { .. } => "portal-link",
         }
     }
 }
@@ -181,14 +196,24 @@ pub fn run_offline(
         oauth: None,
     }
     .log();
+    let portal = PortalDefaults {
+        base: settings.portal_base(),
+        link_expiry: Duration::minutes(i64::from(settings.portal_link_expiry_minutes)),
+    };
     Ok(execute(
         command,
         &opened.storage,
         opened.migrations_applied,
-        origin.as_str(),
+        (origin.as_str(), &portal),
         clock,
         out,
     )?)
+}
+
+/// What `portal-link` needs from the settings.
+struct PortalDefaults {
+    base: String,
+    link_expiry: Duration,
 }
 
 /// Runs one command on an opened database.
@@ -196,7 +221,7 @@ fn execute(
     command: Command,
     storage: &Storage,
     applied: usize,
-    public_base: &str,
+    (public_base, portal): (&str, &PortalDefaults),
     clock: &Clock,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {
@@ -291,6 +316,29 @@ fn execute(
                 .collect();
             print(out, &tokens)
         }
+        Command::PortalLink {
+            slug: text,
+            operator: _,
+            expires_in,
+        } => {
+            let tenant = text.as_deref().map(slug).transpose()?;
+            let scope = match &tenant {
+                Some(id) => PortalScope::Tenant(id.clone()),
+                None => PortalScope::Operator,
+            };
+            let expires_in = expires_in.unwrap_or(portal.link_expiry);
+            let link = links::create_link(storage, &portal.base, scope, &operator, expires_in, now)?;
+            let detail = json!({"scope": link.scope, "expiresAt": link.expires_at});
+            audit(
+                storage,
+                &operator,
+                "portal_link.create",
+                tenant.as_ref(),
+                detail,
+                now,
+            );
+            print(out, &link)
+        }
     }
 }
 
@@ -376,6 +424,20 @@ mod tests {
             cli.command
         );
         assert!(Cli::try_parse_from(["token-admin", "tokens", "issue", "acme", "--scope", "admin"]).is_err());
+    }
+
+    #[test]
+    fn portal_link_takes_a_tenant_or_operator() {
+        let cli = Cli::try_parse_from(["token-admin", "portal-link", "acme", "--expires-in", "1h"]).unwrap();
+        assert!(
+            matches!(&cli.command, Command::PortalLink { slug: Some(s), operator: false, expires_in: Some(d) }
+                if s == "acme" && *d == Duration::hours(1)),
+            "{:?}",
+            cli.command
+        );
+        assert!(Cli::try_parse_from(["token-admin", "portal-link", "--operator"]).is_ok());
+        assert!(Cli::try_parse_from(["token-admin", "portal-link"]).is_err());
+        assert!(Cli::try_parse_from(["token-admin", "portal-link", "acme", "--operator"]).is_err());
     }
 
     #[test]

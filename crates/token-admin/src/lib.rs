@@ -6,6 +6,7 @@ pub mod change_feed;
 pub mod cli;
 pub mod error;
 pub mod jwks;
+pub mod portal;
 pub mod routes;
 pub mod scim_tokens;
 pub mod startup;

@@ -54,6 +54,13 @@ pub enum StartupError {
     #[error(transparent)]
     Database(#[from] OpenError),
     /// Names the setting to change.
+    #[error("cannot listen on {address} (the portal_listen setting, SCIM_PORTAL_LISTEN)")]
+    PortalListen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Names the setting to change.
     #[error("cannot listen on {address} (the admin_listen setting, SCIM_ADMIN_LISTEN)")]
     Listen {
         address: String,
@@ -130,18 +137,50 @@ fn log_start_up(opened: &Opened, public_url: &str, address: SocketAddr, oauth_en
     .log();
 }
 
+/// The portal on its own listener: `/portal/` and the health endpoints, nothing of the admin API.
+fn serve_portal(
+    address: &str,
+    options: ServerOptions,
+    portal: web::Data<crate::portal::PortalState>,
+    metrics: web::Data<Metrics>,
+    health: web::Data<Health>,
+) -> Result<(u16, actix_web::dev::Server), StartupError> {
+    let failed = |source| StartupError::PortalListen {
+        address: address.to_owned(),
+        source,
+    };
+    let listener = TcpListener::bind(address).map_err(failed)?;
+    let port = listener.local_addr().map_err(failed)?.port();
+    let server = service::http_server::serve(listener, options, move || {
+        App::new()
+            .wrap(from_fn(service::middleware::observe))
+            .app_data(metrics.clone())
+            .app_data(health.clone())
+            .configure(Health::configure)
+            .configure(crate::portal::configure(portal.clone()))
+            .default_service(web::to(crate::portal::pages::not_found))
+    })
+    .map_err(failed)?;
+    tracing::info!(listen = %address, port, "portal listening");
+    Ok((port, server))
+}
+
 /// A bound, not yet running admin server.
 pub struct Application {
     port: u16,
     storage: Storage,
     health: Health,
     server: actix_web::dev::Server,
+    /// The portal's own listener (`portal_listen`), when configured.
+    portal: Option<(u16, actix_web::dev::Server)>,
     /// Positions pending change-feed events (written by any process) and serves retention.
     sequencer: FeedSequencer,
     /// The webhook delivery worker, unless `webhook_worker` is off.
     webhook_worker: Option<Worker>,
     clock: Clock,
     retention_days: u32,
+    /// Portal sessions idle this long are pruned.
+    portal_idle: chrono::Duration,
     /// How long to keep serving with readiness failing after SIGTERM.
     drain: std::time::Duration,
 }
@@ -219,8 +258,23 @@ impl Application {
             poll_interval: options.webhooks.poll_interval,
             lease: options.webhooks.lease,
         });
+        let portal_config = crate::portal::PortalConfig::from_settings(&settings, public_base.as_str())
+            .map_err(StartupError::Config)?;
+        let trusted_proxies = settings
+            .trusted_proxy_nets()
+            .map_err(|e| StartupError::Config(e.to_string()))?;
+        let portal_state = web::Data::from(
+            crate::portal::PortalState::new(
+                storage.clone(),
+                options.clock.clone(),
+                portal_config.clone(),
+                trusted_proxies,
+            )
+            .map_err(StartupError::Config)?,
+        );
         let state = web::Data::new(AppState {
             storage: storage.clone(),
+            portal: portal_config,
             public_base: public_base.as_str().to_owned(),
             clock: options.clock.clone(),
             access_tokens,
@@ -234,6 +288,19 @@ impl Application {
             max_blocking_threads: None,
             shutdown_timeout_seconds: settings.shutdown_timeout_seconds,
         };
+        // With `portal_listen`, the portal has a listener of its own and the admin listener does not serve
+        // it; otherwise it is under `/portal/` on the admin listener.
+        let portal = match &settings.portal_listen {
+            Some(address) => Some(serve_portal(
+                address,
+                server_options,
+                portal_state.clone(),
+                metrics.clone(),
+                health_data.clone(),
+            )?),
+            None => None,
+        };
+        let portal_on_admin = portal.is_none().then(|| portal_state.clone());
         let server = service::http_server::serve(listener, server_options, move || {
             App::new()
                 .wrap(from_fn(render_framework_errors::<AdminError>))
@@ -250,6 +317,11 @@ impl Application {
                         .finish::<()>(),
                 )
                 .configure(routes::configure)
+                .configure(|cfg| {
+                    if let Some(portal) = portal_on_admin.clone() {
+                        crate::portal::configure(portal)(cfg);
+                    }
+                })
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(AdminError::NotFound("no such route".to_owned()))
                 }))
@@ -261,10 +333,12 @@ impl Application {
             storage,
             health,
             server,
+            portal,
             sequencer,
             webhook_worker,
             clock: options.clock,
             retention_days: settings.events_retention_days,
+            portal_idle: chrono::Duration::minutes(i64::from(settings.portal_session_idle_minutes)),
             drain: std::time::Duration::from_secs(settings.shutdown_drain_seconds),
         })
     }
@@ -274,7 +348,12 @@ impl Application {
         self.port
     }
 
-    /// A handle to stop the server (tests stop it when they end).
+    /// The port of the portal's own listener, when `portal_listen` is set.
+    pub fn portal_port(&self) -> Option<u16> {
+        self.portal.as_ref().map(|(port, _)| *port)
+    }
+
+    /// A handle to stop the server (tests stop it when they end); the portal's listener stops with it.
     pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
@@ -288,6 +367,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         tokio::spawn(service::shutdown_on_signal(handle, self.health, self.drain));
+        let portal_pruning = tokio::spawn(crate::portal::run_pruning(
+            self.storage.clone(),
+            self.clock.clone(),
+            self.portal_idle,
+        ));
         let retention = tokio::spawn(crate::change_feed::run_retention(
             self.storage.clone(),
             self.clock,
@@ -296,8 +380,17 @@ impl Application {
         let webhooks = self
             .webhook_worker
             .map(|worker| tokio::spawn(crate::webhooks::worker::run(worker)));
+        let portal = self.portal.map(|(_, server)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
+        if let Some((handle, task)) = portal {
+            handle.stop(true).await;
+            let _ignored = task.await;
+        }
         retention.abort();
+        portal_pruning.abort();
         // Deliveries in flight are made again once their lease expires.
         if let Some(webhooks) = webhooks {
             webhooks.abort();

@@ -29,4 +29,5 @@ mod ops;
 mod protocol;
 mod quirks;
 mod read_tokens;
+mod request_log;
 mod snapshots;

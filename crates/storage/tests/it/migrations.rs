@@ -6,8 +6,9 @@ use diesel::prelude::*;
 use scim_core::ResourceKind;
 use serde_json::json;
 use storage::schema::{
-    events, group_members, resource_emails, resources, scim_tokens, tenants, webhook_deliveries,
-    webhook_endpoint_event_types, webhook_endpoint_tenants, webhook_endpoints,
+    events, group_members, portal_links, portal_sessions, resource_emails, resources, scim_request_log,
+    scim_tokens, tenants, webhook_deliveries, webhook_endpoint_event_types, webhook_endpoint_tenants,
+    webhook_endpoints,
 };
 use storage::{Expand, NewToken, ResourceQuery, TokenScope};
 
@@ -184,6 +185,36 @@ storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
     .unwrap();
     db.get_resource(&t, ResourceKind::Group, &g.id, Expand::ALL)
         .unwrap();
+    let code = credentials::HashedToken::from_stored("cd".repeat(32));
+    db.create_portal_link(&storage::portal::NewPortalLink {
+        code_hash: code.clone(),
+        scope: storage::portal::PortalScope::Tenant(t.clone()),
+        created_by: "alice".into(),
+        created_at: t0(),
+        expires_at: t0() + chrono::Duration::days(36500),
+    })
+    .unwrap();
+    let session = storage::portal::NewPortalSession {
+        id_hash: credentials::HashedToken::from_stored("ef".repeat(32)),
+        created_at: t0(),
+        expires_at: t0() + chrono::Duration::days(36500),
+    };
+    assert!(db.redeem_portal_link(&code, &session, t0()).unwrap().is_some());
+    db.record_scim_requests(
+        &[storage::portal::NewRequestLogEntry {
+            tenant: t.clone(),
+            occurred_at: t0(),
+            request_id: Some("r".into()),
+            method: "GET".into(),
+            path: "/scim/v2/acme/Users".into(),
+            status: 400,
+            scim_type: Some("invalidFilter".into()),
+            detail: Some("d".into()),
+            probe: true,
+        }],
+        10,
+    )
+    .unwrap();
 
     let mut conn = diesel::Connection::establish(db.url())
         .map(|c: storage::DbConnection| c)
@@ -241,4 +272,48 @@ storage::backend_tests!(schema_rs_matches_every_column_of_every_table, |db| {
         .load(&mut conn)
         .unwrap();
     assert_eq!(deliveries.len(), 1);
+    type LinkTuple = (
+        String,
+        String,
+        Option<String>,
+        String,
+        NaiveDateTime,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+    );
+    let links: Vec<LinkTuple> = portal_links::table
+        .select(portal_links::all_columns)
+        .load(&mut conn)
+        .unwrap();
+    assert!(links[0].6.is_some());
+    type SessionTuple = (
+        String,
+        String,
+        Option<String>,
+        NaiveDateTime,
+        NaiveDateTime,
+        NaiveDateTime,
+    );
+    let sessions: Vec<SessionTuple> = portal_sessions::table
+        .select(portal_sessions::all_columns)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(sessions.len(), 1);
+    type RequestTuple = (
+        i64,
+        String,
+        NaiveDateTime,
+        Option<String>,
+        String,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+        bool,
+    );
+    let requests: Vec<RequestTuple> = scim_request_log::table
+        .select(scim_request_log::all_columns)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(requests.len(), 1);
 });

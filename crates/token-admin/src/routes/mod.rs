@@ -5,6 +5,7 @@
 //! | `/admin/v1/tenants[/{slug}]` | operators (JWT) |
 //! | `/admin/v1/tenants/{slug}/tokens[/{id}]` | operators |
 //! | `/admin/v1/tenants/{slug}/oauth-clients[/{clientId}]` | operators |
+//! | `POST /admin/v1/tenants/{slug}/portal-links`, `POST /admin/v1/portal-links` | operators (setup-portal links; the second, for every tenant, admins only) |
 //! | `GET /admin/v1/events`, `GET /admin/v1/tenants/{slug}/events` | operators (the change feed) |
 //! | `/admin/v1/webhooks[/{id}[/rotate-secret, /test, /deliveries]]` | operators (signed webhooks) |
 //! | `PUT /identity/api/identityprovider/scim` | operators (LUSID `AddScim`) |
@@ -23,6 +24,7 @@ pub mod events;
 pub mod lusid;
 pub mod oauth_clients;
 pub mod oauth_token;
+pub mod portal_links;
 pub mod tenants;
 pub mod tokens;
 pub mod webhooks;
@@ -41,6 +43,8 @@ use crate::error::AdminError;
 #[derive(Debug)]
 pub struct AppState {
     pub storage: Storage,
+    /// The setup portal's settings (setup links are built on its public base).
+    pub portal: crate::portal::PortalConfig,
     /// Public base URL of the SCIM API, without a trailing slash.
     pub public_base: String,
     pub clock: Clock,
@@ -162,10 +166,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .finish::<()>(),
             )
             .service(
+                ResourceRoutes::new("/{slug}/portal-links")
+                    .route(Method::POST, portal_links::create_tenant_link)
+                    .finish::<()>(),
+            )
+            .service(
                 ResourceRoutes::new("/{slug}/events")
                     .route(Method::GET, events::list_tenant_events)
                     .finish::<()>(),
             ),
+    )
+    .service(
+        ResourceRoutes::new("/admin/v1/portal-links")
+            .route(Method::POST, portal_links::create_operator_link)
+            .finish::<()>(),
     )
     .service(
         ResourceRoutes::new("/admin/v1/events")

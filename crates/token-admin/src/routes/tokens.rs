@@ -20,7 +20,7 @@ pub enum ExpiresIn {
 }
 
 impl ExpiresIn {
-    fn to_duration(&self) -> Result<Duration, AdminError> {
+    pub fn to_duration(&self) -> Result<Duration, AdminError> {
         match self {
             Self::Seconds(s) => Duration::try_seconds(*s)
                 .ok_or_else(|| AdminError::BadRequest("expiresIn is out of range".to_owned())),

@@ -139,3 +139,37 @@ async fn cli_issues_read_tokens_that_rotation_keeps() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn cli_makes_one_time_portal_links() {
+    on_each_backend(|db| async move {
+        let (ok, _, err) = token_admin(&db, &["tenants", "create", "acme"]);
+        assert!(ok, "{err}");
+        let (ok, out, err) = token_admin(&db, &["portal-link", "acme", "--expires-in", "1h"]);
+        assert!(ok, "{err}");
+        let link: Value = serde_json::from_str(out.trim()).unwrap();
+        // Without portal_public_url or portal_listen: the admin listener's address.
+        let url = link["url"].as_str().unwrap();
+        assert!(
+            url.starts_with("http://127.0.0.1:8081/portal/start?code="),
+            "{link}"
+        );
+        assert_eq!(
+            (link["scope"].as_str(), link["tenant"].as_str()),
+            (Some("tenant"), Some("acme"))
+        );
+        let code = url.split("code=").nth(1).unwrap();
+        assert!(!err.contains(code), "the code is not logged");
+
+        let (ok, out, err) = token_admin(&db, &["portal-link", "--operator"]);
+        assert!(ok, "{err}");
+        let link: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(link["scope"], "operator");
+
+        let (ok, _, err) = token_admin(&db, &["portal-link", "nobody"]);
+        assert!(!ok && err.contains("nobody"), "{err}");
+        let (ok, _, _) = token_admin(&db, &["portal-link", "acme", "--expires-in", "8d"]);
+        assert!(!ok, "at most 7 days");
+    })
+    .await;
+}

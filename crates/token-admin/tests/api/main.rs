@@ -17,6 +17,8 @@ mod jwks;
 mod lusid;
 mod oauth;
 mod ops;
+mod portal;
+mod portal_browser;
 mod startup;
 mod tenants;
 mod tokens;
