@@ -308,37 +308,28 @@ impl Storage {
     /// Reverts every applied migration (tests: up → down → up).
     #[cfg(feature = "testing")]
     pub fn revert_all_migrations(&self) -> Result<(), StorageError> {
-        let mut conn = self.conn()?;
-        let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
-            StorageError::Internal(Cause::new("revert failed", e))
-        };
-        match &mut *conn {
-            DbConnection::Sqlite(c) => {
-                c.revert_all_migrations(SQLITE_MIGRATIONS).map_err(failed)?;
-            }
-            DbConnection::Postgres(c) => {
-                c.revert_all_migrations(POSTGRES_MIGRATIONS).map_err(failed)?;
-            }
-        };
-        Ok(())
+        self.revert_migrations(true)
     }
 
     /// Reverts the newest applied migration (tests: a migration's backfill from data written before it).
     #[cfg(feature = "testing")]
     pub fn revert_last_migration(&self) -> Result<(), StorageError> {
+        self.revert_migrations(false)
+    }
+
+    #[cfg(feature = "testing")]
+    fn revert_migrations(&self, all: bool) -> Result<(), StorageError> {
         let mut conn = self.conn()?;
         let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
             StorageError::Internal(Cause::new("revert failed", e))
         };
         match &mut *conn {
-            DbConnection::Sqlite(c) => {
-                c.revert_last_migration(SQLITE_MIGRATIONS).map_err(failed)?;
-            }
-            DbConnection::Postgres(c) => {
-                c.revert_last_migration(POSTGRES_MIGRATIONS).map_err(failed)?;
-            }
-        };
-        Ok(())
+            DbConnection::Sqlite(c) if all => c.revert_all_migrations(SQLITE_MIGRATIONS).map(drop),
+            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(drop),
+            DbConnection::Postgres(c) if all => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(drop),
+            DbConnection::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(drop),
+        }
+        .map_err(failed)
     }
 
     /// `SELECT 1` on a pooled connection (liveness of the database).
