@@ -367,17 +367,8 @@ pub(crate) fn discard(conn: &mut DbConnection) {
     }
 }
 
-/// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (take the write lock up front), `BEGIN`
-/// on PostgreSQL. Commits on `Ok`, rolls back on `Err`; a failed rollback is logged and the original
-/// error returned (r2d2 then discards the connection as broken).
-pub(crate) fn write_transaction<T>(
-    conn: &mut DbConnection,
-    f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
-) -> Result<T, StorageError> {
-    begin_write(conn).map_err(StorageError::from)?;
-    finish(conn, f)
-}
-
+/// Opens a write transaction: `BEGIN IMMEDIATE` on SQLite (take the write lock up front), `BEGIN` on
+/// PostgreSQL. [`finish`] commits it on `Ok`, rolls it back on `Err`.
 pub(crate) fn begin_write(conn: &mut DbConnection) -> QueryResult<()> {
     match conn {
         DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE"),
@@ -385,7 +376,9 @@ pub(crate) fn begin_write(conn: &mut DbConnection) -> QueryResult<()> {
     }
 }
 
-fn finish<T>(
+/// Commits on `Ok`, rolls back on `Err`; a failed rollback is logged and the original error returned (r2d2
+/// then discards the connection as broken).
+pub(crate) fn finish<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
 ) -> Result<T, StorageError> {

@@ -233,7 +233,7 @@ impl Storage {
 
     /// Runs `f` as one atomic write: all of its changes or none, returned once durable.
     ///
-    /// PostgreSQL: one transaction on a pooled connection (`connection::write_transaction`).
+    /// PostgreSQL: one transaction on a pooled connection, taken without a test query (see below).
     /// SQLite: a savepoint in the transaction this process's concurrent writers share, committed
     /// for all of them by the last (see `group_commit.rs`).
     pub(crate) fn write<T>(
@@ -243,8 +243,20 @@ impl Storage {
         match &self.group_commit {
             Some(group) => group.write(f),
             None => {
-                let mut conn = self.conn()?;
-                connection::write_transaction(&mut conn, f)
+                // No test query first: a connection the server closed fails at `BEGIN`, before the
+                // write has done anything, and the write moves to another connection.
+                let mut attempts = 0;
+                loop {
+                    let mut conn = self.unchecked_conn()?;
+                    match connection::begin_write(&mut conn).map_err(StorageError::from) {
+                        Ok(()) => return connection::finish(&mut conn, f),
+                        Err(err) if err.is_connection_lost() && attempts < self.pool.max_size() => {
+                            connection::discard(&mut conn);
+                            attempts += 1;
+                        }
+                        Err(err) => return Err(err),
+                    }
+                }
             }
         }
     }

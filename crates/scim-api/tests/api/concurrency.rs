@@ -500,12 +500,15 @@ async fn database_faults_answer_generic_errors_and_the_server_recovers() {
             .send()
     };
     assert_eq!(get().await.unwrap().status(), 200);
-    let killed = psql(
-        &app.db,
-        &format!(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '{tag}'"
-        ),
-    );
+    let kill_all = || {
+        psql(
+            &app.db,
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '{tag}'"
+            ),
+        )
+    };
+    let killed = kill_all();
     assert!(
         killed.parse::<u32>().unwrap() >= 1,
         "no connection killed: {killed}"
@@ -528,5 +531,25 @@ async fn database_faults_answer_generic_errors_and_the_server_recovers() {
         failures, 0,
         "reads failed after all {killed} pooled connections were killed"
     );
-    assert_eq!(json(app.get("/Users").await).await["totalResults"], 1);
+    // A write on a killed connection fails at BEGIN, before it changed anything, and moves to another.
+    let killed = kill_all();
+    assert!(
+        killed.parse::<u32>().unwrap() >= 1,
+        "no connection killed: {killed}"
+    );
+    let created = app
+        .client
+        .post(format!("{second_url}/Users"))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/scim+json")
+        .body(json!({"userName": "after-kill"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        created.status(),
+        201,
+        "a write after all pooled connections were killed"
+    );
+    assert_eq!(json(app.get("/Users").await).await["totalResults"], 2);
 }
