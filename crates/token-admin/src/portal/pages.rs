@@ -318,7 +318,9 @@ fn audit_subject(session: &PortalSession) -> String {
     }
 }
 
-fn status_view(status: &ConnectionStatus) -> StatusView {
+/// What the status card shows. Without a working write token the IdP cannot provision, whatever it did
+/// before, so that outranks every other state.
+fn status_view(status: &ConnectionStatus, has_write_token: bool) -> StatusView {
     let test_connection = match status.last_probe {
         Some((at, code)) if (200..300).contains(&code) => format!("Succeeded, {}", when(Some(at), "")),
         Some((at, code)) => format!("Failed ({code}), {}", when(Some(at), "")),
@@ -328,6 +330,8 @@ fn status_view(status: &ConnectionStatus) -> StatusView {
         .last_probe
         .is_some_and(|(_, code)| (200..300).contains(&code));
     let (state_label, state_class) = match (status.last_request_at, probe_ok, status.last_error_at) {
+        (None, _, _) if !has_write_token => ("No token yet", "idle"),
+        _ if !has_write_token => ("No working token", "err"),
         (None, _, _) => ("Waiting for first request", "idle"),
         (Some(last), _, Some(error)) if error >= last => ("Last request refused", "err"),
         (Some(_), true, _) => ("Connected", "ok"),
@@ -468,7 +472,7 @@ async fn render_tenant(
             .rev()
             .map(|t| token_row(tenant, t, now))
             .collect(),
-        status: status_view(&data.status),
+        status: status_view(&data.status, has_write_token),
         requests: data
             .requests
             .into_iter()
@@ -500,6 +504,7 @@ async fn operator_view(state: &PortalState, session: &PortalSession) -> HttpResp
         let mut out = Vec::new();
         for tenant in s.list_tenants()?.into_iter().take(MAX_TENANTS_LISTED) {
             let status = s.connection_status(&tenant.id)?;
+            let tokens = s.list_tokens(&tenant.id)?;
             let last_error = if status.recent_errors > 0 {
                 s.recent_scim_requests(&tenant.id, 200)?
                     .into_iter()
@@ -507,7 +512,7 @@ async fn operator_view(state: &PortalState, session: &PortalSession) -> HttpResp
             } else {
                 None
             };
-            out.push((tenant, status, last_error));
+            out.push((tenant, status, tokens, last_error));
         }
         Ok(out)
     })
@@ -516,12 +521,13 @@ async fn operator_view(state: &PortalState, session: &PortalSession) -> HttpResp
         Ok(listed) => listed,
         Err(page) => return *page,
     };
+    let now = state.clock.now();
     let tenants = listed
         .into_iter()
-        .map(|(tenant, status, last_error)| TenantSummary {
+        .map(|(tenant, status, tokens, last_error)| TenantSummary {
             slug: tenant.id.to_string(),
             name: tenant.display_name,
-            status: status_view(&status),
+            status: status_view(&status, has_active_write_token(&tokens, now)),
             last_error: last_error
                 .map(|r| {
                     let row = request_row(&tenant.id, r);

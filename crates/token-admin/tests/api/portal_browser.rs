@@ -463,6 +463,12 @@ async fn walk_through(db: TestDb) {
             .await
             .contains("Revoked")
     );
+    // With no working token the IdP cannot provision, whatever it did before.
+    assert!(
+        text_of(&client, "[data-testid=connection-status]")
+            .await
+            .contains("No working token")
+    );
     until_status(&tenant_url, &second, 401).await;
     fit_window(&client, 1280).await;
     screenshot(&client, backend, "5-revoked").await;
