@@ -167,25 +167,38 @@ impl Storage {
         })
     }
 
-    /// A pooled connection; on PostgreSQL tested with a query first, and replaced while the server has
-    /// closed it (after a restart every pooled connection is dead, so up to the pool's size are tried).
+    /// A pooled connection; on PostgreSQL tested with a query first ([`Self::live_conn`]).
     pub(crate) fn conn(&self) -> Result<PooledConn, StorageError> {
-        let mut conn = self.unchecked_conn()?;
         if self.backend == Backend::Sqlite {
-            return Ok(conn);
+            return self.unchecked_conn();
         }
-        for _ in 0..self.pool.max_size() {
-            match diesel::r2d2::R2D2Connection::ping(&mut *conn).map_err(StorageError::from) {
-                Ok(()) => return Ok(conn),
-                Err(err) if err.is_connection_lost() => {
+        let (conn, ()) = self.live_conn(|mut conn| {
+            let pinged = diesel::r2d2::R2D2Connection::ping(&mut *conn).map_err(StorageError::from);
+            (conn, pinged)
+        })?;
+        Ok(conn)
+    }
+
+    /// A pooled connection on which `first` succeeded. If the server had closed the connection (a restart,
+    /// an idle timeout: after a restart every pooled connection is dead), it is dropped from the pool and
+    /// `first` runs again on another, up to the pool's size of times. `first` must change nothing when it
+    /// fails that way: a test query, `BEGIN`, a read.
+    fn live_conn<T>(
+        &self,
+        mut first: impl FnMut(PooledConn) -> (PooledConn, Result<T, StorageError>),
+    ) -> Result<(PooledConn, T), StorageError> {
+        let mut attempts = 0;
+        loop {
+            let (mut conn, result) = first(self.unchecked_conn()?);
+            match result {
+                Ok(value) => return Ok((conn, value)),
+                Err(err) if err.is_connection_lost() && attempts < self.pool.max_size() => {
                     connection::discard(&mut conn);
-                    drop(conn);
-                    conn = self.unchecked_conn()?;
+                    attempts += 1;
                 }
                 Err(err) => return Err(err),
             }
         }
-        Ok(conn)
     }
 
     fn unchecked_conn(&self) -> Result<PooledConn, StorageError> {
@@ -197,19 +210,12 @@ impl Storage {
     /// restart, an idle timeout), the connection is dropped from the pool and the read runs again on
     /// another, up to the pool's size of times. Reads change nothing, so running one again is safe.
     pub fn read<T>(&self, f: impl Fn(&mut Reader) -> Result<T, StorageError>) -> Result<T, StorageError> {
-        let mut attempts = 0;
-        loop {
-            let mut reader = Reader {
-                conn: self.unchecked_conn()?,
-            };
-            match f(&mut reader) {
-                Err(err) if err.is_connection_lost() && attempts < self.pool.max_size() => {
-                    connection::discard(&mut reader.conn);
-                    attempts += 1;
-                }
-                result => return result,
-            }
-        }
+        let (_conn, value) = self.live_conn(|conn| {
+            let mut reader = Reader { conn };
+            let read = f(&mut reader);
+            (reader.conn, read)
+        })?;
+        Ok(value)
     }
 
     /// A connection for reads, waiting for one if every connection is busy.
@@ -245,18 +251,11 @@ impl Storage {
             None => {
                 // No test query first: a connection the server closed fails at `BEGIN`, before the
                 // write has done anything, and the write moves to another connection.
-                let mut attempts = 0;
-                loop {
-                    let mut conn = self.unchecked_conn()?;
-                    match connection::begin_write(&mut conn).map_err(StorageError::from) {
-                        Ok(()) => return connection::finish(&mut conn, f),
-                        Err(err) if err.is_connection_lost() && attempts < self.pool.max_size() => {
-                            connection::discard(&mut conn);
-                            attempts += 1;
-                        }
-                        Err(err) => return Err(err),
-                    }
-                }
+                let (mut conn, ()) = self.live_conn(|mut conn| {
+                    let begun = connection::begin_write(&mut conn).map_err(StorageError::from);
+                    (conn, begun)
+                })?;
+                connection::finish(&mut conn, f)
             }
         }
     }

@@ -20,7 +20,7 @@ use crate::connection::{DbConnection, Dialect};
 use crate::error::StorageError;
 use crate::schema::group_members;
 use crate::sql::{RawQuery, SqlFrag};
-use crate::{Expand, StoredGroupRef, StoredMember, StoredResource};
+use crate::{StoredGroupRef, StoredMember, StoredResource};
 
 /// Ids per `IN (...)` list, well below SQLite's bind limit.
 pub(super) const IN_CHUNK: usize = 500;
@@ -89,16 +89,6 @@ impl MemberDeltas {
             .iter()
             .map(|(id, (change, kind))| (id.as_str(), kind.as_str(), *change))
     }
-}
-
-#[derive(Debug, QueryableByName)]
-struct GroupJoinRow {
-    #[diesel(sql_type = Text)]
-    member_id: String,
-    #[diesel(sql_type = Text)]
-    group_id: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    display_name: Option<String>,
 }
 
 #[derive(Debug, QueryableByName)]
@@ -292,28 +282,6 @@ pub(super) fn member_page(
         .collect())
 }
 
-/// Direct groups of each user in `user_ids` (ordered by group id).
-fn load_groups(
-    conn: &mut DbConnection,
-    tenant: &TenantId,
-    user_ids: &[&str],
-) -> Result<HashMap<String, Vec<StoredGroupRef>>, StorageError> {
-    let sql = InListSql {
-        select_where_tenant: "SELECT gm.member_id, gm.group_id, r.display_name \
-             FROM group_members gm JOIN resources r ON r.tenant_id = gm.tenant_id AND r.id = gm.group_id \
-             WHERE gm.tenant_id = ",
-        and_id_in: " AND gm.member_id IN ",
-        order_by: " ORDER BY gm.member_id, gm.group_id",
-    };
-    load_in_chunks(conn, tenant, user_ids, &sql, |row: GroupJoinRow| {
-        let group = StoredGroupRef {
-            value: ResourceId::new(row.group_id),
-            display: row.display_name,
-        };
-        (row.member_id, group)
-    })
-}
-
 /// A user's direct groups as one column of the statement that reads the user: a JSON array of
 /// `[group id, display name]` pairs (SQLite `[]`, PostgreSQL NULL for none), read from the reverse index
 /// of `group_members` for each row returned. So a user lookup with its `groups` is one statement and one
@@ -394,24 +362,16 @@ where
     Ok(out)
 }
 
-/// Fills `members` / `groups` of the given resources as `expand` asks.
-pub(super) fn expand_resources(
+/// Fills `members` of the given groups (a user's `groups` are a column of the query that reads it,
+/// [`groups_column`]).
+pub(super) fn expand_members(
     conn: &mut DbConnection,
     tenant: &TenantId,
     list: &mut [StoredResource],
-    expand: Expand,
 ) -> Result<(), StorageError> {
-    if expand.members {
-        let mut members = load_members(conn, tenant, &ids_of_kind(list, ResourceKind::Group))?;
-        for r in list.iter_mut().filter(|r| r.kind == ResourceKind::Group) {
-            r.members = Some(members.remove(r.id.as_str()).unwrap_or_default());
-        }
-    }
-    if expand.groups {
-        let mut groups = load_groups(conn, tenant, &ids_of_kind(list, ResourceKind::User))?;
-        for r in list.iter_mut().filter(|r| r.kind == ResourceKind::User) {
-            r.groups = Some(groups.remove(r.id.as_str()).unwrap_or_default());
-        }
+    let mut members = load_members(conn, tenant, &ids_of_kind(list, ResourceKind::Group))?;
+    for r in list.iter_mut().filter(|r| r.kind == ResourceKind::Group) {
+        r.members = Some(members.remove(r.id.as_str()).unwrap_or_default());
     }
     Ok(())
 }

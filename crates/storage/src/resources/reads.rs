@@ -14,7 +14,7 @@
 use diesel::prelude::*;
 use scim_core::{ResourceId, ResourceKind, TenantId};
 
-use super::members::{expand_resources, groups_column, member_page, parse_groups};
+use super::members::{expand_members, groups_column, member_page, parse_groups};
 use super::rows::{ResourceHead, head_to_stored, not_found};
 use crate::connection::DbConnection;
 use crate::error::StorageError;
@@ -77,15 +77,7 @@ impl Reader {
         if expand.members && kind == ResourceKind::Group {
             // Whole member lists are for storage's own callers (a created group, tests); responses
             // stream them with `member_page`.
-            expand_resources(
-                conn,
-                tenant,
-                std::slice::from_mut(&mut stored),
-                Expand {
-                    members: true,
-                    groups: false,
-                },
-            )?;
+            expand_members(conn, tenant, std::slice::from_mut(&mut stored))?;
         }
         Ok(stored)
     }
@@ -223,15 +215,7 @@ impl Reader {
                 id: last.id.clone(),
             });
             if query.expand.members {
-                expand_resources(
-                    conn,
-                    tenant,
-                    &mut list,
-                    Expand {
-                        members: true,
-                        groups: false,
-                    },
-                )?;
+                expand_members(conn, tenant, &mut list)?;
             }
             Ok(ResourcePage {
                 total_results,

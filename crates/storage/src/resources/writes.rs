@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::emails::{insert_emails, replace_emails};
 use super::events::{ResourceChange, WriteEvents};
 use super::members::{
-    IN_CHUNK, MemberChange, MemberDeltas, add_members, apply_member_ops, expand_resources,
+    IN_CHUNK, MemberChange, MemberDeltas, add_members, apply_member_ops, expand_members,
     members_only_for_groups,
 };
 use super::rows::{
@@ -21,7 +21,7 @@ use crate::connection::DbConnection;
 use crate::error::StorageError;
 use crate::schema::{group_members, resources};
 use crate::shadow_columns::{ShadowColumns, email_keys};
-use crate::{Expand, Storage, StoredResource, WriteContext, from_db_time, to_db_time};
+use crate::{Storage, StoredResource, WriteContext, from_db_time, to_db_time};
 
 impl Storage {
     /// Creates a resource with a new UUID v4 id at version 1; a Group's `members` are inserted in the same
@@ -49,15 +49,7 @@ impl Storage {
             let mut deltas = MemberDeltas::default();
             if let Some(members) = members.filter(|_| kind == ResourceKind::Group) {
                 add_members(conn, &ctx.tenant, &row.id, members, &mut deltas)?;
-                expand_resources(
-                    conn,
-                    &ctx.tenant,
-                    std::slice::from_mut(&mut stored),
-                    Expand {
-                        members: true,
-                        groups: false,
-                    },
-                )?;
+                expand_members(conn, &ctx.tenant, std::slice::from_mut(&mut stored))?;
             }
             if kind == ResourceKind::User {
                 stored.groups = Some(Vec::new());
