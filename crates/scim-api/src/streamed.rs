@@ -36,9 +36,13 @@ pub struct MemberFields {
 }
 
 impl MemberFields {
-    /// What `projection` keeps of a group's member elements; `None` when it drops `members`. Found by
-    /// projecting a group with one member, so it follows the projection's rules exactly.
-    pub fn of(ctx: &Ctx, projection: &Projection) -> Option<MemberFields> {
+    /// What `projection` keeps of a group's member elements in a response listing `kind`; `None` when it
+    /// drops `members` or lists no groups. Found by projecting a group with one member, so it follows the
+    /// projection's rules exactly.
+    pub fn of(ctx: &Ctx, kind: Option<ResourceKind>, projection: &Projection) -> Option<MemberFields> {
+        if kind == Some(ResourceKind::User) {
+            return None;
+        }
         let template = json!({
             "id": "group",
             "displayName": "group",

@@ -33,7 +33,8 @@ pub async fn search_all(
     let ctx = Ctx { state, caller };
 
     let mut resources_out: Vec<Value> = Vec::new();
-    let fields = MemberFields::of(&ctx, &list.projection);
+    // The result set holds Users and Groups alike.
+    let fields = MemberFields::of(&ctx, None, &list.projection);
     let mut holes = MemberHoles::default();
     let mut total = Some(0u64);
     let mut next_cursor = None;

@@ -55,7 +55,7 @@ fn streamed_resource_response(
     stored: &storage::StoredResource,
     projection: &Projection,
 ) -> HttpResponse {
-    let fields = MemberFields::of(ctx, projection);
+    let fields = MemberFields::of(ctx, Some(stored.kind), projection);
     let mut holes = MemberHoles::default();
     let body = render::present_streamed(ctx, stored, projection, fields, &mut holes);
     let mut builder = HttpResponse::build(status);
@@ -106,7 +106,7 @@ async fn search_resources(
 
 async fn respond_list(ctx: Ctx, kind: ResourceKind, list: &ListRequest) -> ApiResult<HttpResponse> {
     let page = operations::query(&ctx, kind, list).await?;
-    let fields = MemberFields::of(&ctx, &list.projection);
+    let fields = MemberFields::of(&ctx, Some(kind), &list.projection);
     let mut holes = MemberHoles::default();
     let resources = page
         .resources
