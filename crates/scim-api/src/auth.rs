@@ -160,30 +160,56 @@ async fn tenant_slot(
     state: &web::Data<AppState>,
     tenant: &TenantId,
 ) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
-    let slots = state.tenant_slots(tenant);
-    match tokio::time::timeout(state.config.tenant_queue_timeout, slots.acquire_owned()).await {
-        Ok(Ok(permit)) => Ok(permit),
-        Ok(Err(closed)) => Err(ApiError::Internal(Box::new(ErrorContext::new(
-            "tenant slots closed",
-            closed,
-        )))),
-        Err(_elapsed) => {
+    let slots = &state.tenant_slots;
+    slots
+        .acquire(tenant, state.config.tenant_queue_timeout)
+        .await
+        .ok_or_else(|| {
             tracing::info!(
                 tenant = %tenant,
-                slots = state.config.tenant_concurrency,
+                slots = slots.limit(),
                 "request refused: the tenant's concurrent requests are all in progress"
             );
-            Err(ApiError::Overloaded {
+            ApiError::Overloaded {
                 retry_after_secs: 1,
                 detail: format!(
                     "This tenant already has {} requests in progress on this server, the most one tenant \
                      may have at once. Retry after the Retry-After delay, and send fewer requests at once \
                      (or cheaper ones: filters on indexed attributes, smaller Bulk requests).",
-                    state.config.tenant_concurrency
+                    slots.limit()
                 ),
-            })
-        }
-    }
+            }
+        })
+}
+
+/// Waits (at most `tenant_queue_timeout_ms`) for one of the tenant's scan slots, taken by reads that may
+/// read every document of the tenant (filters no index serves, sorts): past the limit, 503 with
+/// `Retry-After` and advice, while the tenant's index lookups and writes go on.
+pub(crate) async fn tenant_scan_slot(
+    state: &web::Data<AppState>,
+    tenant: &TenantId,
+) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
+    let slots = &state.tenant_scan_slots;
+    slots
+        .acquire(tenant, state.config.tenant_queue_timeout)
+        .await
+        .ok_or_else(|| {
+            tracing::info!(
+                tenant = %tenant,
+                slots = slots.limit(),
+                "request refused: the tenant's scanning reads are all in progress"
+            );
+            ApiError::Overloaded {
+                retry_after_secs: 1,
+                detail: format!(
+                    "This tenant already has {} queries in progress on this server that read every \
+                     resource (filters on attributes without an index, sortBy), the most one tenant may \
+                     have at once. Retry after the Retry-After delay, or filter with eq on userName, \
+                     externalId, displayName, id or an email, which are served from indexes.",
+                    slots.limit()
+                ),
+            }
+        })
 }
 
 /// Counts a refused request against its client address. `Some(retry after)` when the address is over

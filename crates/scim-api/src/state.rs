@@ -50,8 +50,6 @@ pub struct ApiConfig {
     pub max_json_depth: usize,
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
-    /// Requests of one tenant served at once by this process (the bulkhead).
-    pub tenant_concurrency: u32,
     /// How long a request waits for one of its tenant's slots.
     pub tenant_queue_timeout: Duration,
 }
@@ -68,7 +66,6 @@ impl ApiConfig {
             max_json_depth: settings.max_json_depth,
             bulk_max_operations: settings.bulk_max_operations,
             bulk_max_payload_bytes: settings.bulk_max_payload_bytes,
-            tenant_concurrency: settings.tenant_concurrency(),
             tenant_queue_timeout: Duration::from_millis(settings.tenant_queue_timeout_ms),
         })
     }
@@ -254,11 +251,58 @@ pub struct AppState {
     /// Client addresses over the unauthenticated limit, with when they may try again: their requests
     /// with a token not in the cache get 429 without a database lookup.
     pub blocked_peers: TtlCache<IpAddr, Instant>,
-    /// Each tenant's slots (the bulkhead): at most `tenant_concurrency` requests of a tenant at once.
-    pub tenant_slots: Mutex<HashMap<TenantId, Arc<tokio::sync::Semaphore>>>,
+    /// Each tenant's slots (the bulkhead): at most `tenant_max_concurrent_requests` requests at once.
+    pub tenant_slots: TenantSlots,
+    /// Each tenant's scan slots: at most `tenant_max_concurrent_scans` reads that may scan it at once.
+    pub tenant_scan_slots: TenantSlots,
     /// The last revocation generation seen (see [`AppState::poll_revocations`]).
     pub revocation_generation: Mutex<Option<i64>>,
     pub metrics: ApiMetrics,
+}
+
+/// A semaphore per tenant, created on first use: at most `limit` permits of one tenant held at once.
+#[derive(Debug)]
+pub struct TenantSlots {
+    limit: u32,
+    per_tenant: Mutex<HashMap<TenantId, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl TenantSlots {
+    pub fn new(limit: u32) -> Self {
+        Self {
+            limit: limit.max(1),
+            per_tenant: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many permits one tenant may hold.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// One of the tenant's permits, or `None` when none came free within `wait`.
+    pub async fn acquire(
+        &self,
+        tenant: &TenantId,
+        wait: Duration,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let semaphore = self
+            .per_tenant
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(tenant.clone())
+            .or_insert_with(|| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    usize::try_from(self.limit).unwrap_or(usize::MAX),
+                ))
+            })
+            .clone();
+        // The semaphore is never closed, so an error can only be the timeout.
+        tokio::time::timeout(wait, semaphore.acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -304,7 +348,8 @@ impl AppState {
             rate_limiter,
             unauthenticated_limiter,
             blocked_peers: TtlCache::with_capacity(BLOCKED_PEERS_MAX),
-            tenant_slots: Mutex::new(HashMap::new()),
+            tenant_slots: TenantSlots::new(settings.tenant_concurrency()),
+            tenant_scan_slots: TenantSlots::new(settings.tenant_scan_concurrency()),
             revocation_generation: Mutex::new(None),
             metrics,
         })
@@ -336,17 +381,6 @@ impl AppState {
                 retry_after_secs: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
             }
         })
-    }
-
-    /// The tenant's slots semaphore, created on first use.
-    pub fn tenant_slots(&self, tenant: &TenantId) -> Arc<tokio::sync::Semaphore> {
-        let permits = usize::try_from(self.config.tenant_concurrency).unwrap_or(usize::MAX);
-        self.tenant_slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(tenant.clone())
-            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(permits)))
-            .clone()
     }
 
     /// Reads the revocation generation (blocking; call from the blocking pool) and, when it moved since

@@ -111,7 +111,6 @@ mod tests {
             max_json_depth: 64,
             bulk_max_operations: 10,
             bulk_max_payload_bytes: 1024,
-            tenant_concurrency: 8,
             tenant_queue_timeout: std::time::Duration::from_secs(1),
         }
     }

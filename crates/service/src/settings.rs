@@ -79,10 +79,14 @@ pub struct Settings {
     pub database_pool_size: u32,
     /// SQLite `synchronous`: `full` (default) or `normal`.
     pub sqlite_synchronous: SqliteSynchronousSetting,
-    /// PostgreSQL `statement_timeout` of scim-api's connections, in milliseconds (0: none).
+    /// Time limit of one scim-api statement, in milliseconds (0: none): PostgreSQL `statement_timeout`,
+    /// on SQLite checked by statements that scan documents.
     pub database_statement_timeout_ms: u64,
     /// Requests of one tenant served at once by one scim-api process (0: half of `database_pool_size`).
     pub tenant_max_concurrent_requests: u32,
+    /// Reads of one tenant that may scan it (unindexed filters, sorts) served at once by one scim-api
+    /// process (0: the number of CPU cores).
+    pub tenant_max_concurrent_scans: u32,
     /// How long a tenant's request waits for one of its slots before 503 + `Retry-After`.
     pub tenant_queue_timeout_ms: u64,
     /// Refused (401) requests allowed per second per client address (0 disables the limit).
@@ -160,6 +164,7 @@ impl Default for Settings {
             sqlite_synchronous: SqliteSynchronousSetting::Full,
             database_statement_timeout_ms: 10_000,
             tenant_max_concurrent_requests: 0,
+            tenant_max_concurrent_scans: 0,
             tenant_queue_timeout_ms: 1000,
             unauthenticated_rate_limit_per_second: 10,
             unauthenticated_rate_limit_burst: 50,
@@ -211,6 +216,7 @@ pub const KEYS: &[&str] = &[
     "sqlite_synchronous",
     "database_statement_timeout_ms",
     "tenant_max_concurrent_requests",
+    "tenant_max_concurrent_scans",
     "tenant_queue_timeout_ms",
     "unauthenticated_rate_limit_per_second",
     "unauthenticated_rate_limit_burst",
@@ -441,6 +447,18 @@ impl Settings {
     pub fn tenant_concurrency(&self) -> u32 {
         match self.tenant_max_concurrent_requests {
             0 => (self.database_pool_size / 2).max(1),
+            n => n,
+        }
+    }
+
+    /// How many reads that may scan a tenant one scim-api process serves at once for one tenant: the
+    /// setting, or the number of CPU cores when it is 0 (a scan keeps a core busy, in the database or
+    /// here).
+    pub fn tenant_scan_concurrency(&self) -> u32 {
+        match self.tenant_max_concurrent_scans {
+            0 => {
+                std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+            }
             n => n,
         }
     }

@@ -18,8 +18,10 @@
 //! - PostgreSQL: writes use a plain `BEGIN` (READ COMMITTED); read-modify-write paths lock the row with
 //!   `SELECT ... FOR UPDATE` (see `resources/rows.rs`). Every connection gets `statement_timeout` when
 //!   [`ConnectionTuning::statement_timeout_ms`] is set; a statement cancelled by it is
-//!   [`StorageError::TimedOut`]. SQLite has no equivalent reachable without `unsafe` (diesel exposes no
-//!   progress handler or interrupt), so there the per-tenant bulkhead in scim-api bounds the cost instead.
+//!   [`StorageError::TimedOut`]. SQLite has no `statement_timeout`, and diesel exposes no progress handler
+//!   (this workspace forbids `unsafe`), so every SQLite statement that scans documents carries
+//!   `scim_time_limit(started)`, a function registered on each connection that fails once the limit has
+//!   passed: the statement ends with that error, also [`StorageError::TimedOut`].
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -233,19 +235,66 @@ impl SqliteSynchronous {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ConnectionTuning {
     pub sqlite_synchronous: SqliteSynchronous,
-    /// PostgreSQL `statement_timeout` in milliseconds; 0 means none.
+    /// The time limit of one statement in milliseconds; 0 means none. PostgreSQL: `statement_timeout`
+    /// on every statement. SQLite: every statement that scans documents (see [`sqlite_time_limit`]).
     pub statement_timeout_ms: u64,
 }
 
 mod sqlite_functions {
     use diesel::expression::functions::declare_sql_function;
-    use diesel::sql_types::{Nullable, Text};
+    use diesel::sql_types::{BigInt, Nullable, Text};
 
     #[declare_sql_function]
     extern "SQL" {
         /// Unicode lowercase (Rust `str::to_lowercase`), registered on every SQLite connection.
         fn scim_lower(text: Nullable<Text>) -> Nullable<Text>;
+        /// TRUE while the statement that started at `started_unix_ms` is within the connection's time
+        /// limit; past it, an error that ends the statement ([`super::TimeLimitCheck`]).
+        fn scim_time_limit(started_unix_ms: BigInt) -> Bool;
     }
+}
+
+/// The text of the error that ends an SQLite statement past its time limit, recognised by
+/// `StorageError` as [`StorageError::TimedOut`].
+pub(crate) const SQLITE_TIME_LIMIT_REACHED: &str = "scim statement time limit reached";
+
+/// What `scim_time_limit` answers for one row. SQLite offers no progress handler through diesel (and
+/// this workspace forbids `unsafe`), but a registered function that fails ends its statement at once:
+/// the scan checks the clock on every row it examines, and stops with an error, never a partial answer.
+#[derive(Debug)]
+struct TimeLimitCheck {
+    exceeded: bool,
+}
+
+impl diesel::serialize::ToSql<diesel::sql_types::Bool, diesel::sqlite::Sqlite> for TimeLimitCheck {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+    ) -> diesel::serialize::Result {
+        if self.exceeded {
+            return Err(SQLITE_TIME_LIMIT_REACHED.into());
+        }
+        <bool as diesel::serialize::ToSql<diesel::sql_types::Bool, diesel::sqlite::Sqlite>>::to_sql(
+            &true, out,
+        )
+    }
+}
+
+/// Milliseconds since the Unix epoch, the clock `scim_time_limit` compares against.
+pub(crate) fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The SQLite condition that bounds a scanning statement by the connection's time limit: put first in a
+/// `WHERE`, it is evaluated for every row the scan examines. The start time is bound, so the statement
+/// text stays the same.
+pub(crate) fn sqlite_time_limit() -> crate::sql::SqlFrag<diesel::sql_types::Bool> {
+    crate::sql::SqlFrag::new()
+        .sql("scim_time_limit(")
+        .bind(crate::sql::BindValue::BigInt(unix_millis()))
+        .sql(")")
 }
 
 #[derive(diesel::QueryableByName)]
@@ -326,6 +375,14 @@ impl DbConnManager {
                 sqlite_functions::scim_lower_utils::register_impl(&mut conn, |text: Option<String>| {
                     text.map(|t| t.to_lowercase())
                 })
+                .map_err(StorageError::from)?;
+                let limit_ms = i64::try_from(self.tuning.statement_timeout_ms).unwrap_or(i64::MAX);
+                sqlite_functions::scim_time_limit_utils::register_nondeterministic_impl(
+                    &mut conn,
+                    move |started_unix_ms: i64| TimeLimitCheck {
+                        exceeded: limit_ms > 0 && unix_millis().saturating_sub(started_unix_ms) > limit_ms,
+                    },
+                )
                 .map_err(StorageError::from)?;
                 Ok(DbConnection::Sqlite(conn))
             }

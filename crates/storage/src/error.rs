@@ -192,6 +192,7 @@ const CONNECTION_LOST: &str = "the connection to the database was lost";
 /// diesel exposes no SQLSTATE).
 fn is_statement_timeout(message: &str) -> bool {
     message.contains("canceling statement due to statement timeout")
+        || message.contains(crate::connection::SQLITE_TIME_LIMIT_REACHED)
 }
 
 /// PostgreSQL deadlock victims and SQLite writers that waited out `busy_timeout`.

@@ -48,6 +48,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 pub use connection::DbConnection;
 pub use connection::{Backend, ConnectionTuning, SqliteSynchronous};
 pub use error::{Cause, StorageError};
+pub use filter_sql::is_index_lookup;
 pub use location::DatabaseLocation;
 pub use model::{
     Expand, IssuedToken, ListPosition, NewTenant, NewToken, PageStart, PoolState, ResourcePage,

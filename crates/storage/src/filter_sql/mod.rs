@@ -42,10 +42,10 @@ mod text;
 pub(crate) use sort::sort_key;
 
 use diesel::sql_types::Bool;
-use scim_core::filter::{Comparison, OrderingOp, ResolvedFilter, ResolvedPath};
+use scim_core::filter::{Comparison, OrderingOp, ResolvedFilter, ResolvedPath, TextOp};
 use scim_core::{ResourceKind, ScimError};
 
-use self::indexed::column_present;
+use self::indexed::{ColumnComparison, column_present};
 use self::membership::{Membership, membership_column};
 use crate::connection::Dialect;
 use crate::error::StorageError;
@@ -83,6 +83,21 @@ pub(crate) fn compile(
     } else {
         frag
     })
+}
+
+/// Whether `filter` reads only the rows it matches, through an index: an equality on an indexed text
+/// column (`id`, `userName`, `externalId`, `displayName`) or on an email (Entra's and Okta's matching
+/// queries), or an `and` with such a side. Anything else may read every document of the kind: scim-api
+/// runs it off the workers and within the tenant's scan slots, and on SQLite it carries the statement
+/// time limit.
+pub fn is_index_lookup(kind: ResourceKind, filter: &ResolvedFilter) -> bool {
+    // Which index serves a filter depends on the kind alone; dialect and tenant only shape the SQL.
+    let compiler = Compiler {
+        dialect: Dialect::Postgres,
+        kind,
+        tenant: "",
+    };
+    compiler.reads_matches_only(filter)
 }
 
 /// What the paths of a filter are relative to.
@@ -170,6 +185,31 @@ impl Compiler<'_> {
             }
             ResolvedFilter::ValuePath { path, filter } => self.email_value_path(path, filter).is_some(),
             ResolvedFilter::And(..) | ResolvedFilter::Or(..) => false,
+        }
+    }
+
+    /// See [`is_index_lookup`].
+    fn reads_matches_only(&self, filter: &ResolvedFilter) -> bool {
+        let equality = |comparison: &Comparison| {
+            matches!(
+                comparison,
+                Comparison::Text {
+                    op: TextOp::Ordering(OrderingOp::Eq),
+                    ..
+                }
+            )
+        };
+        match filter {
+            ResolvedFilter::Compare { path, comparison } => {
+                equality(comparison)
+                    && (matches!(
+                        self.column_comparison(path, comparison),
+                        Some(ColumnComparison::Text { .. })
+                    ) || self.email_compare(path, comparison).is_some())
+            }
+            ResolvedFilter::ValuePath { path, filter } => self.email_value_path(path, filter).is_some(),
+            ResolvedFilter::And(a, b) => self.reads_matches_only(a) || self.reads_matches_only(b),
+            ResolvedFilter::Present(_) | ResolvedFilter::Not(_) | ResolvedFilter::Or(..) => false,
         }
     }
 
@@ -275,7 +315,6 @@ fn display(path: &ResolvedPath) -> String {
 
 #[cfg(test)]
 mod tests {
-    use scim_core::filter::TextOp;
     use scim_core::schema::AttributeType;
 
     use super::*;
@@ -296,6 +335,37 @@ mod tests {
             case_exact,
             multi_valued: multi,
         }
+    }
+
+    /// Which filters count as index lookups (run in place, no scan slot, no SQLite time limit): the
+    /// equalities IdPs match on, every email form Entra and Okta send among them, and nothing that may
+    /// read every document.
+    #[test]
+    fn only_equalities_on_indexed_attributes_and_emails_are_index_lookups() {
+        let lookup = |text: &str| {
+            let parsed = scim_core::filter::parse(text).unwrap();
+            let resolved = scim_core::filter::resolve(
+                &parsed,
+                &scim_core::schema::SchemaRegistry::core(),
+                ResourceKind::User,
+            )
+            .unwrap();
+            is_index_lookup(ResourceKind::User, &resolved)
+        };
+        assert!(lookup(r#"userName eq "bjensen""#));
+        assert!(lookup(r#"externalId eq "e1""#));
+        assert!(lookup(r#"id eq "2819c223""#));
+        assert!(lookup(r#"userName eq "a" and title co "b""#));
+        assert!(lookup(r#"emails[type eq "work" and value eq "b@example.com"]"#));
+        assert!(lookup(r#"emails[value eq "b@example.com"]"#));
+        assert!(lookup(r#"emails.value eq "b@example.com""#));
+        assert!(!lookup(r#"title co "zz" or name.givenName sw "Q""#));
+        assert!(!lookup(r#"userName co "a""#));
+        assert!(!lookup(r#"userName ne "a""#));
+        assert!(!lookup(r#"userName eq "a" or userName eq "b""#));
+        assert!(!lookup(r#"title eq "a""#));
+        assert!(!lookup(r#"emails.value co "example""#));
+        assert!(!lookup("userName pr"));
     }
 
     /// What the compiler itself refuses (operator/type mismatches cannot be written in the typed resolved

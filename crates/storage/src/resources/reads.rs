@@ -16,7 +16,7 @@ use scim_core::{ResourceId, ResourceKind, TenantId};
 
 use super::members::{expand_members, groups_column, member_page, parse_groups};
 use super::rows::{ResourceHead, head_to_stored, not_found};
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, Dialect, sqlite_time_limit};
 use crate::error::StorageError;
 use crate::schema::resources;
 use crate::{
@@ -125,6 +125,22 @@ impl Reader {
                 .as_ref()
                 .map(|f| crate::filter_sql::compile(dialect, kind, tenant.as_str(), f))
                 .transpose()?;
+            // A filter no index serves, or a sort, reads every document of the kind: on SQLite such a
+            // statement carries the time limit, first so that it is checked before each row's filter.
+            let scans = query.sort_by.is_some()
+                || query
+                    .filter
+                    .as_ref()
+                    .is_some_and(|f| !crate::is_index_lookup(kind, f));
+            let condition = if dialect == Dialect::Sqlite && scans {
+                let limit = sqlite_time_limit();
+                Some(match condition {
+                    Some(c) => limit.sql(" AND ").frag(c),
+                    None => limit,
+                })
+            } else {
+                condition
+            };
             let base = || {
                 resources::table
                     .filter(resources::tenant_id.eq(tenant.as_str()))
