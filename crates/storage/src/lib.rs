@@ -23,6 +23,7 @@ mod model;
 mod nul_checks;
 pub mod oauth_clients;
 pub mod open;
+mod planner_stats;
 pub mod portal;
 mod resources;
 #[cfg(feature = "testing")]
