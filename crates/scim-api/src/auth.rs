@@ -160,26 +160,14 @@ async fn tenant_slot(
     state: &web::Data<AppState>,
     tenant: &TenantId,
 ) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
-    let slots = &state.tenant_slots;
-    slots
-        .acquire(tenant, state.config.tenant_queue_timeout)
-        .await
-        .ok_or_else(|| {
-            tracing::info!(
-                tenant = %tenant,
-                slots = slots.limit(),
-                "request refused: the tenant's concurrent requests are all in progress"
-            );
-            ApiError::Overloaded {
-                retry_after_secs: 1,
-                detail: format!(
-                    "This tenant already has {} requests in progress on this server, the most one tenant \
-                     may have at once. Retry after the Retry-After delay, and send fewer requests at once \
-                     (or cheaper ones: filters on indexed attributes, smaller Bulk requests).",
-                    slots.limit()
-                ),
-            }
-        })
+    wait_for_slot(state, &state.tenant_slots, tenant, "requests", |limit| {
+        format!(
+            "This tenant already has {limit} requests in progress on this server, the most one tenant may \
+             have at once. Retry after the Retry-After delay, and send fewer requests at once (or cheaper \
+             ones: filters on indexed attributes, smaller Bulk requests)."
+        )
+    })
+    .await
 }
 
 /// Waits (at most `tenant_queue_timeout_ms`) for one of the tenant's scan slots, taken by reads that may
@@ -189,7 +177,26 @@ pub(crate) async fn tenant_scan_slot(
     state: &web::Data<AppState>,
     tenant: &TenantId,
 ) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
-    let slots = &state.tenant_scan_slots;
+    wait_for_slot(state, &state.tenant_scan_slots, tenant, "scans", |limit| {
+        format!(
+            "This tenant already has {limit} queries in progress on this server that read every resource \
+             (filters on attributes without an index, sortBy), the most one tenant may have at once. Retry \
+             after the Retry-After delay, or filter with eq on userName, externalId, displayName, id or an \
+             email, which are served from indexes."
+        )
+    })
+    .await
+}
+
+/// One of `slots` for `tenant`, or, after `tenant_queue_timeout_ms`, 503 with `Retry-After: 1` and
+/// `detail(limit)`.
+async fn wait_for_slot(
+    state: &web::Data<AppState>,
+    slots: &crate::state::TenantSlots,
+    tenant: &TenantId,
+    kind: &'static str,
+    detail: fn(u32) -> String,
+) -> ApiResult<tokio::sync::OwnedSemaphorePermit> {
     slots
         .acquire(tenant, state.config.tenant_queue_timeout)
         .await
@@ -197,17 +204,12 @@ pub(crate) async fn tenant_scan_slot(
             tracing::info!(
                 tenant = %tenant,
                 slots = slots.limit(),
-                "request refused: the tenant's scanning reads are all in progress"
+                kind,
+                "request refused: every slot of this kind is in use for the tenant"
             );
             ApiError::Overloaded {
                 retry_after_secs: 1,
-                detail: format!(
-                    "This tenant already has {} queries in progress on this server that read every \
-                     resource (filters on attributes without an index, sortBy), the most one tenant may \
-                     have at once. Retry after the Retry-After delay, or filter with eq on userName, \
-                     externalId, displayName, id or an email, which are served from indexes.",
-                    slots.limit()
-                ),
+                detail: detail(slots.limit()),
             }
         })
 }

@@ -286,13 +286,8 @@ async fn per_tenant_metrics_are_published_only_when_enabled(db: TestDb, settings
     );
 }
 
-/// With one scan slot, of four unindexed filters sent at once one is served and the others get 503 with
-/// `Retry-After` and advice naming the indexed attributes, while an index lookup sent with them is served.
-async fn scans_beyond_the_tenants_scan_slots_get_503_while_its_lookups_are_served(
-    db: TestDb,
-    settings: Settings,
-) {
-    let app = TestApp::spawn_with(db, settings).await;
+/// Stores `count` users named `scan0`, `scan1`, ... in the app's tenant directly.
+fn seed_users(app: &TestApp, count: usize) {
     let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
     app.db
         .storage()
@@ -304,9 +299,19 @@ async fn scans_beyond_the_tenants_scan_slots_get_503_while_its_lookups_are_serve
                 now: chrono::Utc::now(),
             },
             "scan",
-            50_000,
+            count,
         )
         .unwrap();
+}
+
+/// With one scan slot, of four unindexed filters sent at once one is served and the others get 503 with
+/// `Retry-After` and advice naming the indexed attributes, while an index lookup sent with them is served.
+async fn scans_beyond_the_tenants_scan_slots_get_503_while_its_lookups_are_served(
+    db: TestDb,
+    settings: Settings,
+) {
+    let app = TestApp::spawn_with(db, settings).await;
+    seed_users(&app, 50_000);
     let scan = "/Users?filter=title%20co%20%22zz%22%20or%20name.givenName%20sw%20%22Q%22";
     let (scans, lookup) = tokio::join!(
         futures_util::future::join_all((0..4).map(|_| app.get(scan))),
@@ -357,20 +362,7 @@ async fn a_statement_past_the_time_limit_is_503_with_advice(db: TestDb, settings
     )
     .unwrap();
     let app = TestApp::spawn_on(db, settings, tuned).await;
-    let tenant = scim_core::TenantId::parse(&app.tenant).unwrap();
-    app.db
-        .storage()
-        .bulk_insert_users(
-            &storage::WriteContext {
-                tenant,
-                actor_token_id: None,
-                request_id: None,
-                now: chrono::Utc::now(),
-            },
-            "scan",
-            100_000,
-        )
-        .unwrap();
+    seed_users(&app, 100_000);
     // The token and policy lookups are index reads: retried in case a busy machine stretches one past 25 ms.
     let mut warmed = false;
     for _ in 0..20 {
