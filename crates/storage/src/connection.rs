@@ -248,9 +248,10 @@ mod sqlite_functions {
     extern "SQL" {
         /// Unicode lowercase (Rust `str::to_lowercase`), registered on every SQLite connection.
         fn scim_lower(text: Nullable<Text>) -> Nullable<Text>;
-        /// TRUE while the statement that started at `started_unix_ms` is within the connection's time
-        /// limit; past it, an error that ends the statement ([`super::TimeLimitCheck`]).
-        fn scim_time_limit(started_unix_ms: BigInt) -> Bool;
+        /// TRUE while the statement that started at `started_ms` ([`super::monotonic_millis`]) is within
+        /// the connection's time limit; past it, an error that ends the statement
+        /// ([`super::TimeLimitCheck`]).
+        fn scim_time_limit(started_ms: BigInt) -> Bool;
     }
 }
 
@@ -280,11 +281,11 @@ impl diesel::serialize::ToSql<diesel::sql_types::Bool, diesel::sqlite::Sqlite> f
     }
 }
 
-/// Milliseconds since the Unix epoch, the clock `scim_time_limit` compares against.
-pub(crate) fn unix_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// The clock `scim_time_limit` compares against: milliseconds since this process first read it, from a
+/// monotonic clock, so that a wall-clock step cannot end or prolong a statement.
+pub(crate) fn monotonic_millis() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    i64::try_from(START.get_or_init(std::time::Instant::now).elapsed().as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The SQLite condition that bounds a scanning statement by the connection's time limit: put first in a
@@ -293,7 +294,7 @@ pub(crate) fn unix_millis() -> i64 {
 pub(crate) fn sqlite_time_limit() -> crate::sql::SqlFrag<diesel::sql_types::Bool> {
     crate::sql::SqlFrag::new()
         .sql("scim_time_limit(")
-        .bind(crate::sql::BindValue::BigInt(unix_millis()))
+        .bind(crate::sql::BindValue::BigInt(monotonic_millis()))
         .sql(")")
 }
 
@@ -381,8 +382,8 @@ impl DbConnManager {
                 let limit_ms = i64::try_from(self.tuning.statement_timeout_ms).unwrap_or(i64::MAX);
                 sqlite_functions::scim_time_limit_utils::register_nondeterministic_impl(
                     &mut conn,
-                    move |started_unix_ms: i64| TimeLimitCheck {
-                        exceeded: limit_ms > 0 && unix_millis().saturating_sub(started_unix_ms) > limit_ms,
+                    move |started_ms: i64| TimeLimitCheck {
+                        exceeded: limit_ms > 0 && monotonic_millis().saturating_sub(started_ms) > limit_ms,
                     },
                 )
                 .map_err(StorageError::from)?;
