@@ -193,31 +193,17 @@ impl Application {
                 let _ignored = service::blocking(move || state.poll_revocations()).await;
             }
         });
-        let statistics = self.state.storage.clone();
-        let statistics_task = tokio::spawn(async move {
-            let mut interval = tokio::time::interval(PLANNER_STATISTICS_INTERVAL);
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                interval.tick().await;
-                let storage = statistics.clone();
-                match service::blocking(move || storage.refresh_planner_statistics()).await {
-                    Ok(Ok(tables)) if !tables.is_empty() => {
-                        tracing::info!(?tables, "refreshed the planner statistics");
-                    }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e.full_message(), "cannot refresh the planner statistics");
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cannot refresh the planner statistics"),
-                }
-            }
-        });
+        // SQLite's statistics are installed by the migrations; only PostgreSQL's need refreshing.
+        let statistics_task = (self.state.storage.backend() == storage::Backend::Postgres)
+            .then(|| tokio::spawn(refresh_planner_statistics(self.state.storage.clone())));
         let (stop_log, log_stopped) = tokio::sync::oneshot::channel();
         let log_task = tokio::spawn(request_log::run_writer(self.request_log, log_stopped));
         let result = self.server.await;
         flush_task.abort();
         revocation_task.abort();
-        statistics_task.abort();
+        if let Some(task) = statistics_task {
+            task.abort();
+        }
         let _ignored = stop_log.send(());
         let _ignored = log_task.await;
         let state = self.state.clone();
@@ -235,6 +221,26 @@ impl Application {
 /// How often PostgreSQL's planner statistics are checked (`Storage::refresh_planner_statistics`): a
 /// tenant's first sync must not run for a minute on plans made for an empty table.
 const PLANNER_STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Every [`PLANNER_STATISTICS_INTERVAL`], `Storage::refresh_planner_statistics` on the blocking pool.
+async fn refresh_planner_statistics(storage: Storage) {
+    let mut interval = tokio::time::interval(PLANNER_STATISTICS_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let storage = storage.clone();
+        match service::blocking(move || storage.refresh_planner_statistics()).await {
+            Ok(Ok(tables)) if !tables.is_empty() => {
+                tracing::info!(?tables, "refreshed the planner statistics");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e.full_message(), "cannot refresh the planner statistics");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot refresh the planner statistics"),
+        }
+    }
+}
 
 /// Blocking threads per actix worker: as many as the database pool has connections. A storage call
 /// holds its blocking thread while it waits for a connection (or, on SQLite, for its turn to write), so

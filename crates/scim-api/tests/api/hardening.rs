@@ -87,16 +87,10 @@ async fn a_tenant_over_its_share_gets_503_while_others_are_served(db: TestDb, se
     let held = hold_a_slot(&app).await;
 
     // The tenant's only slot is taken: its next request waits out the queue time, then 503.
-    let mut refused = None;
-    for _ in 0..50 {
-        let response = app.get("/Users").await;
-        if response.status() == 503 {
-            refused = Some(response);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let response = refused.expect("a request beyond the tenant's share is refused");
+    let response = app
+        .get_until("/Users", 503, 50, Duration::from_millis(20))
+        .await
+        .expect("a request beyond the tenant's share is refused");
     assert_eq!(response.headers().get("retry-after").unwrap(), "1");
     let body = assert_scim_error(response, 503, None).await;
     let detail = body["detail"].as_str().unwrap();
@@ -120,15 +114,8 @@ async fn a_tenant_over_its_share_gets_503_while_others_are_served(db: TestDb, se
 
     // The slot comes back when the held request ends.
     drop(held);
-    let mut served = false;
-    for _ in 0..50 {
-        if app.get("/Users").await.status() == 200 {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(served, "the slot was never released");
+    let served = app.get_until("/Users", 200, 50, Duration::from_millis(20)).await;
+    assert!(served.is_some(), "the slot was never released");
 }
 
 fn bulk_of_creates(count: usize) -> Value {
@@ -364,19 +351,18 @@ async fn a_statement_past_the_time_limit_is_503_with_advice(db: TestDb, settings
     let app = TestApp::spawn_on(db, settings, tuned).await;
     seed_users(&app, 100_000);
     // The token and policy lookups are index reads: retried in case a busy machine stretches one past 25 ms.
-    let mut warmed = false;
-    for _ in 0..20 {
-        if app
-            .get("/Users?filter=userName%20eq%20%22scan1%22")
-            .await
-            .status()
-            == 200
-        {
-            warmed = true;
-            break;
-        }
-    }
-    assert!(warmed, "an index lookup never completed within the limit");
+    let warmed = app
+        .get_until(
+            "/Users?filter=userName%20eq%20%22scan1%22",
+            200,
+            20,
+            Duration::ZERO,
+        )
+        .await;
+    assert!(
+        warmed.is_some(),
+        "an index lookup never completed within the limit"
+    );
 
     let response = app
         .get("/Users?filter=title%20co%20%22zz%22%20or%20name.givenName%20sw%20%22Q%22")
@@ -398,20 +384,16 @@ async fn a_statement_past_the_time_limit_is_503_with_advice(db: TestDb, settings
         "database text leaked: {detail}"
     );
 
-    let mut served = false;
-    for _ in 0..20 {
-        if app
-            .get("/Users?filter=userName%20eq%20%22scan2%22")
-            .await
-            .status()
-            == 200
-        {
-            served = true;
-            break;
-        }
-    }
+    let served = app
+        .get_until(
+            "/Users?filter=userName%20eq%20%22scan2%22",
+            200,
+            20,
+            Duration::ZERO,
+        )
+        .await;
     assert!(
-        served,
+        served.is_some(),
         "the server kept no usable connection after the cancellation"
     );
 }

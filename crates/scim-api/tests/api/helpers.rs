@@ -115,6 +115,24 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// GETs `path` up to `attempts` times, `pause` apart, until it answers `status`: that answer, or `None`.
+    pub async fn get_until(
+        &self,
+        path: &str,
+        status: u16,
+        attempts: usize,
+        pause: std::time::Duration,
+    ) -> Option<reqwest::Response> {
+        for _ in 0..attempts {
+            let response = self.get(path).await;
+            if response.status() == status {
+                return Some(response);
+            }
+            tokio::time::sleep(pause).await;
+        }
+        None
+    }
+
     pub async fn send_json(&self, method: reqwest::Method, path: &str, body: &Value) -> reqwest::Response {
         self.request(method, path)
             .header("content-type", SCIM_JSON)

@@ -149,15 +149,10 @@ async fn a_noisy_tenant_gets_429_with_retry_after_while_others_are_served() {
     };
     let app = TestApp::spawn_with(storage::testing::TestDb::sqlite(), settings).await;
     let quiet_token = app.token_for("quiet").await;
-    let mut limited = None;
-    for _ in 0..10 {
-        let response = app.get("/Users").await;
-        if response.status() == 429 {
-            limited = Some(response);
-            break;
-        }
-    }
-    let response = limited.expect("the burst is exhausted within 10 requests");
+    let response = app
+        .get_until("/Users", 429, 10, std::time::Duration::ZERO)
+        .await
+        .expect("the burst is exhausted within 10 requests");
     let retry_after: u64 = response
         .headers()
         .get("retry-after")

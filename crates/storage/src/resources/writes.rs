@@ -270,12 +270,23 @@ fn leave_all_groups(
             .filter(resources::tenant_id.eq(ctx.tenant.as_str()))
             .filter(resources::id.eq_any(&groups)),
     )
-    .set((
-        resources::version.eq(resources::version + 1),
-        resources::last_modified.eq(now),
-    ))
+    .set(next_version(now))
     .returning((resources::id, resources::version))
     .get_results(conn)?)
+}
+
+/// The changes of a resource whose representation changed but not its document (its `members` or
+/// `groups` did): a new version and `lastModified`, hence a new ETag.
+type NextVersion = (
+    diesel::dsl::Eq<resources::version, diesel::dsl::Add<resources::version, i64>>,
+    diesel::dsl::Eq<resources::last_modified, NaiveDateTime>,
+);
+
+fn next_version(now: NaiveDateTime) -> NextVersion {
+    (
+        resources::version.eq(resources::version + 1),
+        resources::last_modified.eq(now),
+    )
 }
 
 /// Gives each listed user a new version and `lastModified`: its `groups` changed, so its representation
@@ -294,10 +305,7 @@ fn touch_users<'a>(
                 .filter(resources::resource_type.eq(ResourceKind::User.as_str()))
                 .filter(resources::id.eq_any(chunk)),
         )
-        .set((
-            resources::version.eq(resources::version + 1),
-            resources::last_modified.eq(now),
-        ))
+        .set(next_version(now))
         .execute(conn)?;
     }
     Ok(())
@@ -328,10 +336,7 @@ fn touch_related(
                 .or(resources::id.eq_any(user_members)),
         ),
     )
-    .set((
-        resources::version.eq(resources::version + 1),
-        resources::last_modified.eq(now),
-    ))
+    .set(next_version(now))
     .execute(conn)?;
     Ok(())
 }

@@ -138,6 +138,21 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The tokens of `issued` that are valid now (stored, not revoked, not expired), read from the database.
+    pub fn still_valid(&self, issued: &[String]) -> Vec<String> {
+        let now = Utc::now();
+        issued
+            .iter()
+            .filter(|token| {
+                self.storage()
+                    .find_token(&credentials::HashedToken::of(token))
+                    .expect("token lookup")
+                    .is_some_and(|record| record.revoked_at.is_none_or(|at| at > now))
+            })
+            .cloned()
+            .collect()
+    }
+
     pub async fn send(
         &self,
         method: reqwest::Method,

@@ -278,21 +278,6 @@ async fn unknown_scopes_and_rotating_read_tokens_are_refused() {
     .await;
 }
 
-/// Tokens of `issued` that are valid now (not revoked, not expired).
-fn still_valid(app: &TestApp, issued: &[String]) -> Vec<String> {
-    let now = Utc::now();
-    issued
-        .iter()
-        .filter(|token| {
-            app.storage()
-                .find_token(&HashedToken::of(token))
-                .unwrap()
-                .is_some_and(|record| record.revoked_at.is_none_or(|at| at > now))
-        })
-        .cloned()
-        .collect()
-}
-
 #[tokio::test]
 async fn concurrent_rotations_leave_exactly_one_valid_token() {
     on_each_backend(|db| async {
@@ -308,7 +293,7 @@ async fn concurrent_rotations_leave_exactly_one_valid_token() {
         assert_eq!(rotated.len(), 8);
         let mut issued = rotated.clone();
         issued.push(first);
-        let valid = still_valid(&app, &issued);
+        let valid = app.still_valid(&issued);
         assert_eq!(
             valid.len(),
             1,
